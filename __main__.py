@@ -1,0 +1,97 @@
+"""The whole platform of one stack: Proxmox VMs -> Talos -> Kubernetes -> Argo CD, and the
+Cloudflare Tunnel in front. Thin on purpose: load the config, build the components, export."""
+
+import pulumi
+
+from components.argocd import ArgoCd, ArgoCdArgs
+from components.cloudflare import Cloudflared, CloudflaredArgs, Tunnel, TunnelArgs
+from components.kubernetes import KubernetesCluster
+from components.providers import make_providers
+from components.proxmox import NodeVm, NodeVmArgs, TalosImage, TalosImageArgs
+from components.talos import ClusterNode, TalosCluster, TalosClusterArgs
+from config import load
+
+stack, secrets = load()
+project, stack_name = pulumi.get_project(), pulumi.get_stack()
+protect = stack.environment == "prod"
+providers = make_providers(stack, secrets)
+
+used_hosts = [h for h in stack.proxmox.hosts if any(n.host == h.name for n in stack.nodes)]
+image = TalosImage(
+    "talos-image",
+    TalosImageArgs(
+        talos_version=stack.talos_version,
+        extensions=stack.talos_extensions,
+        hosts=used_hosts,
+        proxmox_provider=providers.proxmox,
+    ),
+)
+vms = {
+    node.name: NodeVm(
+        node.name,
+        NodeVmArgs(
+            node=node,
+            host=stack.host(node.host),
+            network=stack.network,
+            cluster_name=stack.cluster_name,
+            environment=stack.environment,
+            image_file_id=image.file_ids[node.host],
+            proxmox_provider=providers.proxmox,
+            protect=protect,
+        ),
+    )
+    for node in stack.nodes
+}
+talos_cluster = TalosCluster(
+    "talos",
+    TalosClusterArgs(
+        stack=stack,
+        nodes=[ClusterNode(n, vms[n.name].mac_address, vms[n.name].vm) for n in stack.nodes],
+        installer_image=image.installer_image,
+        protect=protect,
+    ),
+)
+kubernetes = KubernetesCluster(
+    "kubernetes",
+    kubeconfig=talos_cluster.kubeconfig,
+    cluster_identifier=f"{project}-{stack.cluster_name}",
+)
+argocd = ArgoCd(
+    "argocd",
+    ArgoCdArgs(
+        environment=stack.environment,
+        chart_version=stack.argocd_chart_version,
+        external_url=stack.argocd_url or f"https://argocd.{stack.cloudflare.zone}",
+        gitops=stack.gitops,
+        k8s_provider=kubernetes.provider,
+        gitops_token=secrets.gitops_token,
+    ),
+)
+tunnel = Tunnel(
+    "tunnel",
+    TunnelArgs(
+        cloudflare=stack.cloudflare,
+        project=project,
+        stack=stack_name,
+        cloudflare_provider=providers.cloudflare,
+    ),
+)
+Cloudflared(
+    "cloudflared",
+    CloudflaredArgs(
+        version=stack.cloudflared_version,
+        replicas=stack.cloudflared_replicas,
+        token=tunnel.token,
+        k8s_provider=kubernetes.provider,
+    ),
+)
+
+pulumi.export("kubeconfig", talos_cluster.kubeconfig)
+pulumi.export("talosconfig", talos_cluster.talosconfig)
+pulumi.export("kubernetes_endpoint", stack.cluster_endpoint)
+pulumi.export("talos_installer_image", image.installer_image)
+pulumi.export("tunnel_id", tunnel.tunnel.id)
+pulumi.export("public_hostnames", [h.hostname for h in stack.cloudflare.hostnames])
+pulumi.export(
+    "nodes", {n.name: {"ip": str(n.ip), "role": n.role, "host": n.host} for n in stack.nodes}
+)

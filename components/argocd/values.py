@@ -1,0 +1,183 @@
+"""Values for the argo-cd Helm chart, per environment.
+
+Every key here exists in the chart's values.yaml (or is free-form there): the tests check them
+with `offline.helm_values.unknown_keys`, because the chart has no schema and Helm ignores keys
+it does not know. docs/gitops.md explains the choices (reconciliation timing, HA in prod).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+CHART_NAME = "argo-cd"
+CHART_VERSION = "10.1.1"
+ARGOCD_VERSION = "v3.4.4"
+CHART_REPO = "https://argoproj.github.io/argo-helm"
+
+Environment = Literal["dev", "staging", "prod"]
+
+#: How often Argo CD looks at Git without a webhook, and the random delay it adds to spread the
+#: load: a commit is seen within 20 s + up to 10 s. With the rollout of podinfo (a few seconds
+#: per batch) a `git revert` is live in under a minute; see docs/gitops.md.
+RECONCILIATION_TIMEOUT = "20s"
+RECONCILIATION_JITTER = "10s"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Requests and limits of one container (Kubernetes quantities)."""
+
+    cpu_request: str
+    memory_request: str
+    cpu_limit: str
+    memory_limit: str
+
+    def values(self) -> dict[str, dict[str, str]]:
+        return {
+            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
+            "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit},
+        }
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """Replica counts and resources of Argo CD's components in one environment."""
+
+    ha: bool
+    server_replicas: int
+    repo_server_replicas: int
+    application_set_replicas: int
+    controller: Resources
+    server: Resources
+    repo_server: Resources
+    application_set: Resources
+    notifications: Resources
+    redis: Resources
+    small: Resources  # init containers, secret-init job, sentinel, haproxy
+
+
+_SMALL = Resources("10m", "32Mi", "100m", "64Mi")
+
+SIZING: dict[Environment, Sizing] = {
+    "dev": Sizing(
+        ha=False,
+        server_replicas=1,
+        repo_server_replicas=1,
+        application_set_replicas=1,
+        controller=Resources("100m", "256Mi", "1", "512Mi"),
+        server=Resources("25m", "64Mi", "500m", "256Mi"),
+        repo_server=Resources("50m", "128Mi", "1", "512Mi"),
+        application_set=Resources("10m", "64Mi", "250m", "128Mi"),
+        notifications=Resources("10m", "32Mi", "100m", "64Mi"),
+        redis=Resources("10m", "32Mi", "250m", "128Mi"),
+        small=_SMALL,
+    ),
+    "staging": Sizing(
+        ha=False,
+        server_replicas=1,
+        repo_server_replicas=1,
+        application_set_replicas=1,
+        controller=Resources("250m", "512Mi", "1", "1Gi"),
+        server=Resources("50m", "128Mi", "500m", "256Mi"),
+        repo_server=Resources("100m", "256Mi", "1", "1Gi"),
+        application_set=Resources("25m", "64Mi", "250m", "256Mi"),
+        notifications=Resources("10m", "32Mi", "100m", "128Mi"),
+        redis=Resources("25m", "64Mi", "250m", "256Mi"),
+        small=_SMALL,
+    ),
+    "prod": Sizing(
+        ha=True,
+        server_replicas=2,
+        repo_server_replicas=2,
+        application_set_replicas=2,
+        controller=Resources("500m", "1Gi", "2", "2Gi"),
+        server=Resources("100m", "128Mi", "1", "512Mi"),
+        repo_server=Resources("250m", "256Mi", "2", "1Gi"),
+        application_set=Resources("50m", "128Mi", "500m", "256Mi"),
+        notifications=Resources("25m", "64Mi", "200m", "128Mi"),
+        redis=Resources("100m", "128Mi", "500m", "512Mi"),
+        small=_SMALL,
+    ),
+}
+
+
+def _hostname(external_url: str) -> str:
+    parts = urlsplit(external_url)
+    if parts.scheme != "https" or not parts.hostname or parts.path not in {"", "/"}:
+        raise ValueError(
+            f"external_url must be https://<hostname> (the tunnel's public address), "
+            f"got {external_url!r}"
+        )
+    return parts.hostname
+
+
+def _pdb(enabled: bool) -> dict[str, Any]:
+    return {"enabled": enabled, "minAvailable": 1} if enabled else {"enabled": False}
+
+
+def argocd_values(env: Environment, external_url: str) -> dict[str, Any]:
+    """Values for the argo-cd chart in `env`, served at `external_url` through the tunnel.
+
+    `global.domain` is the URL's hostname, `configs.cm.url` the URL itself. TLS ends at
+    Cloudflare, so argocd-server speaks plain HTTP inside the cluster (`server.insecure`).
+    Prod runs two of each stateless component, PodDisruptionBudgets and Redis HA
+    (three Redis + Sentinel pods and three HAProxy pods, one per worker: the chart's hard
+    anti-affinity needs three schedulable nodes). One application controller everywhere: more
+    replicas only shard clusters, and each stack manages one.
+    """
+    if env not in SIZING:
+        raise ValueError(f"unknown environment {env!r}: expected one of {', '.join(SIZING)}")
+    sizing = SIZING[env]
+    hostname = _hostname(external_url)
+    return {
+        "global": {
+            "domain": hostname,
+            "logging": {"format": "json", "level": "debug" if env == "dev" else "info"},
+        },
+        "configs": {
+            "cm": {
+                "url": f"https://{hostname}",
+                "timeout.reconciliation": RECONCILIATION_TIMEOUT,
+                "timeout.reconciliation.jitter": RECONCILIATION_JITTER,
+                "exec.enabled": False,
+                "admin.enabled": True,
+            },
+            "params": {"server.insecure": True},
+        },
+        "controller": {
+            "replicas": 1,
+            "resources": sizing.controller.values(),
+            "pdb": _pdb(False),
+        },
+        "server": {
+            "replicas": sizing.server_replicas,
+            "resources": sizing.server.values(),
+            "pdb": _pdb(sizing.ha),
+            # Reached only through the Cloudflare Tunnel connector.
+            "service": {"type": "ClusterIP"},
+        },
+        "repoServer": {
+            "replicas": sizing.repo_server_replicas,
+            "resources": sizing.repo_server.values(),
+            "copyutil": {"resources": sizing.small.values()},
+            "pdb": _pdb(sizing.ha),
+        },
+        "applicationSet": {
+            "replicas": sizing.application_set_replicas,
+            "resources": sizing.application_set.values(),
+            "pdb": _pdb(sizing.ha),
+        },
+        "notifications": {"resources": sizing.notifications.values()},
+        # No SSO yet: the local admin account (password in argocd-initial-admin-secret).
+        "dex": {"enabled": False},
+        "redis": {"enabled": not sizing.ha, "resources": sizing.redis.values()},
+        "redisSecretInit": {"resources": sizing.small.values()},
+        "redis-ha": {
+            "enabled": sizing.ha,
+            "redis": {"resources": sizing.redis.values()},
+            "sentinel": {"resources": sizing.small.values()},
+            "haproxy": {"resources": sizing.small.values()},
+        },
+    }

@@ -1,0 +1,220 @@
+"""cloudflared in the cluster: the tunnel's connector, hardened, reading its token from a Secret.
+
+`cloudflared_manifests()` returns the plain Kubernetes objects (validated offline in the tests);
+`Cloudflared` registers them with the cluster's provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from .. import type_token
+from ..kubernetes import Manifest, register
+
+NAMESPACE = "cloudflared"
+IMAGE = "docker.io/cloudflare/cloudflared"
+METRICS_PORT = 2000
+TOKEN_SECRET = "cloudflared-token"
+LABELS = {"app.kubernetes.io/name": "cloudflared", "app.kubernetes.io/part-of": "talos-platform"}
+NONROOT_UID = 65532
+
+
+def _meta(name: str, namespace: str | None = NAMESPACE) -> dict:
+    meta: dict = {"name": name, "labels": dict(LABELS)}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
+
+
+def namespace_manifest() -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": NAMESPACE,
+            "labels": {
+                **LABELS,
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    }
+
+
+def deployment_manifest(version: str, replicas: int) -> Manifest:
+    container = {
+        "name": "cloudflared",
+        "image": f"{IMAGE}:{version}",
+        "imagePullPolicy": "IfNotPresent",
+        "args": [
+            "tunnel",
+            "--no-autoupdate",
+            "--metrics",
+            f"0.0.0.0:{METRICS_PORT}",
+            "run",
+        ],
+        "env": [
+            {
+                "name": "TUNNEL_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": "token"}},
+            }
+        ],
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        "readinessProbe": {
+            "httpGet": {"path": "/ready", "port": METRICS_PORT},
+            "initialDelaySeconds": 5,
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": "/ready", "port": METRICS_PORT},
+            "initialDelaySeconds": 20,
+            "periodSeconds": 20,
+            "failureThreshold": 6,
+        },
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "64Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi"},
+        },
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": NONROOT_UID,
+            "runAsGroup": NONROOT_UID,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    selector = {"app.kubernetes.io/name": "cloudflared"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta("cloudflared"),
+        "spec": {
+            "replicas": replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {"labels": dict(LABELS)},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "DoNotSchedule",
+                            "labelSelector": {"matchLabels": selector},
+                        },
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "topology.kubernetes.io/zone",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": selector},
+                        },
+                    ],
+                    "containers": [container],
+                },
+            },
+        },
+    }
+
+
+def pdb_manifest() -> Manifest:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta("cloudflared"),
+        "spec": {
+            "minAvailable": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "cloudflared"}},
+        },
+    }
+
+
+def metrics_service_manifest() -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            **_meta("cloudflared-metrics"),
+            "annotations": {
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": str(METRICS_PORT),
+                "prometheus.io/path": "/metrics",
+            },
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"app.kubernetes.io/name": "cloudflared"},
+            "ports": [
+                {
+                    "name": "metrics",
+                    "port": METRICS_PORT,
+                    "targetPort": "metrics",
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
+
+
+def cloudflared_manifests(version: str, replicas: int) -> list[Manifest]:
+    """Every object of the connector except the token Secret, in creation order."""
+    return [
+        namespace_manifest(),
+        deployment_manifest(version, replicas),
+        pdb_manifest(),
+        metrics_service_manifest(),
+    ]
+
+
+@dataclass(frozen=True)
+class CloudflaredArgs:
+    version: str
+    replicas: int
+    token: pulumi.Output[str]
+    k8s_provider: pulumi.ProviderResource
+
+
+class Cloudflared(pulumi.ComponentResource):
+    """The connector Deployment with its token Secret, disruption budget and metrics Service."""
+
+    def __init__(
+        self, name: str, args: CloudflaredArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(type_token("cloudflare", "Cloudflared"), name, {}, opts)
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        namespace, deployment, pdb, service = cloudflared_manifests(args.version, args.replicas)
+        ns = register(f"{name}-namespace", namespace, in_cluster)
+        in_namespace = pulumi.ResourceOptions.merge(
+            in_cluster, pulumi.ResourceOptions(depends_on=[ns])
+        )
+        token_secret = register(
+            f"{name}-token",
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": _meta(TOKEN_SECRET),
+                "type": "Opaque",
+                "stringData": {"token": pulumi.Output.secret(args.token)},
+            },
+            in_namespace,
+        )
+        with_token = pulumi.ResourceOptions.merge(
+            in_namespace, pulumi.ResourceOptions(depends_on=[token_secret])
+        )
+        self.deployment = register(f"{name}-deployment", deployment, with_token)
+        register(f"{name}-pdb", pdb, in_namespace)
+        register(f"{name}-metrics", service, in_namespace)
+        self.register_outputs({"namespace": NAMESPACE, "replicas": args.replicas})

@@ -1,0 +1,80 @@
+"""The Cloudflare Tunnel: remotely managed tunnel, its ingress rules, and a DNS record per name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+import pulumi_random as random
+
+from config.models import CloudflareConfig
+
+from .. import type_token
+from .ingress import ingress_rules
+
+SECRET_BYTES = 32
+"""Tunnel secret length; cloudflared requires at least 32 bytes."""
+
+
+@dataclass(frozen=True)
+class TunnelArgs:
+    cloudflare: CloudflareConfig
+    project: str
+    stack: str
+    cloudflare_provider: pulumi.ProviderResource
+
+
+class Tunnel(pulumi.ComponentResource):
+    """A tunnel whose configuration lives in Cloudflare (`config_src="cloudflare"`)."""
+
+    tunnel: cloudflare.ZeroTrustTunnelCloudflared
+    token: pulumi.Output[str]
+    """The connector token cloudflared runs with: secret."""
+    cname_target: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TunnelArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(type_token("cloudflare", "Tunnel"), name, {}, opts)
+        cf = args.cloudflare
+        on_cloudflare = pulumi.ResourceOptions(parent=self, provider=args.cloudflare_provider)
+        secret = random.RandomBytes(
+            f"{name}-secret",
+            length=SECRET_BYTES,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["base64", "hex"]),
+        )
+        self.tunnel = cloudflare.ZeroTrustTunnelCloudflared(
+            name,
+            account_id=cf.account_id,
+            name=f"{args.project}-{args.stack}",
+            config_src="cloudflare",
+            tunnel_secret=pulumi.Output.secret(secret.base64),
+            opts=on_cloudflare,
+        )
+        cloudflare.ZeroTrustTunnelCloudflaredConfig(
+            f"{name}-config",
+            account_id=cf.account_id,
+            tunnel_id=self.tunnel.id,
+            config={"ingresses": ingress_rules(cf.hostnames)},
+            opts=on_cloudflare,
+        )
+        self.cname_target = self.tunnel.id.apply(lambda tid: f"{tid}.cfargotunnel.com")
+        for entry in cf.hostnames:
+            cloudflare.DnsRecord(
+                f"{name}-dns-{entry.hostname.replace('*', 'wildcard')}",
+                zone_id=cf.zone_id,
+                name=entry.hostname,
+                type="CNAME",
+                content=self.cname_target,
+                proxied=True,
+                ttl=1,
+                comment=f"Cloudflare Tunnel of {args.project}/{args.stack}; managed by Pulumi",
+                opts=on_cloudflare,
+            )
+        self.token = pulumi.Output.secret(
+            cloudflare.get_zero_trust_tunnel_cloudflared_token_output(
+                account_id=cf.account_id,
+                tunnel_id=self.tunnel.id,
+                opts=pulumi.InvokeOutputOptions(parent=self, provider=args.cloudflare_provider),
+            ).token
+        )
+        self.register_outputs({"tunnel_id": self.tunnel.id, "cname_target": self.cname_target})

@@ -1,0 +1,6 @@
+"""Kubernetes: the provider built from the Talos kubeconfig, and typed objects from manifests."""
+
+from .objects import Manifest, register
+from .provider import KubernetesCluster
+
+__all__ = ["KubernetesCluster", "Manifest", "register"]

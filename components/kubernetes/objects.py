@@ -1,0 +1,53 @@
+"""Create typed Kubernetes resources from plain manifests.
+
+Manifests are built as plain dicts (camelCase, exactly what the API server gets) so the same object
+is validated offline with `kubernetes-validate` and registered with the right typed resource class.
+Typed classes, not `yaml.v2`, so a first `pulumi preview` works while the cluster does not exist yet
+(pulumi/pulumi #16331, pulumi-kubernetes #3027).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+Manifest = dict[str, Any]
+
+_CLASSES: dict[tuple[str, str], Any] = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "Secret"): k8s.core.v1.Secret,
+    ("v1", "Service"): k8s.core.v1.Service,
+    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
+    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+}
+
+
+def _snake(name: str) -> str:
+    """Top-level fields become the class's keyword arguments (`stringData` -> `string_data`);
+    nested camelCase keys pass through the SDK unchanged."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def register(
+    resource_name: str, manifest: Manifest, opts: pulumi.ResourceOptions
+) -> pulumi.CustomResource:
+    """Register `manifest` as the typed resource of its kind (a CustomResource for CRD kinds)."""
+    key = (manifest["apiVersion"], manifest["kind"])
+    body = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
+    cls = _CLASSES.get(key)
+    if cls is None:
+        return k8s.apiextensions.CustomResource(
+            resource_name,
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=body.get("metadata"),
+            spec=body.get("spec"),
+            opts=opts,
+        )
+    return cls(resource_name, opts=opts, **{_snake(k): v for k, v in body.items()})

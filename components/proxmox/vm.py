@@ -1,0 +1,113 @@
+"""One Proxmox VM per cluster node, booting the Talos image with its static address."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_proxmoxve as proxmoxve
+
+from config.models import NetworkConfig, NodeConfig, ProxmoxHost
+
+from .. import type_token
+
+PROXMOX_OUI = "bc:24:11"
+"""The MAC prefix Proxmox VE assigns to its guests."""
+
+
+def stable_mac(cluster_name: str, node_name: str) -> str:
+    """A MAC address fixed for a node for its whole life, so Talos can select its link by it."""
+    digest = zlib.crc32(f"{cluster_name}/{node_name}".encode()) & 0xFFFFFF
+    tail = digest.to_bytes(3, "big")
+    return PROXMOX_OUI + ":" + ":".join(f"{b:02x}" for b in tail)
+
+
+@dataclass(frozen=True)
+class NodeVmArgs:
+    node: NodeConfig
+    host: ProxmoxHost
+    network: NetworkConfig
+    cluster_name: str
+    environment: str
+    image_file_id: pulumi.Input[str]
+    proxmox_provider: pulumi.ProviderResource
+    protect: bool = False
+
+
+class NodeVm(pulumi.ComponentResource):
+    """A q35/UEFI VM with the QEMU agent on, its install disk imported from the Talos image."""
+
+    vm: proxmoxve.VmLegacy
+    mac_address: str
+    ip: str
+
+    def __init__(self, name: str, args: NodeVmArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(type_token("proxmox", "NodeVm"), name, {}, opts)
+        node, net = args.node, args.network
+        self.mac_address = stable_mac(args.cluster_name, node.name)
+        self.ip = str(node.ip)
+        network_device: proxmoxve.VmLegacyNetworkDeviceArgsDict = {
+            "bridge": net.bridge,
+            "model": "virtio",
+            "mac_address": self.mac_address,
+            "firewall": False,
+        }
+        if net.vlan is not None:
+            network_device["vlan_id"] = net.vlan
+        self.vm = proxmoxve.VmLegacy(
+            name,
+            name=node.name,
+            node_name=args.host.name,
+            vm_id=node.vm_id,
+            description=f"Talos {node.role} of cluster {args.cluster_name}; managed by Pulumi",
+            tags=["talos", args.environment, node.role],
+            machine="q35",
+            bios="ovmf",
+            efi_disk={"datastore_id": args.host.vm_datastore, "type": "4m"},
+            operating_system={"type": "l26"},
+            scsi_hardware="virtio-scsi-single",
+            cpu={"type": "host", "cores": node.cores, "sockets": 1},
+            # Dedicated memory, no ballooning: Talos and the kubelet size themselves by it.
+            memory={"dedicated": node.memory_mb, "floating": 0},
+            agent={"enabled": True, "trim": True},
+            disks=[
+                {
+                    "interface": "scsi0",
+                    "datastore_id": args.host.vm_datastore,
+                    "file_id": args.image_file_id,
+                    "size": node.disk_gb,
+                    "iothread": True,
+                    "discard": "on",
+                    "ssd": True,
+                    "file_format": "raw",
+                }
+            ],
+            network_devices=[network_device],
+            initialization={
+                "datastore_id": args.host.vm_datastore,
+                "ip_configs": [
+                    {
+                        "ipv4": {
+                            "address": f"{node.ip}/{net.cidr.prefixlen}",
+                            "gateway": str(net.gateway),
+                        }
+                    }
+                ],
+                "dns": {"servers": [str(s) for s in net.nameservers]},
+            },
+            boot_orders=["scsi0"],
+            on_boot=True,
+            started=True,
+            stop_on_destroy=True,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.proxmox_provider,
+                protect=args.protect,
+                # Perpetual diffs of the provider: an unset disk `speed` block is reported as
+                # changed on every update (muhlba91/pulumi-proxmoxve #664), and a cpu or memory
+                # change adds `cdrom` and disk fields that replace the VM (#35, #563).
+                ignore_changes=["cdrom", "disks[*].speed"],
+            ),
+        )
+        self.register_outputs({"vm_id": self.vm.vm_id, "ip": self.ip, "mac": self.mac_address})

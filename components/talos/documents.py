@@ -1,0 +1,127 @@
+"""Talos v1.13 machine-configuration documents, built from typed Python.
+
+In v1.13 the network settings are documents of their own (`HostnameConfig`, `LinkAliasConfig`,
+`LinkConfig`, `ResolverConfig`, `TimeSyncConfig`, `Layer2VIPConfig`); the rest of the node's
+settings is a patch of the `v1alpha1` document. `node_documents()` returns every document a node
+gets, each as a dict; `node_patches()` the YAML patches handed to `get_configuration`.
+The tests validate every one of them against the upstream JSON schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+import yaml
+
+LINK_ALIAS = "net0"
+"""The name the node's NIC gets, selected by its stable MAC: kernel names vary by VM hardware."""
+KUBEPRISM_PORT = 7445
+ZONE_LABEL = "topology.kubernetes.io/zone"
+REGION_LABEL = "topology.kubernetes.io/region"
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NodeNetwork:
+    """What one node needs to know to configure its network."""
+
+    hostname: str
+    mac_address: str
+    address: IPv4Address
+    cidr: IPv4Network
+    gateway: IPv4Address
+    nameservers: tuple[IPv4Address, ...]
+    ntp_servers: tuple[str, ...]
+    vip: IPv4Address | None
+    """Set on control-plane nodes: the Layer 2 VIP they share."""
+
+
+@dataclass(frozen=True)
+class NodeMachine:
+    """The node's settings inside the `v1alpha1` document."""
+
+    install_disk: str
+    installer_image: str
+    zone: str
+    region: str
+    cert_sans: tuple[str, ...] = ()
+
+
+def _doc(kind: str, **fields: Any) -> Document:
+    return {"apiVersion": "v1alpha1", "kind": kind, **fields}
+
+
+def hostname_config(net: NodeNetwork) -> Document:
+    # `auto: off` so the generated `auto: stable` does not fight the static name.
+    return _doc("HostnameConfig", auto="off", hostname=net.hostname)
+
+
+def link_alias_config(net: NodeNetwork) -> Document:
+    return _doc(
+        "LinkAliasConfig",
+        name=LINK_ALIAS,
+        selector={"match": f'mac(link.permanent_addr) == "{net.mac_address}"'},
+    )
+
+
+def link_config(net: NodeNetwork) -> Document:
+    return _doc(
+        "LinkConfig",
+        name=LINK_ALIAS,
+        up=True,
+        addresses=[{"address": f"{net.address}/{net.cidr.prefixlen}"}],
+        routes=[{"destination": "0.0.0.0/0", "gateway": str(net.gateway)}],
+    )
+
+
+def resolver_config(net: NodeNetwork) -> Document:
+    return _doc("ResolverConfig", nameservers=[{"address": str(a)} for a in net.nameservers])
+
+
+def time_sync_config(net: NodeNetwork) -> Document:
+    return _doc("TimeSyncConfig", enabled=True, ntp={"servers": list(net.ntp_servers)})
+
+
+def layer2_vip_config(vip: IPv4Address) -> Document:
+    return _doc("Layer2VIPConfig", name=str(vip), link=LINK_ALIAS)
+
+
+def machine_patch(machine: NodeMachine) -> Document:
+    """The v1alpha1 patch: install target, topology labels, KubePrism."""
+    patch: Document = {
+        "machine": {
+            "install": {"disk": machine.install_disk, "image": machine.installer_image},
+            "nodeLabels": {ZONE_LABEL: machine.zone, REGION_LABEL: machine.region},
+            "features": {"kubePrism": {"enabled": True, "port": KUBEPRISM_PORT}},
+        }
+    }
+    if machine.cert_sans:
+        patch["machine"]["certSANs"] = list(machine.cert_sans)
+        patch["cluster"] = {"apiServer": {"certSANs": list(machine.cert_sans)}}
+    return patch
+
+
+def network_documents(net: NodeNetwork) -> list[Document]:
+    docs = [
+        hostname_config(net),
+        link_alias_config(net),
+        link_config(net),
+        resolver_config(net),
+        time_sync_config(net),
+    ]
+    if net.vip is not None:
+        docs.append(layer2_vip_config(net.vip))
+    return docs
+
+
+def node_documents(net: NodeNetwork, machine: NodeMachine) -> list[Document]:
+    """Every document a node's configuration is patched with, the v1alpha1 patch first."""
+    return [machine_patch(machine), *network_documents(net)]
+
+
+def node_patches(net: NodeNetwork, machine: NodeMachine) -> list[str]:
+    """The same documents as YAML, one patch each, in a stable order."""
+    return [yaml.safe_dump(d, sort_keys=True) for d in node_documents(net, machine)]

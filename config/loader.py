@@ -1,0 +1,167 @@
+"""Reads the stack configuration once, validates all of it, and reports every problem together.
+
+`validate()` is pure (raw values in, models and problems out) so it is tested without Pulumi;
+`load()` reads the Pulumi config of the running program, wraps secrets in `Output.secret` and
+raises `ConfigError` (shown by the engine without a traceback) before any resource exists.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pydantic import TypeAdapter, ValidationError
+
+from .errors import NAMESPACE, ConfigError, ConfigProblem, key
+from .models import OPTIONAL_SECRETS, REQUIRED_SECRETS, SECTIONS, StackConfig
+from .rules import cross_rules
+
+_ADAPTERS = {name: TypeAdapter(kind) for name, kind in SECTIONS.items()}
+_PROXMOX_TOKEN = re.compile(r"^[^@\s]+@[^!\s]+![^=\s]+=[0-9a-fA-F-]{36}$")
+HIDDEN = "[secret]"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret config values, each already wrapped in `Output.secret`."""
+
+    proxmox_api_token: pulumi.Output[str]
+    cloudflare_api_token: pulumi.Output[str]
+    gitops_token: pulumi.Output[str] | None = None
+
+
+@dataclass
+class Validated:
+    config: StackConfig | None
+    problems: list[ConfigProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _loc_path(top: str, loc: tuple[Any, ...]) -> str:
+    path = top
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _expected(error: Any) -> str:
+    kind, msg = error["type"], error["msg"]
+    if kind == "missing":
+        return "a value for this required key"
+    if kind == "extra_forbidden":
+        return "no such key here (check its spelling against README, 'Stack configuration')"
+    if msg.startswith("Value error, "):
+        msg = msg.removeprefix("Value error, ")
+        return msg.removeprefix("expected ")
+    msg = msg.removeprefix("Input should be ").removeprefix("Input is not ")
+    return msg[0].lower() + msg[1:] if msg else kind
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config to the program as JSON text."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _check_secrets(raw: dict[str, Any], secret_keys: set[str]) -> list[ConfigProblem]:
+    problems = []
+    for name in REQUIRED_SECRETS + OPTIONAL_SECRETS:
+        full = key(name)
+        if full not in raw:
+            if name in REQUIRED_SECRETS:
+                problems.append(
+                    ConfigProblem(
+                        full,
+                        None,
+                        f"a secret: run `pulumi config set --secret {full} <value>`",
+                    )
+                )
+            continue
+        if full not in secret_keys:
+            problems.append(
+                ConfigProblem(
+                    full,
+                    "<plain text, not shown>",
+                    f"a secret: remove it and run `pulumi config set --secret {full} <value>`",
+                )
+            )
+        elif name == "proxmox_api_token" and not _PROXMOX_TOKEN.match(str(raw[full])):
+            problems.append(
+                ConfigProblem(
+                    full,
+                    HIDDEN,
+                    "a Proxmox API token of the form USER@REALM!TOKENID=UUID",
+                )
+            )
+    return problems
+
+
+def validate(
+    raw: dict[str, Any], secret_keys: set[str] | frozenset[str] = frozenset()
+) -> Validated:
+    """Validate raw config values (keys `talos-platform:<name>`, values as Pulumi gives them)."""
+    problems: list[ConfigProblem] = []
+    parsed: dict[str, Any] = {}
+    known = set(SECTIONS) | set(REQUIRED_SECRETS) | set(OPTIONAL_SECRETS)
+    for full in sorted(raw):
+        name = full.split(":", 1)[1]
+        if full.startswith(NAMESPACE + ":") and name not in known:
+            problems.append(
+                ConfigProblem(
+                    full,
+                    HIDDEN if full in secret_keys else raw[full],
+                    f"a known key: one of {', '.join(sorted(known))}",
+                )
+            )
+    for name, adapter in _ADAPTERS.items():
+        full = key(name)
+        if full not in raw:
+            problems.append(
+                ConfigProblem(full, None, "a value (set it in Pulumi.<stack>.yaml or Pulumi.yaml)")
+            )
+            continue
+        try:
+            parsed[name] = adapter.validate_python(_decode(raw[full]))
+        except ValidationError as exc:
+            for err in exc.errors():
+                problems.append(
+                    ConfigProblem(key(_loc_path(name, err["loc"])), err["input"], _expected(err))
+                )
+    problems += _check_secrets(raw, set(secret_keys))
+    found, warnings = cross_rules(parsed)
+    problems += found
+    config = StackConfig(**parsed) if not problems else None
+    return Validated(config, problems, warnings)
+
+
+def read_raw() -> tuple[dict[str, Any], set[str]]:
+    """Every config value of this project in the running program, and the secret keys."""
+    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    raw = {k: v for k, v in everything.items() if k.startswith(NAMESPACE + ":")}
+    secret = {k for k in raw if runtime_config.is_config_secret(k)}
+    return raw, secret
+
+
+def load() -> tuple[StackConfig, Secrets]:
+    """Validate the running stack's configuration; raise `ConfigError` listing every problem."""
+    raw, secret_keys = read_raw()
+    result = validate(raw, secret_keys)
+    for warning in result.warnings:
+        pulumi.log.warn(warning)
+    if result.config is None:
+        raise ConfigError(result.problems)
+    gitops_token = raw.get(key("gitops_token"))
+    secrets = Secrets(
+        proxmox_api_token=pulumi.Output.secret(str(raw[key("proxmox_api_token")])),
+        cloudflare_api_token=pulumi.Output.secret(str(raw[key("cloudflare_api_token")])),
+        gitops_token=pulumi.Output.secret(str(gitops_token)) if gitops_token else None,
+    )
+    return result.config, secrets

@@ -1,0 +1,166 @@
+"""Typed models of a stack's configuration, one per config key.
+
+Each top-level Pulumi config key of the project (`talos-platform:<key>`) has one model or type here
+(`SECTIONS`); `StackConfig` holds them all once they are valid. Unknown nested keys are errors
+(`extra="forbid"`), so a typo is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .types import (
+    ChartVersion,
+    CloudflaredVersion,
+    CloudflareId,
+    DevicePath,
+    DnsLabel,
+    Domain,
+    HttpsUrl,
+    KubernetesVersion,
+    TalosExtension,
+    TalosVersion,
+)
+
+Environment = Literal["dev", "staging", "prod"]
+Role = Literal["controlplane", "worker"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProxmoxHost(Model):
+    """A Proxmox VE node (host) that may run cluster VMs."""
+
+    name: DnsLabel
+    vm_datastore: str = "local-lvm"
+    """Datastore for VM disks."""
+    image_datastore: str = "local"
+    """Datastore (with the `iso` content type) that receives the Talos image."""
+
+
+class ProxmoxConfig(Model):
+    endpoint: HttpsUrl
+    insecure: bool = False
+    """Skip TLS verification of the Proxmox API (self-signed certificates)."""
+    region: DnsLabel
+    """Name of the Proxmox cluster; nodes get it as `topology.kubernetes.io/region`."""
+    hosts: list[ProxmoxHost] = Field(min_length=1)
+
+
+class NetworkConfig(Model):
+    cidr: IPv4Network
+    gateway: IPv4Address
+    vip: IPv4Address
+    """Layer 2 virtual IP shared by the control-plane nodes: the Kubernetes API endpoint."""
+    nameservers: list[IPv4Address] = Field(min_length=1)
+    ntp_servers: list[str] = Field(default_factory=lambda: ["time.cloudflare.com"], min_length=1)
+    bridge: str = "vmbr0"
+    vlan: int | None = Field(default=None, ge=1, le=4094)
+
+
+class NodeConfig(Model):
+    name: DnsLabel
+    role: Role
+    host: DnsLabel
+    """The Proxmox host (one of `proxmox.hosts[].name`) that runs this node's VM."""
+    vm_id: int = Field(ge=100, le=999_999_999)
+    ip: IPv4Address
+    cores: int = Field(default=2, ge=1, le=256)
+    memory_mb: int = Field(default=4096, ge=2048)
+    disk_gb: int = Field(default=32, ge=10)
+
+
+class GitOpsConfig(Model):
+    repo_url: str = Field(pattern=r"^(https://\S+|ssh://\S+|git@[^:\s]+:\S+)$")
+    revision: str = Field(min_length=1)
+    path: str = Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+class PublicHostname(Model):
+    hostname: str
+    """A name in the Cloudflare zone, or a wildcard `*.name` in it."""
+    service: str
+    """Where cloudflared sends the traffic, e.g. http://frontend.podinfo.svc.cluster.local:9898."""
+    admin: bool = False
+    """An operator UI: put behind Cloudflare Access."""
+
+
+class CloudflareConfig(Model):
+    account_id: CloudflareId
+    zone_id: CloudflareId
+    zone: Domain
+    hostnames: list[PublicHostname] = Field(default_factory=list)
+
+
+# The project's config keys and the type each must have. Scalars have project-level defaults in
+# Pulumi.yaml; structured keys live in each Pulumi.<stack>.yaml.
+SECTIONS: dict[str, Any] = {
+    "environment": Environment,
+    "cluster_name": DnsLabel,
+    "talos_version": TalosVersion,
+    "kubernetes_version": KubernetesVersion,
+    "argocd_chart_version": ChartVersion,
+    "cloudflared_version": CloudflaredVersion,
+    "cloudflared_replicas": Annotated[int, Field(ge=2, le=10)],
+    "install_disk": DevicePath,
+    "talos_extensions": list[TalosExtension],
+    "proxmox": ProxmoxConfig,
+    "network": NetworkConfig,
+    "nodes": list[NodeConfig],
+    "gitops": GitOpsConfig,
+    "cloudflare": CloudflareConfig,
+}
+
+REQUIRED_SECRETS = ("proxmox_api_token", "cloudflare_api_token")
+"""Secret config keys every stack needs: `pulumi config set --secret <key> <value>`."""
+
+OPTIONAL_SECRETS = ("gitops_token",)
+"""Secret config keys a stack may set (an HTTPS token for a private GitOps repository)."""
+
+
+class StackConfig(Model):
+    """The whole validated configuration of one stack (secrets excluded: see `loader`)."""
+
+    environment: Environment
+    cluster_name: str
+    talos_version: str
+    kubernetes_version: str
+    argocd_chart_version: str
+    cloudflared_version: str
+    cloudflared_replicas: int
+    install_disk: str
+    talos_extensions: list[str]
+    proxmox: ProxmoxConfig
+    network: NetworkConfig
+    nodes: list[NodeConfig]
+    gitops: GitOpsConfig
+    cloudflare: CloudflareConfig
+
+    @property
+    def control_planes(self) -> list[NodeConfig]:
+        return [n for n in self.nodes if n.role == "controlplane"]
+
+    @property
+    def workers(self) -> list[NodeConfig]:
+        return [n for n in self.nodes if n.role == "worker"]
+
+    @property
+    def cluster_endpoint(self) -> str:
+        """The Kubernetes API URL, on the control-plane VIP."""
+        return f"https://{self.network.vip}:6443"
+
+    @property
+    def argocd_url(self) -> str | None:
+        """The Argo CD UI's public URL: the hostname routed to the argocd-server Service."""
+        for entry in self.cloudflare.hostnames:
+            if "//argocd-server." in entry.service:
+                return f"https://{entry.hostname}"
+        return None
+
+    def host(self, name: str) -> ProxmoxHost:
+        return next(h for h in self.proxmox.hosts if h.name == name)

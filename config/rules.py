@@ -1,0 +1,160 @@
+"""Rules that span several config keys (addresses in the network, nodes on declared hosts, ...).
+
+Each rule gets only the sections that parsed, so one bad key never hides the problems of another.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+from .errors import ConfigProblem, key
+from .models import CloudflareConfig, NetworkConfig, NodeConfig, ProxmoxConfig
+
+REQUIRED_EXTENSION = "siderolabs/qemu-guest-agent"
+
+
+def _usable(net: IPv4Network, ip: IPv4Address) -> bool:
+    return ip in net and ip not in (net.network_address, net.broadcast_address)
+
+
+def network_rules(net: NetworkConfig) -> list[ConfigProblem]:
+    problems = []
+    cidr = net.cidr
+    inside = f"an address inside network.cidr {cidr} (not its network or broadcast address)"
+    if not _usable(cidr, net.gateway):
+        problems.append(ConfigProblem(key("network.gateway"), str(net.gateway), inside))
+    if not _usable(cidr, net.vip):
+        problems.append(ConfigProblem(key("network.vip"), str(net.vip), inside))
+    if net.vip == net.gateway:
+        problems.append(
+            ConfigProblem(key("network.vip"), str(net.vip), "an address other than the gateway")
+        )
+    return problems
+
+
+def node_rules(
+    nodes: list[NodeConfig],
+    environment: str | None,
+    net: NetworkConfig | None,
+    proxmox: ProxmoxConfig | None,
+) -> tuple[list[ConfigProblem], list[str]]:
+    problems: list[ConfigProblem] = []
+    warnings: list[str] = []
+    for field in ("name", "vm_id", "ip"):
+        counts = Counter(getattr(n, field) for n in nodes)
+        for i, node in enumerate(nodes):
+            value = getattr(node, field)
+            if counts[value] > 1:
+                problems.append(
+                    ConfigProblem(
+                        key(f"nodes[{i}].{field}"),
+                        str(value),
+                        f"a {field} no other node has ({counts[value]} nodes share it)",
+                    )
+                )
+    if net is not None:
+        for i, node in enumerate(nodes):
+            where = key(f"nodes[{i}].ip")
+            if not _usable(net.cidr, node.ip):
+                problems.append(
+                    ConfigProblem(where, str(node.ip), f"an address inside network.cidr {net.cidr}")
+                )
+            elif node.ip == net.gateway:
+                problems.append(
+                    ConfigProblem(where, str(node.ip), "an address other than network.gateway")
+                )
+            elif node.ip == net.vip:
+                problems.append(
+                    ConfigProblem(where, str(node.ip), "an address other than network.vip")
+                )
+    if proxmox is not None:
+        declared = [h.name for h in proxmox.hosts]
+        for i, node in enumerate(nodes):
+            if node.host not in declared:
+                problems.append(
+                    ConfigProblem(
+                        key(f"nodes[{i}].host"),
+                        node.host,
+                        f"one of the hosts declared in proxmox.hosts: {', '.join(declared)}",
+                    )
+                )
+    control_planes = [n for n in nodes if n.role == "controlplane"]
+    count = len(control_planes)
+    if count == 0 or count % 2 == 0:
+        problems.append(
+            ConfigProblem(
+                key("nodes"),
+                f"{count} control-plane node(s)",
+                "an odd number (1, 3 or 5) of nodes with role controlplane, so etcd keeps quorum",
+            )
+        )
+    elif count == 1 and environment in ("staging", "prod"):
+        problems.append(
+            ConfigProblem(
+                key("nodes"),
+                "1 control-plane node",
+                f"3 or more control-plane nodes in {environment} (one host down must not stop it)",
+            )
+        )
+    elif count == 1:
+        warnings.append(
+            f"{key('nodes')}: a single control-plane node; acceptable for dev, "
+            "but the cluster stops when that node or its host does"
+        )
+    return problems, warnings
+
+
+def extension_rules(extensions: list[str]) -> list[ConfigProblem]:
+    if REQUIRED_EXTENSION in extensions:
+        return []
+    return [
+        ConfigProblem(
+            key("talos_extensions"),
+            extensions,
+            f"a list including {REQUIRED_EXTENSION}: the VMs run with the QEMU agent on, "
+            "and Proxmox waits for it at start (bpg/terraform-provider-proxmox #326)",
+        )
+    ]
+
+
+def _in_zone(hostname: str, zone: str) -> bool:
+    name = hostname[2:] if hostname.startswith("*.") else hostname
+    return name == zone or name.endswith("." + zone)
+
+
+def hostname_rules(cloudflare: CloudflareConfig) -> list[ConfigProblem]:
+    problems = []
+    counts = Counter(h.hostname for h in cloudflare.hostnames)
+    for i, entry in enumerate(cloudflare.hostnames):
+        where = key(f"cloudflare.hostnames[{i}].hostname")
+        if not _in_zone(entry.hostname, cloudflare.zone):
+            problems.append(
+                ConfigProblem(where, entry.hostname, f"a name in the zone {cloudflare.zone}")
+            )
+        if counts[entry.hostname] > 1:
+            problems.append(
+                ConfigProblem(where, entry.hostname, "a hostname declared once in the stack")
+            )
+    return problems
+
+
+def cross_rules(parsed: dict[str, Any]) -> tuple[list[ConfigProblem], list[str]]:
+    """All rules whose inputs parsed; returns problems and warnings."""
+    problems: list[ConfigProblem] = []
+    warnings: list[str] = []
+    net = parsed.get("network")
+    if net is not None:
+        problems += network_rules(net)
+    if "nodes" in parsed:
+        found, warned = node_rules(
+            parsed["nodes"], parsed.get("environment"), net, parsed.get("proxmox")
+        )
+        problems += found
+        warnings += warned
+    if "talos_extensions" in parsed:
+        problems += extension_rules(parsed["talos_extensions"])
+    if "cloudflare" in parsed:
+        problems += hostname_rules(parsed["cloudflare"])
+    return problems, warnings

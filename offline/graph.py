@@ -1,0 +1,81 @@
+"""The plan as data: resources with their edges, the summary, and the JSON document."""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import cache
+from typing import Any
+
+from .run import ProgramRun
+
+
+def provider_urn(reference: str) -> str:
+    """A provider reference is `<urn>::<id>`; the graph wants the URN."""
+    return reference.rsplit("::", 1)[0] if reference else ""
+
+
+def resource_entries(run: ProgramRun) -> list[dict[str, Any]]:
+    entries = []
+    for r in run.registrations:
+        deps = set(r.dependencies)
+        for urns in r.property_dependencies.values():
+            deps.update(urns)
+        entries.append(
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "dependencies": sorted(deps),
+                "provider": provider_urn(r.provider),
+                "protect": r.protect,
+                "inputs": r.inputs,
+                "secret_inputs": r.secret_inputs,
+            }
+        )
+    return entries
+
+
+def edges(entries: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """For each resource, the resources it waits for: its dependencies and its provider."""
+    known = {e["urn"] for e in entries}
+    out: dict[str, set[str]] = {}
+    for e in entries:
+        waits = set(e["dependencies"])
+        if e["provider"]:
+            waits.add(e["provider"])
+        out[e["urn"]] = {w for w in waits if w in known and w != e["urn"]}
+    return out
+
+
+def critical_path(entries: list[dict[str, Any]]) -> list[str]:
+    """The longest chain of resources each waiting for the one before it."""
+    graph = edges(entries)
+
+    @cache
+    def longest(urn: str) -> tuple[str, ...]:
+        best: tuple[str, ...] = ()
+        for dep in sorted(graph[urn]):
+            chain = longest(dep)
+            if len(chain) > len(best):
+                best = chain
+        return (*best, urn)
+
+    chains = [longest(u) for u in graph]
+    return list(max(chains, key=len)) if chains else []
+
+
+def plan_document(run: ProgramRun) -> dict[str, Any]:
+    entries = resource_entries(run)
+    return {
+        "project": run.project,
+        "stack": run.stack,
+        "resources": entries,
+        "invokes": [{"token": i.token, "args": i.args} for i in run.invokes],
+        "outputs": run.outputs,
+        "summary": {
+            "resources": len(entries),
+            "by_type": dict(sorted(Counter(e["type"] for e in entries).items())),
+            "critical_path": len(critical_path(entries)),
+        },
+    }

@@ -1,0 +1,59 @@
+"""The offline plan: run the program for one stack under Pulumi's mock runtime and show the graph.
+
+    python -m offline.plan --stack dev [--stack-file FILE] [--format text|json|mermaid]
+
+Exit status: 0 the config is valid and the plan was printed; 1 the config is invalid (every
+problem on stderr, no traceback); 2 a usage error (bad arguments, a missing stack file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from config.errors import ConfigError
+
+from .graph import plan_document
+from .render import RENDERERS
+from .run import run_program
+from .stackfile import StackFileError, read_stack_config
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m offline.plan",
+        description="Plan a stack offline: the whole resource graph, no CLI, plugins or network.",
+    )
+    p.add_argument("--stack", required=True, help="stack name: dev, staging or prod")
+    p.add_argument("--stack-file", type=Path, help="stack file (default: Pulumi.<stack>.yaml)")
+    p.add_argument("--format", choices=sorted(RENDERERS), default="text", help="output format")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        values = read_stack_config(args.stack, args.stack_file)
+    except StackFileError as exc:
+        kind = "usage" if "no such file" in str(exc) or "cannot be read" in str(exc) else "invalid"
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if kind == "usage" else EXIT_INVALID
+    try:
+        run = run_program(values.values, values.secret_keys, args.stack)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    if values.placeholders:
+        print(
+            "note: offline placeholders stand in for secrets: " + ", ".join(values.placeholders),
+            file=sys.stderr,
+        )
+    sys.stdout.write(RENDERERS[args.format](plan_document(run)))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

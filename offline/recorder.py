@@ -1,0 +1,129 @@
+"""A mock resource monitor that records what the program registers, as the engine would see it.
+
+Pulumi's mocks hand `new_resource` only the type, name, inputs and provider. The recorder keeps the
+whole request: parent, dependencies, provider, protect, ignore_changes, additional secret outputs,
+and which inputs are secret, so tests and the offline plan can assert on the real graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from pulumi.runtime.mocks import MockMonitor, Mocks
+
+SIG = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+SECRET = "[secret]"
+
+SECRET_INVOKE_ARGS = frozenset(
+    {"machineSecrets", "clientConfiguration", "tunnelSecret", "token", "kubeconfig", "talosConfig"}
+)
+"""Invoke arguments that carry secrets. An output-form invoke unwraps secret arguments before it
+calls the provider (and marks its result secret), so the request no longer says which were."""
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    provider: str
+    protect: bool
+    ignore_changes: list[str]
+    additional_secret_outputs: list[str]
+    inputs: dict[str, Any]
+    secret_inputs: list[str]
+
+
+@dataclass
+class InvokeRecord:
+    token: str
+    args: dict[str, Any]
+    """The arguments with every secret one replaced by `[secret]`."""
+    secret_args: list[str]
+    raw_args: dict[str, Any] = field(repr=False, default_factory=dict)
+    """The arguments as sent, for tests that check their shape; never printed."""
+    depends_on: list[str] = field(default_factory=list)
+
+
+def _clean(value: Any, path: str, secrets: list[str]) -> Any:
+    """Plain JSON from a Struct: secrets hidden (and their paths noted), references as URNs."""
+    if isinstance(value, dict):
+        if value.get(SIG) == SECRET_SIG:
+            secrets.append(path)
+            return SECRET
+        if value.get(SIG) == RESOURCE_SIG:
+            return value.get("urn")
+        return {
+            k: _clean(v, f"{path}.{k}" if path else k, secrets) for k, v in sorted(value.items())
+        }
+    if isinstance(value, list):
+        return [_clean(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value == UNKNOWN:
+        return "[unknown]"
+    return value
+
+
+def clean_struct(struct: Any) -> tuple[dict[str, Any], list[str]]:
+    secrets: list[str] = []
+    return _clean(json_format.MessageToDict(struct), "", secrets), secrets
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self.invokes: list[InvokeRecord] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs, secret_inputs = clean_struct(request.object)
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=request.custom,
+                parent=request.parent,
+                dependencies=list(request.dependencies),
+                property_dependencies={
+                    k: list(v.urns) for k, v in request.propertyDependencies.items()
+                },
+                provider=request.provider,
+                protect=bool(request.protect),
+                ignore_changes=list(request.ignoreChanges),
+                additional_secret_outputs=list(request.additionalSecretOutputs),
+                inputs=inputs,
+                secret_inputs=secret_inputs,
+            )
+        )
+        return response
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        raw, secret_args = clean_struct(request.args)
+        args = dict(raw)
+        for name in sorted(SECRET_INVOKE_ARGS & set(raw)):
+            args[name] = SECRET
+            secret_args.append(name)
+        self.invokes.append(
+            InvokeRecord(
+                token=request.tok,
+                args=args,
+                secret_args=sorted(set(secret_args)),
+                raw_args=raw,
+                depends_on=list(getattr(request, "dependsOn", [])),
+            )
+        )
+        return super().Invoke(request)

@@ -1,0 +1,85 @@
+"""Run `__main__.py` in-process under Pulumi's mock runtime and collect what it registered."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.mocks import set_mocks
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from .answers import PlanMocks
+from .recorder import SECRET, InvokeRecord, RecordingMonitor, Registration
+from .stackfile import REPO_ROOT
+
+PROJECT = "talos-platform"
+
+
+@dataclass
+class ProgramRun:
+    project: str
+    stack: str
+    registrations: list[Registration]
+    invokes: list[InvokeRecord]
+    outputs: dict[str, Any]
+    """Stack outputs, with secret ones replaced by `[secret]`."""
+    secret_outputs: list[str]
+
+
+def _resolve_outputs(outputs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    resolved: dict[str, Any] = {}
+    secret: list[str] = []
+
+    async def collect() -> None:
+        for name, value in outputs.items():
+            out = pulumi.Output.from_input(value)
+            is_secret = await out.is_secret()
+            plain = await out.future()
+            if is_secret:
+                secret.append(name)
+                resolved[name] = SECRET
+            else:
+                resolved[name] = plain
+
+    _sync_await(collect())
+    return resolved, secret
+
+
+def run_program(
+    config: dict[str, str],
+    secret_keys: set[str],
+    stack: str,
+    program: Path | None = None,
+    project: str = PROJECT,
+) -> ProgramRun:
+    """Run the Pulumi program once with `config`; raises what the program raises."""
+    program = program or REPO_ROOT / "__main__.py"
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    monitor = RecordingMonitor(PlanMocks())
+    settings.ROOT.set(None)
+    set_mocks(PlanMocks(), project=project, stack=stack, preview=False, monitor=monitor)
+    set_all_config(dict(config), sorted(secret_keys))
+    root = settings.get_root_resource()
+
+    def body() -> None:
+        runpy.run_path(str(program), run_name="__main__")
+
+    _sync_await(run_pulumi_func(body))
+    raw_outputs = dict(getattr(root, "outputs", {}) or {})
+    outputs, secret_outputs = _resolve_outputs(raw_outputs)
+    return ProgramRun(
+        project=project,
+        stack=stack,
+        registrations=monitor.registrations,
+        invokes=monitor.invokes,
+        outputs=outputs,
+        secret_outputs=secret_outputs,
+    )
