@@ -61,6 +61,13 @@ def _expected(error: Any) -> str:
     return msg[0].lower() + msg[1:] if msg else kind
 
 
+def _problems(path: str, exc: ValidationError) -> list[ConfigProblem]:
+    return [
+        ConfigProblem(key(_loc_path(path, err["loc"])), err["input"], _expected(err))
+        for err in exc.errors()
+    ]
+
+
 def _decode(value: Any) -> Any:
     """Pulumi hands structured config to the program as JSON text."""
     if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
@@ -128,18 +135,21 @@ def validate(
                 ConfigProblem(full, None, "a value (set it in Pulumi.<stack>.yaml or Pulumi.yaml)")
             )
             continue
+        value = _decode(raw[full])
+        if name == "nodes" and isinstance(value, list):
+            # Cross-node rules read the nodes as written, so one bad node hides nothing.
+            parsed["nodes_written"] = value
         try:
-            parsed[name] = adapter.validate_python(_decode(raw[full]))
+            parsed[name] = adapter.validate_python(value)
         except ValidationError as exc:
-            for err in exc.errors():
-                problems.append(
-                    ConfigProblem(key(_loc_path(name, err["loc"])), err["input"], _expected(err))
-                )
+            problems += _problems(name, exc)
     problems += _check_secrets(raw, set(secret_keys))
     found, warnings = cross_rules(parsed)
     problems += found
-    config = StackConfig(**parsed) if not problems else None
-    return Validated(config, problems, warnings)
+    if problems:
+        return Validated(None, problems, warnings)
+    del parsed["nodes_written"]
+    return Validated(StackConfig(**parsed), problems, warnings)
 
 
 def read_raw() -> tuple[dict[str, Any], set[str]]:

@@ -10,7 +10,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from .errors import ConfigProblem, key
-from .models import CloudflareConfig, NetworkConfig, NodeConfig, ProxmoxConfig
+from .models import CloudflareConfig, NetworkConfig, ProxmoxConfig
 
 REQUIRED_EXTENSION = "siderolabs/qemu-guest-agent"
 
@@ -34,54 +34,65 @@ def network_rules(net: NetworkConfig) -> list[ConfigProblem]:
     return problems
 
 
+def _ip(value: Any) -> IPv4Address | None:
+    try:
+        return IPv4Address(str(value))
+    except ValueError:
+        return None
+
+
 def node_rules(
-    nodes: list[NodeConfig],
+    nodes: list[Any],
     environment: str | None,
     net: NetworkConfig | None,
     proxmox: ProxmoxConfig | None,
 ) -> tuple[list[ConfigProblem], list[str]]:
+    """Rules across nodes, on the nodes as written: a node with a problem of its own (a bad name,
+    say) still counts for duplicates, addresses and the control-plane count."""
     problems: list[ConfigProblem] = []
     warnings: list[str] = []
+    written = [n if isinstance(n, dict) else {} for n in nodes]
     for field in ("name", "vm_id", "ip"):
-        counts = Counter(getattr(n, field) for n in nodes)
-        for i, node in enumerate(nodes):
-            value = getattr(node, field)
-            if counts[value] > 1:
+        counts = Counter(str(n.get(field)) for n in written if n.get(field) is not None)
+        for i, node in enumerate(written):
+            value = node.get(field)
+            if value is not None and counts[str(value)] > 1:
                 problems.append(
                     ConfigProblem(
                         key(f"nodes[{i}].{field}"),
-                        str(value),
-                        f"a {field} no other node has ({counts[value]} nodes share it)",
+                        value,
+                        f"a {field} no other node has ({counts[str(value)]} nodes share it)",
                     )
                 )
     if net is not None:
-        for i, node in enumerate(nodes):
+        for i, node in enumerate(written):
+            ip = _ip(node.get("ip"))
             where = key(f"nodes[{i}].ip")
-            if not _usable(net.cidr, node.ip):
+            if ip is None:
+                continue  # reported by the node's own validation
+            if not _usable(net.cidr, ip):
                 problems.append(
-                    ConfigProblem(where, str(node.ip), f"an address inside network.cidr {net.cidr}")
+                    ConfigProblem(where, str(ip), f"an address inside network.cidr {net.cidr}")
                 )
-            elif node.ip == net.gateway:
+            elif ip == net.gateway:
                 problems.append(
-                    ConfigProblem(where, str(node.ip), "an address other than network.gateway")
+                    ConfigProblem(where, str(ip), "an address other than network.gateway")
                 )
-            elif node.ip == net.vip:
-                problems.append(
-                    ConfigProblem(where, str(node.ip), "an address other than network.vip")
-                )
+            elif ip == net.vip:
+                problems.append(ConfigProblem(where, str(ip), "an address other than network.vip"))
     if proxmox is not None:
         declared = [h.name for h in proxmox.hosts]
-        for i, node in enumerate(nodes):
-            if node.host not in declared:
+        for i, node in enumerate(written):
+            host = node.get("host")
+            if host is not None and host not in declared:
                 problems.append(
                     ConfigProblem(
                         key(f"nodes[{i}].host"),
-                        node.host,
+                        host,
                         f"one of the hosts declared in proxmox.hosts: {', '.join(declared)}",
                     )
                 )
-    control_planes = [n for n in nodes if n.role == "controlplane"]
-    count = len(control_planes)
+    count = [n.get("role") for n in written].count("controlplane")
     if count == 0 or count % 2 == 0:
         problems.append(
             ConfigProblem(
@@ -147,9 +158,9 @@ def cross_rules(parsed: dict[str, Any]) -> tuple[list[ConfigProblem], list[str]]
     net = parsed.get("network")
     if net is not None:
         problems += network_rules(net)
-    if "nodes" in parsed:
+    if "nodes_written" in parsed:
         found, warned = node_rules(
-            parsed["nodes"], parsed.get("environment"), net, parsed.get("proxmox")
+            parsed["nodes_written"], parsed.get("environment"), net, parsed.get("proxmox")
         )
         problems += found
         warnings += warned

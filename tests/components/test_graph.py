@@ -1,0 +1,274 @@
+"""The resource graph of each shipped stack: what exists, under which component, with which
+provider, waiting for what. Assertions run on what the recording monitor saw after the whole
+program finished, never inside an `apply`."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from offline.run import ProgramRun
+from tests.conftest import STACKS, by_type, recorded, stack_values, structured
+
+VM = "proxmoxve:index/vmLegacy:VmLegacy"
+IMAGE_FILE = "proxmoxve:download/fileLegacy:FileLegacy"
+APPLY = "talos:machine/configurationApply:ConfigurationApply"
+SECRETS = "talos:machine/secrets:Secrets"
+BOOTSTRAP = "talos:machine/bootstrap:Bootstrap"
+KUBECONFIG = "talos:cluster/kubeconfig:Kubeconfig"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+TUNNEL = "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared"
+TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig"
+DNS = "cloudflare:index/dnsRecord:DnsRecord"
+APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
+
+
+def only(run: ProgramRun, token: str):
+    found = by_type(run, token)
+    assert len(found) == 1, f"expected one {token}, found {len(found)}"
+    return found[0]
+
+
+def urn_of(run: ProgramRun, token: str, name: str) -> str:
+    return next(r.urn for r in run.registrations if r.type == token and r.name == name)
+
+
+def parent_type(run: ProgramRun, registration) -> str:
+    return next(r.type for r in run.registrations if r.urn == registration.parent)
+
+
+def waits_for(registration) -> set[str]:
+    deps = set(registration.dependencies)
+    for urns in registration.property_dependencies.values():
+        deps.update(urns)
+    return deps
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_one_of_each_per_node_hostname_and_cluster(stack: str) -> None:
+    run = recorded(stack)
+    values, _ = stack_values(stack)
+    nodes = structured(values, "nodes")
+    hostnames = [h["hostname"] for h in structured(values, "cloudflare")["hostnames"]]
+    counts = Counter(r.type for r in run.registrations)
+    assert sorted(r.inputs["name"] for r in by_type(run, VM)) == sorted(n["name"] for n in nodes)
+    assert sorted(r.inputs["node"] for r in by_type(run, APPLY)) == sorted(n["ip"] for n in nodes)
+    for token in (SECRETS, BOOTSTRAP, KUBECONFIG, K8S_PROVIDER, RELEASE, TUNNEL, TUNNEL_CONFIG):
+        assert counts[token] == 1, token
+    assert sorted(r.inputs["name"] for r in by_type(run, DNS)) == sorted(hostnames)
+    assert counts[IMAGE_FILE] == len({n["host"] for n in nodes})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_duplicate_urns(stack: str) -> None:
+    urns = [r.urn for r in recorded(stack).registrations]
+    assert len(urns) == len(set(urns))
+
+
+def test_children_are_parented_to_their_component() -> None:
+    run = recorded("prod")
+    expected = {
+        VM: "talos-platform:proxmox:NodeVm",
+        IMAGE_FILE: "talos-platform:proxmox:TalosImage",
+        "talos:imageFactory/schematic:Schematic": "talos-platform:proxmox:TalosImage",
+        APPLY: "talos-platform:talos:Cluster",
+        SECRETS: "talos-platform:talos:Cluster",
+        BOOTSTRAP: "talos-platform:talos:Cluster",
+        KUBECONFIG: "talos-platform:talos:Cluster",
+        K8S_PROVIDER: "talos-platform:kubernetes:Cluster",
+        RELEASE: "talos-platform:argocd:ArgoCd",
+        APPLICATION: "talos-platform:argocd:ArgoCd",
+        TUNNEL: "talos-platform:cloudflare:Tunnel",
+        TUNNEL_CONFIG: "talos-platform:cloudflare:Tunnel",
+        DNS: "talos-platform:cloudflare:Tunnel",
+        "kubernetes:apps/v1:Deployment": "talos-platform:cloudflare:Cloudflared",
+    }
+    for r in run.registrations:
+        if r.type in expected:
+            assert parent_type(run, r) == expected[r.type], r.urn
+    # Only the explicit providers and the components sit at the stack's root.
+    for r in run.registrations:
+        if r.custom and not r.type.startswith("pulumi:providers:"):
+            assert "$" in r.urn, f"{r.urn} is not inside a component"
+
+
+def test_every_resource_uses_an_explicit_provider() -> None:
+    run = recorded("prod")
+    providers = {r.type: r.urn for r in run.registrations if r.type.startswith("pulumi:providers")}
+    for r in run.registrations:
+        if not r.custom or r.type.startswith("pulumi:providers:"):
+            continue
+        package = r.type.split(":", 1)[0]
+        if package in ("proxmoxve", "cloudflare", "kubernetes"):
+            assert r.provider.startswith(providers[f"pulumi:providers:{package}"] + "::"), r.urn
+
+
+def test_each_configuration_apply_waits_for_its_own_vm_only() -> None:
+    run = recorded("prod")
+    vms = {r.inputs["name"]: r.urn for r in by_type(run, VM)}
+    for apply in by_type(run, APPLY):
+        node = apply.name.removeprefix("talos-")
+        deps = waits_for(apply) & set(vms.values())
+        assert deps == {vms[node]}, f"{apply.name} waits for {deps}"
+
+
+def test_bootstrap_runs_on_the_first_control_plane_after_its_apply() -> None:
+    run = recorded("prod")
+    bootstrap = only(run, BOOTSTRAP)
+    first_cp = structured(stack_values("prod")[0], "nodes")[0]
+    assert bootstrap.inputs["node"] == first_cp["ip"]
+    assert urn_of(run, APPLY, f"talos-{first_cp['name']}") in waits_for(bootstrap)
+
+
+def test_cluster_objects_wait_behind_the_health_gate() -> None:
+    run = recorded("prod")
+    provider = only(run, K8S_PROVIDER)
+    gate = waits_for(provider)
+    assert only(run, BOOTSTRAP).urn in gate
+    assert only(run, KUBECONFIG).urn in gate
+    assert {a.urn for a in by_type(run, APPLY)} <= gate
+    health = [i for i in run.invokes if i.token == "talos:cluster/getHealth:getHealth"]
+    assert len(health) == 1
+    nodes = structured(stack_values("prod")[0], "nodes")
+    assert sorted(health[0].args["controlPlaneNodes"] + health[0].args["workerNodes"]) == sorted(
+        n["ip"] for n in nodes
+    )
+    release = only(run, RELEASE)
+    assert release.provider.startswith(provider.urn + "::")
+
+
+def test_kubernetes_provider_has_a_stable_cluster_identifier() -> None:
+    provider = only(recorded("prod"), K8S_PROVIDER)
+    assert provider.inputs["clusterIdentifier"] == "talos-platform-prod"
+    assert provider.inputs["kubeconfig"] == "[secret]"
+
+
+def test_talos_invokes_receive_camel_case_secrets() -> None:
+    run = recorded("dev")
+    calls = [i for i in run.invokes if i.token == "talos:machine/getConfiguration:getConfiguration"]
+    assert len(calls) == len(structured(stack_values("dev")[0], "nodes"))
+    for call in calls:
+        secrets = call.raw_args["machineSecrets"]
+        assert set(secrets) == {"certs", "cluster", "secrets", "trustdinfo"}
+        assert "k8sAggregator" in secrets["certs"] and "k8sServiceaccount" in secrets["certs"]
+        assert "bootstrapToken" in secrets["secrets"]
+        assert "secretboxEncryptionSecret" in secrets["secrets"]
+        assert not any("_" in k for k in secrets["certs"]) and not any("_" in k for k in secrets)
+        assert call.args["machineSecrets"] == "[secret]"
+        assert call.args["clusterEndpoint"] == "https://192.0.2.10:6443"
+    for token in (
+        "talos:cluster/getHealth:getHealth",
+        "talos:client/getConfiguration:getConfiguration",
+    ):
+        call = next(i for i in run.invokes if i.token == token)
+        assert set(call.raw_args["clientConfiguration"]) == {
+            "caCertificate",
+            "clientCertificate",
+            "clientKey",
+        }
+
+
+def test_vm_inputs() -> None:
+    run = recorded("prod")
+    values = stack_values("prod")[0]
+    nodes = {n["name"]: n for n in structured(values, "nodes")}
+    for vm in by_type(run, VM):
+        node = nodes[vm.inputs["name"]]
+        assert vm.inputs["nodeName"] == node["host"]
+        assert vm.inputs["vmId"] == node["vm_id"]
+        assert vm.inputs["agent"]["enabled"] is True
+        assert vm.inputs["cpu"]["cores"] == node["cores"]
+        assert vm.inputs["memory"]["dedicated"] == node["memory_mb"]
+        assert vm.inputs["disks"][0]["size"] == node["disk_gb"]
+        assert vm.inputs["disks"][0]["fileId"].endswith(".img")
+        ip_config = vm.inputs["initialization"]["ipConfigs"][0]["ipv4"]
+        assert ip_config["address"] == f"{node['ip']}/24"
+        assert vm.inputs["networkDevices"][0]["vlanId"] == 30
+        assert vm.protect is True
+        assert {"cdrom", "disks[*].speed"} <= set(vm.ignore_changes)
+
+
+def test_only_prod_protects_vms_and_talos_secrets() -> None:
+    for stack, expected in (("dev", False), ("staging", False), ("prod", True)):
+        run = recorded(stack)
+        assert {vm.protect for vm in by_type(run, VM)} == {expected}
+        assert only(run, SECRETS).protect is expected
+
+
+def test_image_schematic_carries_the_guest_agent() -> None:
+    run = recorded("dev")
+    schematic = only(run, "talos:imageFactory/schematic:Schematic")
+    assert "siderolabs/qemu-guest-agent" in schematic.inputs["schematic"]
+    image = only(run, IMAGE_FILE)
+    assert image.inputs["url"].endswith("/v1.13.9/nocloud-amd64.raw.zst")
+    assert image.inputs["nodeName"] == "pve1"
+
+
+def test_argocd_release_is_pinned_atomic_and_roots_the_stack_path() -> None:
+    for stack in STACKS:
+        run = recorded(stack)
+        release = only(run, RELEASE)
+        assert release.inputs["chart"] == "argo-cd"
+        assert release.inputs["version"] == "10.1.1"
+        assert release.inputs["atomic"] is True
+        assert release.inputs["namespace"] == "argocd"
+        assert release.inputs["repositoryOpts"]["repo"] == "https://argoproj.github.io/argo-helm"
+        root = only(run, APPLICATION)
+        source = root.inputs["spec"]["source"]
+        assert source["path"] == f"gitops/envs/{stack}"
+        assert root.inputs["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+        assert release.urn in waits_for(root)
+
+
+def test_tunnel_routes_every_hostname_and_ends_with_the_catch_all() -> None:
+    run = recorded("prod")
+    values = stack_values("prod")[0]
+    hostnames = structured(values, "cloudflare")["hostnames"]
+    config = only(run, TUNNEL_CONFIG)
+    rules = config.inputs["config"]["ingresses"]
+    assert [r.get("hostname") for r in rules[:-1]] == [h["hostname"] for h in hostnames]
+    assert rules[-1] == {"service": "http_status:404"}
+    tunnel = only(run, TUNNEL)
+    assert tunnel.inputs["configSrc"] == "cloudflare"
+    assert tunnel.inputs["tunnelSecret"] == "[secret]"
+    for record in by_type(run, DNS):
+        assert record.inputs["type"] == "CNAME"
+        assert record.inputs["proxied"] is True
+        assert record.inputs["content"].endswith(".cfargotunnel.com")
+        assert "talos-platform/prod" in record.inputs["comment"]
+
+
+def test_cloudflared_runs_two_replicas_with_the_token_from_a_secret() -> None:
+    run = recorded("prod")
+    deployment = only(run, "kubernetes:apps/v1:Deployment")
+    spec = deployment.inputs["spec"]
+    assert spec["replicas"] >= 2
+    env = spec["template"]["spec"]["containers"][0]["env"]
+    assert env == [
+        {
+            "name": "TUNNEL_TOKEN",
+            "valueFrom": {"secretKeyRef": {"key": "token", "name": "cloudflared-token"}},
+        }
+    ]
+    secret = only(run, "kubernetes:core/v1:Secret")
+    assert secret.inputs["stringData"] == "[secret]" or secret.inputs["stringData"]["token"] == (
+        "[secret]"
+    )
+    assert secret.urn in waits_for(deployment)
+
+
+def test_secrets_stay_secret_end_to_end() -> None:
+    run = recorded("prod")
+    assert {"kubeconfig", "talosconfig"} <= set(run.secret_outputs)
+    assert run.outputs["kubeconfig"] == "[secret]"
+    for apply in by_type(run, APPLY):
+        assert "machineConfigurationInput" in apply.secret_inputs
+    providers = {r.type: r for r in run.registrations if r.type.startswith("pulumi:providers:")}
+    assert providers["pulumi:providers:proxmoxve"].inputs["apiToken"] == "[secret]"
+    assert providers["pulumi:providers:cloudflare"].inputs["apiToken"] == "[secret]"
+    assert {"machineSecrets", "clientConfiguration"} <= set(
+        only(run, SECRETS).additional_secret_outputs
+    )
+    assert "kubeconfigRaw" in only(run, KUBECONFIG).additional_secret_outputs

@@ -1,0 +1,198 @@
+"""Every validation rule, with a config that passes and one that fails, and the message it gives."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import validate
+from tests.conftest import NS, STACKS, stack_values, structured, with_key
+
+
+def problems_of(values: dict[str, str], secrets: frozenset[str] | None = None) -> list[str]:
+    base_secrets = stack_values("prod")[1] if secrets is None else secrets
+    return [str(p) for p in validate(values, base_secrets).problems]
+
+
+@pytest.fixture
+def prod() -> dict[str, str]:
+    return stack_values("prod")[0]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_stacks_are_valid(stack: str) -> None:
+    values, secrets = stack_values(stack)
+    result = validate(values, secrets)
+    assert result.problems == []
+    assert result.config is not None
+    assert result.config.environment == stack
+
+
+def test_dev_single_control_plane_is_a_warning_not_an_error() -> None:
+    values, secrets = stack_values("dev")
+    result = validate(values, secrets)
+    assert result.problems == []
+    assert any("single control-plane node" in w for w in result.warnings)
+
+
+def _nodes(values: dict[str, str]) -> list[dict]:
+    return structured(values, "nodes")
+
+
+def _set_node(values: dict[str, str], index: int, **fields: object) -> dict[str, str]:
+    nodes = _nodes(values)
+    nodes[index].update(fields)
+    return with_key(values, "nodes", nodes)
+
+
+def _set_network(values: dict[str, str], **fields: object) -> dict[str, str]:
+    net = structured(values, "network")
+    net.update(fields)
+    return with_key(values, "network", net)
+
+
+CASES = [
+    # (description, mutation, expected key, expected fragment of the message)
+    ("malformed CIDR", lambda v: _set_network(v, cidr="203.0.113.0/33"), "network.cidr", "got"),
+    ("CIDR with host bits", lambda v: _set_network(v, cidr="203.0.113.5/24"), "network.cidr", ""),
+    ("malformed node IP", lambda v: _set_node(v, 0, ip="203.0.113.300"), "nodes[0].ip", "IPv4"),
+    ("node IP outside", lambda v: _set_node(v, 1, ip="192.0.2.50"), "nodes[1].ip", "inside"),
+    ("node IP = gateway", lambda v: _set_node(v, 2, ip="203.0.113.1"), "nodes[2].ip", "gateway"),
+    ("node IP = VIP", lambda v: _set_node(v, 3, ip="203.0.113.10"), "nodes[3].ip", "vip"),
+    ("duplicate IP", lambda v: _set_node(v, 4, ip="203.0.113.11"), "nodes[4].ip", "no other"),
+    ("VIP outside", lambda v: _set_network(v, vip="192.0.2.10"), "network.vip", "inside"),
+    ("VIP = gateway", lambda v: _set_network(v, vip="203.0.113.1"), "network.vip", "gateway"),
+    ("gateway outside", lambda v: _set_network(v, gateway="10.0.0.1"), "network.gateway", ""),
+    ("duplicate VM id", lambda v: _set_node(v, 5, vm_id=3101), "nodes[5].vm_id", "no other"),
+    ("duplicate name", lambda v: _set_node(v, 5, name="prod-cp-1"), "nodes[5].name", "no other"),
+    ("name not DNS label", lambda v: _set_node(v, 0, name="Prod_CP"), "nodes[0].name", "DNS"),
+    ("undeclared host", lambda v: _set_node(v, 0, host="pve9"), "nodes[0].host", "pve1"),
+    ("unknown role", lambda v: _set_node(v, 0, role="master"), "nodes[0].role", "controlplane"),
+    ("latest Talos", lambda v: with_key(v, "talos_version", "latest"), "talos_version", "pinned"),
+    ("old Talos", lambda v: with_key(v, "talos_version", "v1.12.0"), "talos_version", "v1.13"),
+    (
+        "unpinned chart",
+        lambda v: with_key(v, "argocd_chart_version", "10.x"),
+        "argocd_chart_version",
+        "exact",
+    ),
+    (
+        "malformed Kubernetes",
+        lambda v: with_key(v, "kubernetes_version", "1.36"),
+        "kubernetes_version",
+        "Kubernetes",
+    ),
+    (
+        "latest cloudflared",
+        lambda v: with_key(v, "cloudflared_version", "latest"),
+        "cloudflared_version",
+        "pinned",
+    ),
+    ("one replica", lambda v: with_key(v, "cloudflared_replicas", "1"), "cloudflared_replicas", ""),
+    (
+        "no guest agent",
+        lambda v: with_key(v, "talos_extensions", ["siderolabs/iscsi-tools"]),
+        "talos_extensions",
+        "qemu-guest-agent",
+    ),
+    (
+        "unknown nested key",
+        lambda v: _set_network(v, gatway="203.0.113.1"),
+        "network.gatway",
+        "no such key",
+    ),
+    (
+        "unknown top key",
+        lambda v: with_key(v, "talos_verison", "v1.13.9"),
+        "talos_verison",
+        "known",
+    ),
+    ("bad environment", lambda v: with_key(v, "environment", "qa"), "environment", "dev"),
+]
+
+
+@pytest.mark.parametrize(("what", "mutate", "key", "fragment"), CASES, ids=[c[0] for c in CASES])
+def test_each_rule_names_the_key_the_value_and_what_is_expected(
+    prod: dict[str, str], what: str, mutate, key: str, fragment: str
+) -> None:
+    found = problems_of(mutate(prod))
+    matching = [p for p in found if p.startswith(f"{NS}:{key}: got ")]
+    assert matching, f"{what}: no problem for {key} in {found}"
+    assert "; expected " in matching[0]
+    assert fragment in matching[0]
+
+
+def test_even_number_of_control_planes_is_rejected(prod: dict[str, str]) -> None:
+    bad = _set_node(prod, 3, role="controlplane")  # 4 control planes
+    found = problems_of(bad)
+    assert any(p.startswith(f"{NS}:nodes: got '4 control-plane node(s)'") for p in found)
+
+
+def test_no_control_plane_is_rejected(prod: dict[str, str]) -> None:
+    nodes = [dict(n, role="worker") for n in _nodes(prod)]
+    found = problems_of(with_key(prod, "nodes", nodes))
+    assert any("0 control-plane node(s)" in p and "odd number" in p for p in found)
+
+
+def test_single_control_plane_is_an_error_in_prod(prod: dict[str, str]) -> None:
+    nodes = [n for n in _nodes(prod) if n["name"] != "prod-cp-2" and n["name"] != "prod-cp-3"]
+    found = problems_of(with_key(prod, "nodes", nodes))
+    assert any("3 or more control-plane nodes in prod" in p for p in found)
+
+
+def test_hostname_outside_zone_and_duplicate(prod: dict[str, str]) -> None:
+    cf = structured(prod, "cloudflare")
+    cf["hostnames"].append({"hostname": "app.example.org", "service": "http://x.y.svc:80"})
+    cf["hostnames"].append(dict(cf["hostnames"][0]))
+    found = problems_of(with_key(prod, "cloudflare", cf))
+    assert any(
+        "cloudflare.hostnames[2].hostname: got 'app.example.org'" in p and "zone example.com" in p
+        for p in found
+    )
+    assert any("cloudflare.hostnames[3].hostname" in p and "declared once" in p for p in found)
+
+
+def test_every_problem_is_reported_together(prod: dict[str, str]) -> None:
+    bad = _set_network(prod, vip="192.0.2.10")
+    bad = _set_node(bad, 0, ip="203.0.113.300")
+    bad = with_key(bad, "talos_version", "latest")
+    bad = _set_node(bad, 5, vm_id=3102)  # node 0 is invalid; the duplicate is still found
+    keys = {p.split(": got ")[0] for p in problems_of(bad)}
+    assert {
+        f"{NS}:network.vip",
+        f"{NS}:nodes[0].ip",
+        f"{NS}:talos_version",
+        f"{NS}:nodes[5].vm_id",
+    } <= keys
+
+
+def test_missing_required_key_is_named(prod: dict[str, str]) -> None:
+    del prod[f"{NS}:nodes"]
+    assert any(p.startswith(f"{NS}:nodes: got None") for p in problems_of(prod))
+
+
+def test_secret_given_in_plain_text_is_rejected_without_showing_it(prod: dict[str, str]) -> None:
+    token = "terraform@pve!pulumi=12345678-1234-1234-1234-123456789abc"
+    prod[f"{NS}:proxmox_api_token"] = token
+    secrets = frozenset({f"{NS}:cloudflare_api_token"})
+    found = problems_of(prod, secrets)
+    matching = [p for p in found if p.startswith(f"{NS}:proxmox_api_token")]
+    assert matching and "pulumi config set --secret" in matching[0]
+    assert all(token not in p for p in found)
+
+
+def test_missing_secret_tells_which_command_to_run(prod: dict[str, str]) -> None:
+    del prod[f"{NS}:cloudflare_api_token"]
+    found = problems_of(prod)
+    assert any(
+        f"pulumi config set --secret {NS}:cloudflare_api_token" in p
+        for p in found
+        if p.startswith(f"{NS}:cloudflare_api_token")
+    )
+
+
+def test_malformed_proxmox_token_is_rejected_without_showing_it(prod: dict[str, str]) -> None:
+    prod[f"{NS}:proxmox_api_token"] = "not-a-token-value"
+    found = problems_of(prod)
+    matching = [p for p in found if p.startswith(f"{NS}:proxmox_api_token")]
+    assert matching and "USER@REALM!TOKENID=UUID" in matching[0]
+    assert all("not-a-token-value" not in p for p in found)

@@ -1,0 +1,176 @@
+"""`python -m offline.plan`: its three formats, its exit codes, and that no secret leaks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from offline.plan import main
+from offline.stackfile import REPO_ROOT
+from tests.conftest import STACKS
+
+SECRET_VALUES = ("offline-placeholder", "offline-secret-placeholder", "s3cr3t-value")
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_json_plan_lists_the_graph(capsys: pytest.CaptureFixture[str], stack: str) -> None:
+    code, out, _ = run_main(capsys, "--stack", stack, "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert set(doc) == {"project", "stack", "resources", "invokes", "outputs", "summary"}
+    assert doc["stack"] == stack and doc["project"] == "talos-platform"
+    resource_keys = {
+        "urn",
+        "type",
+        "name",
+        "parent",
+        "dependencies",
+        "provider",
+        "protect",
+        "inputs",
+        "secret_inputs",
+    }
+    assert all(set(r) == resource_keys for r in doc["resources"])
+    assert all(set(i) == {"token", "args"} for i in doc["invokes"])
+    summary = doc["summary"]
+    assert summary["resources"] == len(doc["resources"])
+    assert sum(summary["by_type"].values()) == summary["resources"]
+    assert summary["critical_path"] >= 9
+    assert doc["outputs"]["kubeconfig"] == "[secret]"
+    assert doc["outputs"]["talosconfig"] == "[secret]"
+    for value in SECRET_VALUES:
+        assert value not in out
+
+
+def test_text_plan_shows_the_component_tree(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(capsys, "--stack", "prod")
+    assert code == 0
+    assert "- talos-platform:talos:Cluster  talos" in out
+    assert "    - talos:machine/bootstrap:Bootstrap  talos-bootstrap" in out
+    assert "[protected]" in out
+    assert out.rstrip().splitlines()[-1].startswith("stack prod: 47 resources")
+    assert "placeholders stand in for secrets" in err
+
+
+def test_mermaid_plan_is_a_graph_with_subgraphs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "--stack", "staging", "--format", "mermaid")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "graph LR"
+    assert any(line.strip().startswith("subgraph") and "Cluster: talos" in line for line in lines)
+    assert any("==>" in line for line in lines), "the critical path is drawn"
+    assert sum("-->" in line or "==>" in line for line in lines) > 20
+    for value in SECRET_VALUES:
+        assert value not in out
+
+
+def _write_stack(tmp_path: Path, mutate) -> Path:
+    data = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
+    mutate(data["config"])
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_bad_stack_file_exits_1_naming_every_bad_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def mutate(config: dict) -> None:
+        config["talos-platform:network"]["vip"] = "192.0.2.99"
+        config["talos-platform:nodes"][1]["ip"] = "203.0.113.11"
+        config["talos-platform:talos_version"] = "latest"
+        config["talos-platform:nodes"][0]["name"] = "CP_1"
+
+    path = _write_stack(tmp_path, mutate)
+    code, out, err = run_main(capsys, "--stack", "prod", "--stack-file", str(path))
+    assert code == 1
+    assert out == ""
+    for key in ("network.vip", "nodes[1].ip", "talos_version", "nodes[0].name"):
+        assert f"talos-platform:{key}: got" in err
+    assert "Traceback" not in err
+
+
+def test_secure_values_become_secret_placeholders(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def mutate(config: dict) -> None:
+        config["talos-platform:gitops_token"] = {"secure": "v1:AAAABBBBCCCC"}
+
+    path = _write_stack(tmp_path, mutate)
+    code, out, err = run_main(
+        capsys, "--stack", "prod", "--stack-file", str(path), "--format", "json"
+    )
+    assert code == 0
+    doc = json.loads(out)
+    repo_secret = [r for r in doc["resources"] if r["name"] == "argocd-repository"]
+    assert len(repo_secret) == 1
+    assert repo_secret[0]["inputs"]["stringData"] == "[secret]" or (
+        repo_secret[0]["inputs"]["stringData"]["password"] == "[secret]"
+    )
+    assert "v1:AAAABBBBCCCC" not in out and "talos-platform:gitops_token" in err
+
+
+def test_plain_text_secret_in_stack_file_is_rejected_unprinted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def mutate(config: dict) -> None:
+        config["talos-platform:cloudflare_api_token"] = "s3cr3t-value"
+
+    path = _write_stack(tmp_path, mutate)
+    code, out, err = run_main(capsys, "--stack", "prod", "--stack-file", str(path))
+    assert code == 1
+    assert "talos-platform:cloudflare_api_token" in err and "--secret" in err
+    assert "s3cr3t-value" not in out + err
+
+
+def test_missing_stack_file_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run_main(capsys, "--stack", "qa", "--stack-file", str(tmp_path / "none.yaml"))
+    assert code == 2
+    assert "no such file" in err
+
+
+def test_malformed_stack_file_is_invalid(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text("config: [unclosed\n")
+    code, _, err = run_main(capsys, "--stack", "dev", "--stack-file", str(path))
+    assert code == 1
+    assert "not valid YAML" in err
+
+
+def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--stack", "dev", "--format", "yaml"])
+    assert exc.value.code == 2
+
+
+def test_command_line_entry_point_reports_without_traceback(tmp_path: Path) -> None:
+    """The real `python -m offline.plan` process: exit status and stderr as a user sees them."""
+    path = tmp_path / "Pulumi.dev.yaml"
+    data = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())
+    data["config"]["talos-platform:nodes"][0]["vm_id"] = 5
+    path.write_text(yaml.safe_dump(data))
+    proc = subprocess.run(
+        [sys.executable, "-m", "offline.plan", "--stack", "dev", "--stack-file", str(path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "talos-platform:nodes[0].vm_id: got 5" in proc.stderr
+    assert "Traceback" not in proc.stderr
