@@ -120,7 +120,8 @@ def _pdb(enabled: bool) -> dict[str, Any]:
 def argocd_values(env: Environment, external_url: str) -> dict[str, Any]:
     """Values for the argo-cd chart in `env`, served at `external_url` through the tunnel.
 
-    `global.domain` is the URL's hostname, `configs.cm.url` the URL itself. TLS ends at
+    `global.domain` is the URL's hostname, `configs.cm.url` the URL itself (without a trailing
+    slash). TLS ends at
     Cloudflare, so argocd-server speaks plain HTTP inside the cluster (`server.insecure`).
     Prod runs two of each stateless component, PodDisruptionBudgets and Redis HA
     (three Redis + Sentinel pods and three HAProxy pods, one per worker: the chart's hard
@@ -138,7 +139,7 @@ def argocd_values(env: Environment, external_url: str) -> dict[str, Any]:
         },
         "configs": {
             "cm": {
-                "url": f"https://{hostname}",
+                "url": external_url.rstrip("/"),
                 "timeout.reconciliation": RECONCILIATION_TIMEOUT,
                 "timeout.reconciliation.jitter": RECONCILIATION_JITTER,
                 "exec.enabled": False,

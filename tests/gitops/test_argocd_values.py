@@ -1,0 +1,124 @@
+"""Argo CD chart values per environment: every key exists in the chart, and the settings hold."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.argocd import values as argocd
+from offline.helm_values import load_chart_defaults, unknown_keys
+
+URL = "https://argocd.dev.example.com"
+ENVS = ("dev", "staging", "prod")
+COMPONENTS = (
+    "controller",
+    "server",
+    "repoServer",
+    "applicationSet",
+    "notifications",
+    "redisSecretInit",
+)
+
+
+@pytest.fixture(scope="module")
+def defaults(shared: Path) -> dict[str, Any]:
+    return load_chart_defaults(shared)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_key_exists_in_the_chart(env: str, defaults: dict[str, Any]) -> None:
+    assert unknown_keys(argocd.argocd_values(env, URL), defaults) == []
+
+
+def test_a_misspelled_key_is_caught(defaults: dict[str, Any]) -> None:
+    values = argocd.argocd_values("prod", URL)
+    values["server"]["replicaz"] = values["server"].pop("replicas")
+    values["configs"]["parms"] = values["configs"].pop("params")
+    assert sorted(unknown_keys(values, defaults)) == ["configs.parms", "server.replicaz"]
+
+
+def test_chart_constants_match_the_chart(shared: Path) -> None:
+    chart = yaml.safe_load((shared / "argocd" / "chart-10.1.1" / "Chart.yaml").read_text())
+    assert (chart["name"], chart["version"], chart["appVersion"]) == (
+        argocd.CHART_NAME,
+        argocd.CHART_VERSION,
+        argocd.ARGOCD_VERSION,
+    )
+    assert argocd.CHART_REPO == "https://argoproj.github.io/argo-helm"
+
+
+def _resources_everywhere(values: dict[str, Any]) -> list[str]:
+    """Paths of components that lack requests or limits for cpu and memory."""
+    missing = []
+    components = [(name, values[name]) for name in COMPONENTS]
+    components.append(("repoServer.copyutil", values["repoServer"]["copyutil"]))
+    if values["redis"]["enabled"]:
+        components.append(("redis", values["redis"]))
+    if values["redis-ha"]["enabled"]:
+        components += [
+            (f"redis-ha.{n}", values["redis-ha"][n]) for n in ("redis", "sentinel", "haproxy")
+        ]
+    for name, component in components:
+        resources = component.get("resources", {})
+        for part in ("requests", "limits"):
+            if set(resources.get(part, {})) != {"cpu", "memory"}:
+                missing.append(f"{name}.resources.{part}")
+    return missing
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_common_settings(env: str) -> None:
+    values = argocd.argocd_values(env, URL + "/")
+    assert _resources_everywhere(values) == []
+    assert values["global"]["domain"] == "argocd.dev.example.com"
+    assert values["configs"]["cm"]["url"] == URL
+    assert values["configs"]["params"]["server.insecure"] is True
+    assert values["dex"]["enabled"] is False
+    assert values["controller"]["replicas"] == 1
+    assert values["server"]["service"]["type"] == "ClusterIP"
+    assert "LoadBalancer" not in repr(values)
+    assert "NodePort" not in repr(values)
+
+
+def _seconds(duration: str) -> int:
+    match = re.fullmatch(r"(\d+)s", duration)
+    assert match, duration
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_git_changes_are_seen_in_time_for_a_one_minute_rollback(env: str) -> None:
+    cm = argocd.argocd_values(env, URL)["configs"]["cm"]
+    detection = _seconds(cm["timeout.reconciliation"]) + _seconds(
+        cm["timeout.reconciliation.jitter"]
+    )
+    # docs/gitops.md: detection + render/sync (~5 s) + podinfo rollout (~15 s) < 60 s.
+    assert detection <= 30
+
+
+def test_prod_is_highly_available() -> None:
+    values = argocd.argocd_values("prod", URL)
+    for name in ("server", "repoServer", "applicationSet"):
+        assert values[name]["replicas"] >= 2
+        assert values[name]["pdb"]["enabled"] is True
+    assert values["redis-ha"]["enabled"] is True
+    assert values["redis"]["enabled"] is False
+
+
+@pytest.mark.parametrize("env", ["dev", "staging"])
+def test_smaller_environments_run_single_redis(env: str) -> None:
+    values = argocd.argocd_values(env, URL)
+    assert values["redis"]["enabled"] is True
+    assert values["redis-ha"]["enabled"] is False
+
+
+@pytest.mark.parametrize(
+    "url", ["http://argocd.example.com", "argocd.example.com", "https://a.example.com/argo"]
+)
+def test_external_url_must_be_an_https_origin(url: str) -> None:
+    with pytest.raises(ValueError, match="external_url"):
+        argocd.argocd_values("dev", url)
