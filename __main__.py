@@ -8,7 +8,14 @@ from components.cloudflare import Cloudflared, CloudflaredArgs, Tunnel, TunnelAr
 from components.kubernetes import KubernetesCluster
 from components.providers import make_providers
 from components.proxmox import NodeVm, NodeVmArgs, TalosImage, TalosImageArgs
-from components.talos import ClusterNode, TalosCluster, TalosClusterArgs
+from components.talos import (
+    ClusterNode,
+    RollingUpgrade,
+    RollingUpgradeArgs,
+    TalosCluster,
+    TalosClusterArgs,
+    UpgradeNode,
+)
 from config import load
 
 stack, secrets = load()
@@ -49,6 +56,21 @@ talos_cluster = TalosCluster(
         nodes=[ClusterNode(n, vms[n.name].mac_address, vms[n.name].vm) for n in stack.nodes],
         installer_image=image.installer_image,
         protect=protect,
+    ),
+)
+RollingUpgrade(
+    "upgrade",
+    RollingUpgradeArgs(
+        cluster_name=stack.cluster_name,
+        nodes=[
+            UpgradeNode(n.name, str(n.ip), n.role, talos_cluster.applies[n.name])
+            for n in stack.nodes
+        ],
+        talos_version=stack.talos_version,
+        kubernetes_version=stack.kubernetes_version,
+        installer_image=image.installer_image,
+        talosconfig=talos_cluster.talosconfig,
+        bootstrap=talos_cluster.bootstrap,
     ),
 )
 kubernetes = KubernetesCluster(

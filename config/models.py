@@ -73,6 +73,8 @@ class NodeConfig(Model):
     cores: int = Field(default=2, ge=1, le=256)
     memory_mb: int = Field(default=4096, ge=2048)
     disk_gb: int = Field(default=32, ge=10)
+    data_disk_gb: int | None = Field(default=None, ge=1)
+    """An optional second disk, offered to workloads as the Talos user volume `data`."""
 
 
 class GitOpsConfig(Model):

@@ -93,6 +93,10 @@ def node_rules(
                     )
                 )
     count = [n.get("role") for n in written].count("controlplane")
+    if proxmox is not None:
+        found, warned = spread_rules(written, environment, [h.name for h in proxmox.hosts])
+        problems += found
+        warnings += warned
     if count == 0 or count % 2 == 0:
         problems.append(
             ConfigProblem(
@@ -115,6 +119,24 @@ def node_rules(
             "but the cluster stops when that node or its host does"
         )
     return problems, warnings
+
+
+def spread_rules(
+    nodes: list[dict[str, Any]], environment: str | None, hosts: list[str]
+) -> tuple[list[ConfigProblem], list[str]]:
+    """Control planes spread over hosts: losing one Proxmox host must not lose etcd quorum."""
+    per_host = Counter(n.get("host") for n in nodes if n.get("role") == "controlplane")
+    empty = [h for h in hosts if per_host[h] == 0]
+    crowded = sorted(h for h, c in per_host.items() if c > 1 and h in hosts)
+    if not (empty and crowded):
+        return [], []
+    message = (
+        f"control-plane nodes on different Proxmox hosts: {', '.join(crowded)} runs "
+        f"{max(per_host[h] for h in crowded)} while {', '.join(empty)} runs none"
+    )
+    if environment in ("staging", "prod"):
+        return [ConfigProblem(key("nodes"), dict(sorted(per_host.items())), message)], []
+    return [], [f"{key('nodes')}: expected {message} (an error in staging and prod)"]
 
 
 def extension_rules(extensions: list[str]) -> list[ConfigProblem]:

@@ -2,8 +2,10 @@
 
     python -m offline.plan --stack dev [--stack-file FILE] [--format text|json|mermaid]
 
-Exit status: 0 the config is valid and the plan was printed; 1 the config is invalid (every
-problem on stderr, no traceback); 2 a usage error (bad arguments, a missing stack file).
+After printing the plan it checks what the stack would create against the upstream schemas
+(`offline/checks.py`). Exit status: 0 the config is valid, the plan printed and every check
+passed; 1 the config is invalid or a check failed (every problem on stderr, no traceback);
+2 a usage error (bad arguments, a missing stack file).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from config.errors import ConfigError
+from config.errors import NAMESPACE, ConfigError
 
+from .checks import run_checks
 from .graph import plan_document
 from .render import RENDERERS
 from .run import run_program
@@ -51,7 +54,17 @@ def main(argv: list[str] | None = None) -> int:
             "note: offline placeholders stand in for secrets: " + ", ".join(values.placeholders),
             file=sys.stderr,
         )
-    sys.stdout.write(RENDERERS[args.format](plan_document(run)))
+    doc = plan_document(run)
+    sys.stdout.write(RENDERERS[args.format](doc))
+    kubernetes_version = values.values.get(f"{NAMESPACE}:kubernetes_version", "")
+    checks = run_checks(doc, kubernetes_version)
+    for note in checks.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if checks.problems:
+        print(f"plan checks failed ({len(checks.problems)} problem(s)):", file=sys.stderr)
+        for problem in checks.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 

@@ -55,6 +55,30 @@ class NodeVm(pulumi.ComponentResource):
         }
         if net.vlan is not None:
             network_device["vlan_id"] = net.vlan
+        disks: list[proxmoxve.VmLegacyDiskArgsDict] = [
+            {
+                "interface": "scsi0",
+                "datastore_id": args.host.vm_datastore,
+                "file_id": args.image_file_id,
+                "size": node.disk_gb,
+                "iothread": True,
+                "discard": "on",
+                "ssd": True,
+                "file_format": "raw",
+            }
+        ]
+        if node.data_disk_gb:
+            disks.append(
+                {
+                    "interface": "scsi1",
+                    "datastore_id": args.host.vm_datastore,
+                    "size": node.data_disk_gb,
+                    "iothread": True,
+                    "discard": "on",
+                    "ssd": True,
+                    "file_format": "raw",
+                }
+            )
         self.vm = proxmoxve.VmLegacy(
             name,
             name=node.name,
@@ -71,18 +95,7 @@ class NodeVm(pulumi.ComponentResource):
             # Dedicated memory, no ballooning: Talos and the kubelet size themselves by it.
             memory={"dedicated": node.memory_mb, "floating": 0},
             agent={"enabled": True, "trim": True},
-            disks=[
-                {
-                    "interface": "scsi0",
-                    "datastore_id": args.host.vm_datastore,
-                    "file_id": args.image_file_id,
-                    "size": node.disk_gb,
-                    "iothread": True,
-                    "discard": "on",
-                    "ssd": True,
-                    "file_format": "raw",
-                }
-            ],
+            disks=disks,
             network_devices=[network_device],
             initialization={
                 "datastore_id": args.host.vm_datastore,

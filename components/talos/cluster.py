@@ -55,6 +55,7 @@ def node_documents_inputs(
         zone=node.host,
         region=stack.proxmox.region,
         cert_sans=(str(net.vip), str(node.ip)) if is_cp else (),
+        data_volume_gb=node.data_disk_gb,
     )
     return network, machine
 

@@ -48,6 +48,8 @@ class NodeMachine:
     zone: str
     region: str
     cert_sans: tuple[str, ...] = ()
+    data_volume_gb: int | None = None
+    """Size of the node's second disk, if it has one: it becomes the user volume `data`."""
 
 
 def _doc(kind: str, **fields: Any) -> Document:
@@ -89,6 +91,20 @@ def layer2_vip_config(vip: IPv4Address) -> Document:
     return _doc("Layer2VIPConfig", name=str(vip), link=LINK_ALIAS)
 
 
+def data_volume_config(size_gb: int) -> Document:
+    """The second disk as a user volume, mounted by Talos at /var/mnt/data."""
+    return _doc(
+        "UserVolumeConfig",
+        name="data",
+        provisioning={
+            "diskSelector": {"match": "!system_disk"},
+            "minSize": f"{max(1, size_gb - 1)}GiB",
+            "grow": True,
+        },
+        filesystem={"type": "xfs"},
+    )
+
+
 def machine_patch(machine: NodeMachine) -> Document:
     """The v1alpha1 patch: install target, topology labels, KubePrism."""
     patch: Document = {
@@ -119,7 +135,10 @@ def network_documents(net: NodeNetwork) -> list[Document]:
 
 def node_documents(net: NodeNetwork, machine: NodeMachine) -> list[Document]:
     """Every document a node's configuration is patched with, the v1alpha1 patch first."""
-    return [machine_patch(machine), *network_documents(net)]
+    docs = [machine_patch(machine), *network_documents(net)]
+    if machine.data_volume_gb:
+        docs.append(data_volume_config(machine.data_volume_gb))
+    return docs
 
 
 def node_patches(net: NodeNetwork, machine: NodeMachine) -> list[str]:

@@ -272,3 +272,19 @@ def test_secrets_stay_secret_end_to_end() -> None:
         only(run, SECRETS).additional_secret_outputs
     )
     assert "kubeconfigRaw" in only(run, KUBECONFIG).additional_secret_outputs
+
+
+def test_data_disk_becomes_a_second_disk_and_a_talos_user_volume() -> None:
+    run = recorded("prod")
+    for vm in by_type(run, VM):
+        disks = vm.inputs["disks"]
+        if vm.inputs["name"].startswith("prod-worker-"):
+            assert [d["interface"] for d in disks] == ["scsi0", "scsi1"]
+            assert disks[1]["size"] == 256
+        else:
+            assert [d["interface"] for d in disks] == ["scsi0"]
+    for call in run.invokes:
+        if call.token != "talos:machine/getConfiguration:getConfiguration":
+            continue
+        has_volume = any("kind: UserVolumeConfig" in p for p in call.args["configPatches"])
+        assert has_volume == (call.args["machineType"] == "worker")

@@ -196,3 +196,20 @@ def test_malformed_proxmox_token_is_rejected_without_showing_it(prod: dict[str, 
     matching = [p for p in found if p.startswith(f"{NS}:proxmox_api_token")]
     assert matching and "USER@REALM!TOKENID=UUID" in matching[0]
     assert all("not-a-token-value" not in p for p in found)
+
+
+def test_control_planes_crowded_on_one_host_is_an_error_in_prod(prod: dict[str, str]) -> None:
+    bad = _set_node(prod, 1, host="pve1")  # prod-cp-2 joins prod-cp-1 on pve1; pve2 has none
+    found = problems_of(bad)
+    assert any(
+        p.startswith(f"{NS}:nodes: got {{'pve1': 2, 'pve3': 1}}") and "pve2 runs none" in p
+        for p in found
+    )
+
+
+def test_control_planes_crowded_is_only_a_warning_in_dev() -> None:
+    values, secrets = stack_values("prod")
+    dev_like = with_key(_set_node(values, 1, host="pve1"), "environment", "dev")
+    result = validate(dev_like, secrets)
+    assert result.problems == []
+    assert any("pve2 runs none" in w for w in result.warnings)
