@@ -4,7 +4,14 @@ Cloudflare Tunnel in front. Thin on purpose: load the config, build the componen
 import pulumi
 
 from components.argocd import ArgoCd, ArgoCdArgs
-from components.cloudflare import Cloudflared, CloudflaredArgs, Tunnel, TunnelArgs
+from components.cloudflare import (
+    AdminAccess,
+    AdminAccessArgs,
+    Cloudflared,
+    CloudflaredArgs,
+    Tunnel,
+    TunnelArgs,
+)
 from components.kubernetes import KubernetesCluster
 from components.providers import make_providers
 from components.proxmox import NodeVm, NodeVmArgs, TalosImage, TalosImageArgs
@@ -89,6 +96,16 @@ argocd = ArgoCd(
         gitops_token=secrets.gitops_token,
     ),
 )
+access = AdminAccess(
+    "access",
+    AdminAccessArgs(
+        account_id=stack.cloudflare.account_id,
+        access=stack.cloudflare.access,
+        hostnames=[h for h in stack.cloudflare.hostnames if h.admin],
+        stack=stack_name,
+        cloudflare_provider=providers.cloudflare,
+    ),
+)
 tunnel = Tunnel(
     "tunnel",
     TunnelArgs(
@@ -96,6 +113,7 @@ tunnel = Tunnel(
         project=project,
         stack=stack_name,
         cloudflare_provider=providers.cloudflare,
+        guards=dict(access.applications),
     ),
 )
 Cloudflared(

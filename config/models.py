@@ -19,6 +19,7 @@ from .types import (
     DevicePath,
     DnsLabel,
     Domain,
+    Email,
     HttpsUrl,
     KubernetesVersion,
     TalosExtension,
@@ -83,13 +84,40 @@ class GitOpsConfig(Model):
     path: str = Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
+class OriginOptions(Model):
+    """How cloudflared talks to the in-cluster service (cloudflared's `originRequest`)."""
+
+    connect_timeout_seconds: int | None = Field(default=None, ge=1, le=300)
+    no_tls_verify: bool = False
+    """Skip verifying an HTTPS origin's certificate; prefer `origin_server_name` or `ca_pool`."""
+    origin_server_name: str | None = None
+    """The name (SNI) expected on an HTTPS origin's certificate."""
+    ca_pool: str | None = None
+    """Path, inside the cloudflared pod, of the CA bundle that signs the origin's certificate."""
+    http2_origin: bool = False
+    """Speak HTTP/2 to the origin (gRPC services need it)."""
+
+
 class PublicHostname(Model):
     hostname: str
     """A name in the Cloudflare zone, or a wildcard `*.name` in it."""
     service: str
     """Where cloudflared sends the traffic, e.g. http://frontend.podinfo.svc.cluster.local:9898."""
+    path: str | None = None
+    """Optional regular expression the request path must match for this rule."""
     admin: bool = False
-    """An operator UI: put behind Cloudflare Access."""
+    """An operator UI: only reachable through Cloudflare Access."""
+    origin: OriginOptions = Field(default_factory=OriginOptions)
+
+
+class AccessConfig(Model):
+    """Who may reach the admin hostnames through Cloudflare Access."""
+
+    emails: list[Email] = Field(default_factory=list)
+    email_domains: list[Domain] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    """Ids of Cloudflare Access groups."""
+    session_duration: str = Field(default="12h", pattern=r"^\d+(m|h)$")
 
 
 class CloudflareConfig(Model):
@@ -97,6 +125,12 @@ class CloudflareConfig(Model):
     zone_id: CloudflareId
     zone: Domain
     hostnames: list[PublicHostname] = Field(default_factory=list)
+    access: AccessConfig = Field(default_factory=AccessConfig)
+
+
+def is_argocd_ui(entry: PublicHostname) -> bool:
+    """A hostname routed to the Argo CD API server (its UI)."""
+    return "//argocd-server." in entry.service
 
 
 # The project's config keys and the type each must have. Scalars have project-level defaults in
@@ -160,7 +194,7 @@ class StackConfig(Model):
     def argocd_url(self) -> str | None:
         """The Argo CD UI's public URL: the hostname routed to the argocd-server Service."""
         for entry in self.cloudflare.hostnames:
-            if "//argocd-server." in entry.service:
+            if is_argocd_ui(entry):
                 return f"https://{entry.hostname}"
         return None
 

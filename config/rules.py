@@ -10,7 +10,8 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from .errors import ConfigProblem, key
-from .models import CloudflareConfig, NetworkConfig, ProxmoxConfig
+from .ingress import ingress_rule_problems
+from .models import CloudflareConfig, NetworkConfig, ProxmoxConfig, is_argocd_ui
 
 REQUIRED_EXTENSION = "siderolabs/qemu-guest-agent"
 
@@ -157,8 +158,36 @@ def _in_zone(hostname: str, zone: str) -> bool:
     return name == zone or name.endswith("." + zone)
 
 
-def hostname_rules(cloudflare: CloudflareConfig) -> list[ConfigProblem]:
+def access_rules(cloudflare: CloudflareConfig, environment: str | None) -> list[ConfigProblem]:
+    """Admin UIs only behind Access; the Argo CD UI is an admin UI in staging and prod."""
     problems = []
+    access = cloudflare.access
+    admins = [i for i, h in enumerate(cloudflare.hostnames) if h.admin]
+    if admins and not (access.emails or access.email_domains or access.groups):
+        problems.append(
+            ConfigProblem(
+                key("cloudflare.access"),
+                access.model_dump(),
+                "at least one of emails, email_domains or groups: the admin hostnames "
+                f"({', '.join(cloudflare.hostnames[i].hostname for i in admins)}) admit only them",
+            )
+        )
+    if environment in ("staging", "prod"):
+        for i, entry in enumerate(cloudflare.hostnames):
+            if is_argocd_ui(entry) and not entry.admin:
+                problems.append(
+                    ConfigProblem(
+                        key(f"cloudflare.hostnames[{i}].admin"),
+                        entry.admin,
+                        f"true: the Argo CD UI ({entry.hostname}) is public without Cloudflare "
+                        f"Access, which {environment} does not allow",
+                    )
+                )
+    return problems
+
+
+def hostname_rules(cloudflare: CloudflareConfig) -> list[ConfigProblem]:
+    problems = ingress_rule_problems(cloudflare.hostnames)
     counts = Counter(h.hostname for h in cloudflare.hostnames)
     for i, entry in enumerate(cloudflare.hostnames):
         where = key(f"cloudflare.hostnames[{i}].hostname")
@@ -190,4 +219,5 @@ def cross_rules(parsed: dict[str, Any]) -> tuple[list[ConfigProblem], list[str]]
         problems += extension_rules(parsed["talos_extensions"])
     if "cloudflare" in parsed:
         problems += hostname_rules(parsed["cloudflare"])
+        problems += access_rules(parsed["cloudflare"], parsed.get("environment"))
     return problems, warnings

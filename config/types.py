@@ -98,3 +98,12 @@ TalosExtension = Annotated[
         )
     ),
 ]
+
+
+def _email(value: str) -> str:
+    if not re.match(r"^[^@\s]+@[a-z0-9.-]+\.[a-z]{2,}$", value):
+        raise ValueError("expected an e-mail address such as ops@example.com")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]

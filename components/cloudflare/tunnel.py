@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_cloudflare as cloudflare
@@ -23,6 +23,9 @@ class TunnelArgs:
     project: str
     stack: str
     cloudflare_provider: pulumi.ProviderResource
+    guards: dict[str, pulumi.Resource] = field(default_factory=dict)
+    """Access applications by hostname: a guarded hostname is routed and published only once
+    its guard exists, so an admin UI is never reachable without Access."""
 
 
 class Tunnel(pulumi.ComponentResource):
@@ -50,12 +53,15 @@ class Tunnel(pulumi.ComponentResource):
             tunnel_secret=pulumi.Output.secret(secret.base64),
             opts=on_cloudflare,
         )
+        guards = list(args.guards.values())
         cloudflare.ZeroTrustTunnelCloudflaredConfig(
             f"{name}-config",
             account_id=cf.account_id,
             tunnel_id=self.tunnel.id,
             config={"ingresses": ingress_rules(cf.hostnames)},
-            opts=on_cloudflare,
+            opts=pulumi.ResourceOptions.merge(
+                on_cloudflare, pulumi.ResourceOptions(depends_on=guards)
+            ),
         )
         self.cname_target = self.tunnel.id.apply(lambda tid: f"{tid}.cfargotunnel.com")
         for entry in cf.hostnames:
@@ -68,7 +74,14 @@ class Tunnel(pulumi.ComponentResource):
                 proxied=True,
                 ttl=1,
                 comment=f"Cloudflare Tunnel of {args.project}/{args.stack}; managed by Pulumi",
-                opts=on_cloudflare,
+                opts=pulumi.ResourceOptions.merge(
+                    on_cloudflare,
+                    pulumi.ResourceOptions(
+                        depends_on=[args.guards[entry.hostname]]
+                        if entry.hostname in args.guards
+                        else []
+                    ),
+                ),
             )
         self.token = pulumi.Output.secret(
             cloudflare.get_zero_trust_tunnel_cloudflared_token_output(

@@ -1,0 +1,70 @@
+"""Cloudflare Access in front of the admin hostnames: one allow policy for the configured people,
+and one self-hosted Access application per admin hostname."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from config.models import AccessConfig, PublicHostname
+
+from .. import type_token
+
+
+def include_rules(access: AccessConfig) -> list[dict[str, Any]]:
+    """The policy's `include` list: anyone matching one entry is let in (after logging in)."""
+    return [
+        *({"email": {"email": e}} for e in access.emails),
+        *({"email_domain": {"domain": d}} for d in access.email_domains),
+        *({"group": {"id": g}} for g in access.groups),
+    ]
+
+
+@dataclass(frozen=True)
+class AdminAccessArgs:
+    account_id: str
+    access: AccessConfig
+    hostnames: list[PublicHostname]
+    """Only the admin ones."""
+    stack: str
+    cloudflare_provider: pulumi.ProviderResource
+
+
+class AdminAccess(pulumi.ComponentResource):
+    """Access applications that gate every admin hostname."""
+
+    applications: dict[str, cloudflare.ZeroTrustAccessApplication]
+
+    def __init__(
+        self, name: str, args: AdminAccessArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(type_token("cloudflare", "AdminAccess"), name, {}, opts)
+        on_cloudflare = pulumi.ResourceOptions(parent=self, provider=args.cloudflare_provider)
+        self.applications = {}
+        if args.hostnames:
+            policy = cloudflare.ZeroTrustAccessPolicy(
+                f"{name}-operators",
+                account_id=args.account_id,
+                name=f"{args.stack} operators",
+                decision="allow",
+                includes=include_rules(args.access),
+                session_duration=args.access.session_duration,
+                opts=on_cloudflare,
+            )
+            for entry in args.hostnames:
+                self.applications[entry.hostname] = cloudflare.ZeroTrustAccessApplication(
+                    f"{name}-{entry.hostname.replace('*', 'wildcard')}",
+                    account_id=args.account_id,
+                    name=f"{entry.hostname} ({args.stack})",
+                    type="self_hosted",
+                    domain=entry.hostname,
+                    destinations=[{"type": "public", "uri": entry.hostname}],
+                    policies=[{"id": policy.id, "precedence": 1}],
+                    session_duration=args.access.session_duration,
+                    app_launcher_visible=True,
+                    opts=on_cloudflare,
+                )
+        self.register_outputs({"protected_hostnames": sorted(self.applications)})

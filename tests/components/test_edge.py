@@ -1,0 +1,106 @@
+"""The edge: Access in front of admin UIs, origin options, a hardened cloudflared, and no inbound
+exposure anywhere in what the program creates."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.cloudflare.cloudflared import cloudflared_manifests
+from tests.conftest import STACKS, by_type, recorded, stack_values, structured, with_key
+
+ACCESS_APP = "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication"
+ACCESS_POLICY = "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy"
+DNS = "cloudflare:index/dnsRecord:DnsRecord"
+TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_admin_hostname_is_behind_access(stack: str) -> None:
+    run = recorded(stack)
+    values, _ = stack_values(stack)
+    cf = structured(values, "cloudflare")
+    admins = {h["hostname"] for h in cf["hostnames"] if h.get("admin")}
+    apps = {a.inputs["domain"]: a for a in by_type(run, ACCESS_APP)}
+    assert set(apps) == admins
+    (policy,) = by_type(run, ACCESS_POLICY)
+    assert policy.inputs["decision"] == "allow"
+    assert policy.inputs["includes"] == [{"email": {"email": "ops@example.com"}}]
+    records = {r.inputs["name"]: r for r in by_type(run, DNS)}
+    for hostname, app in apps.items():
+        assert app.inputs["type"] == "self_hosted"
+        assert app.inputs["policies"][0]["precedence"] == 1
+        # Published and routed only once Access guards it.
+        assert app.urn in records[hostname].dependencies
+        assert app.urn in by_type(run, TUNNEL_CONFIG)[0].dependencies
+    for hostname, record in records.items():
+        if hostname not in admins:
+            assert not any(a.urn in record.dependencies for a in apps.values())
+
+
+def test_origin_options_reach_the_tunnel_rule() -> None:
+    values, secrets = stack_values("prod")
+    cf = structured(values, "cloudflare")
+    cf["hostnames"].append(
+        {
+            "hostname": "*.apps.example.com",
+            "service": "https://ingress.gateway.svc.cluster.local:443",
+            "origin": {"origin_server_name": "apps.example.com", "connect_timeout_seconds": 15},
+        }
+    )
+    run = recorded("prod", with_key(values, "cloudflare", cf), secrets)
+    rules = by_type(run, TUNNEL_CONFIG)[0].inputs["config"]["ingresses"]
+    wildcard = next(r for r in rules if r.get("hostname") == "*.apps.example.com")
+    assert wildcard["originRequest"] == {
+        "connectTimeout": 15,
+        "originServerName": "apps.example.com",
+    }
+    assert rules[-1] == {"service": "http_status:404"}
+    names = [r.inputs["name"] for r in by_type(run, DNS)]
+    assert "*.apps.example.com" in names
+
+
+def test_cloudflared_is_hardened() -> None:
+    _, deployment, pdb, service = cloudflared_manifests("2026.10.0", 2)
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "docker.io/cloudflare/cloudflared:2026.10.0"
+    assert "--no-autoupdate" in container["args"]
+    security = container["securityContext"]
+    assert security["runAsNonRoot"] is True
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} >= {
+        "kubernetes.io/hostname"
+    }
+    assert pdb["spec"]["minAvailable"] == 1
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+
+
+def _pod_specs(obj: dict) -> list[dict]:
+    spec = obj.get("spec") or {}
+    if "containers" in spec:
+        return [spec]
+    template = spec.get("template", {}).get("spec")
+    return [template] if template else []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_inbound_exposure_in_what_the_program_creates(stack: str) -> None:
+    run = recorded(stack)
+    for r in run.registrations:
+        if r.type == "kubernetes:core/v1:Service":
+            assert r.inputs["spec"].get("type", "ClusterIP") == "ClusterIP", r.name
+        for pod in _pod_specs(r.inputs) if r.type.startswith("kubernetes:") else []:
+            assert not pod.get("hostNetwork"), r.name
+            for container in pod["containers"]:
+                assert all("hostPort" not in p for p in container.get("ports", [])), r.name
+        if r.type == "kubernetes:helm.sh/v3:Release":
+            values = r.inputs["values"]
+            for component in values.values():
+                if isinstance(component, dict) and "service" in component:
+                    assert component["service"].get("type", "ClusterIP") == "ClusterIP"
