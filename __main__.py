@@ -122,6 +122,7 @@ Cloudflared(
         version=stack.cloudflared_version,
         replicas=stack.cloudflared_replicas,
         token=tunnel.token,
+        tunnel_id=tunnel.tunnel.id,
         k8s_provider=kubernetes.provider,
     ),
 )

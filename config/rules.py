@@ -62,7 +62,7 @@ def node_rules(
                     ConfigProblem(
                         key(f"nodes[{i}].{field}"),
                         value,
-                        f"a {field} no other node has ({counts[str(value)]} nodes share it)",
+                        f"a value no other node has ({counts[str(value)]} nodes share it)",
                     )
                 )
     if net is not None:

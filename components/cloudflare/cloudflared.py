@@ -43,7 +43,11 @@ def namespace_manifest() -> Manifest:
     }
 
 
-def deployment_manifest(version: str, replicas: int) -> Manifest:
+TUNNEL_ANNOTATION = "talos-platform.dev/tunnel-id"
+"""On the pod template: a new tunnel (a rotated secret) rolls the pods onto the new token."""
+
+
+def deployment_manifest(version: str, replicas: int, tunnel_id: object = "") -> Manifest:
     container = {
         "name": "cloudflared",
         "image": f"{IMAGE}:{version}",
@@ -102,7 +106,10 @@ def deployment_manifest(version: str, replicas: int) -> Manifest:
                 "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
             },
             "template": {
-                "metadata": {"labels": dict(LABELS)},
+                "metadata": {
+                    "labels": dict(LABELS),
+                    "annotations": {TUNNEL_ANNOTATION: tunnel_id},
+                },
                 "spec": {
                     "automountServiceAccountToken": False,
                     "securityContext": {
@@ -169,11 +176,11 @@ def metrics_service_manifest() -> Manifest:
     }
 
 
-def cloudflared_manifests(version: str, replicas: int) -> list[Manifest]:
+def cloudflared_manifests(version: str, replicas: int, tunnel_id: object = "") -> list[Manifest]:
     """Every object of the connector except the token Secret, in creation order."""
     return [
         namespace_manifest(),
-        deployment_manifest(version, replicas),
+        deployment_manifest(version, replicas, tunnel_id),
         pdb_manifest(),
         metrics_service_manifest(),
     ]
@@ -184,6 +191,7 @@ class CloudflaredArgs:
     version: str
     replicas: int
     token: pulumi.Output[str]
+    tunnel_id: pulumi.Input[str]
     k8s_provider: pulumi.ProviderResource
 
 
@@ -195,7 +203,9 @@ class Cloudflared(pulumi.ComponentResource):
     ) -> None:
         super().__init__(type_token("cloudflare", "Cloudflared"), name, {}, opts)
         in_cluster = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
-        namespace, deployment, pdb, service = cloudflared_manifests(args.version, args.replicas)
+        namespace, deployment, pdb, service = cloudflared_manifests(
+            args.version, args.replicas, args.tunnel_id
+        )
         ns = register(f"{name}-namespace", namespace, in_cluster)
         in_namespace = pulumi.ResourceOptions.merge(
             in_cluster, pulumi.ResourceOptions(depends_on=[ns])
