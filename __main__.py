@@ -94,6 +94,7 @@ argocd = ArgoCd(
         gitops=stack.gitops,
         k8s_provider=kubernetes.provider,
         gitops_token=secrets.gitops_token,
+        gitops_ssh_key=secrets.gitops_ssh_key,
     ),
 )
 access = AdminAccess(

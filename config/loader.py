@@ -32,6 +32,7 @@ class Secrets:
     proxmox_api_token: pulumi.Output[str]
     cloudflare_api_token: pulumi.Output[str]
     gitops_token: pulumi.Output[str] | None = None
+    gitops_ssh_key: pulumi.Output[str] | None = None
 
 
 @dataclass
@@ -111,6 +112,31 @@ def _check_secrets(raw: dict[str, Any], secret_keys: set[str]) -> list[ConfigPro
     return problems
 
 
+def _repository_credentials(raw: dict[str, Any], gitops: Any) -> list[ConfigProblem]:
+    """The credential must fit the URL: a token for HTTPS, a deploy key for SSH."""
+    if gitops is None:
+        return []
+    ssh = not gitops.repo_url.startswith("https://")
+    token, ssh_key = key("gitops_token") in raw, key("gitops_ssh_key") in raw
+    if ssh and token:
+        return [
+            ConfigProblem(
+                key("gitops_token"),
+                HIDDEN,
+                f"no token for the SSH URL {gitops.repo_url}: set gitops_ssh_key instead",
+            )
+        ]
+    if not ssh and ssh_key:
+        return [
+            ConfigProblem(
+                key("gitops_ssh_key"),
+                HIDDEN,
+                f"no SSH key for the HTTPS URL {gitops.repo_url}: set gitops_token instead",
+            )
+        ]
+    return []
+
+
 def validate(
     raw: dict[str, Any], secret_keys: set[str] | frozenset[str] = frozenset()
 ) -> Validated:
@@ -144,6 +170,7 @@ def validate(
         except ValidationError as exc:
             problems += _problems(name, exc)
     problems += _check_secrets(raw, set(secret_keys))
+    problems += _repository_credentials(raw, parsed.get("gitops"))
     found, warnings = cross_rules(parsed)
     problems += found
     if problems:
@@ -168,10 +195,15 @@ def load() -> tuple[StackConfig, Secrets]:
         pulumi.log.warn(warning)
     if result.config is None:
         raise ConfigError(result.problems)
-    gitops_token = raw.get(key("gitops_token"))
+
+    def optional(name: str) -> pulumi.Output[str] | None:
+        value = raw.get(key(name))
+        return pulumi.Output.secret(str(value)) if value else None
+
     secrets = Secrets(
         proxmox_api_token=pulumi.Output.secret(str(raw[key("proxmox_api_token")])),
         cloudflare_api_token=pulumi.Output.secret(str(raw[key("cloudflare_api_token")])),
-        gitops_token=pulumi.Output.secret(str(gitops_token)) if gitops_token else None,
+        gitops_token=optional("gitops_token"),
+        gitops_ssh_key=optional("gitops_ssh_key"),
     )
     return result.config, secrets

@@ -155,8 +155,9 @@ SECTIONS: dict[str, Any] = {
 REQUIRED_SECRETS = ("proxmox_api_token", "cloudflare_api_token")
 """Secret config keys every stack needs: `pulumi config set --secret <key> <value>`."""
 
-OPTIONAL_SECRETS = ("gitops_token",)
-"""Secret config keys a stack may set (an HTTPS token for a private GitOps repository)."""
+OPTIONAL_SECRETS = ("gitops_token", "gitops_ssh_key")
+"""Secret config keys a stack may set for a private GitOps repository: an HTTPS token
+(`https://` URL) or an SSH deploy key (`git@host:org/repo.git` or `ssh://` URL)."""
 
 
 class StackConfig(Model):

@@ -20,6 +20,10 @@ from .root_app import (
 from .values import CHART_REPO, argocd_values
 
 
+def _secret(value: pulumi.Output[str] | None) -> pulumi.Output[str] | None:
+    return None if value is None else pulumi.Output.secret(value)
+
+
 @dataclass(frozen=True)
 class ArgoCdArgs:
     environment: Environment
@@ -28,6 +32,7 @@ class ArgoCdArgs:
     gitops: GitOpsConfig
     k8s_provider: pulumi.ProviderResource
     gitops_token: pulumi.Output[str] | None = None
+    gitops_ssh_key: pulumi.Output[str] | None = None
 
 
 class ArgoCd(pulumi.ComponentResource):
@@ -57,10 +62,14 @@ class ArgoCd(pulumi.ComponentResource):
         after_release = pulumi.ResourceOptions.merge(
             in_cluster, pulumi.ResourceOptions(depends_on=[self.release])
         )
-        if args.gitops_token is not None:
+        if args.gitops_token is not None or args.gitops_ssh_key is not None:
             register(
                 f"{name}-repository",
-                repository_secret_manifest(args.gitops, pulumi.Output.secret(args.gitops_token)),
+                repository_secret_manifest(
+                    args.gitops,
+                    token=_secret(args.gitops_token),
+                    ssh_key=_secret(args.gitops_ssh_key),
+                ),
                 after_release,
             )
         project = register(

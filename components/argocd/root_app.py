@@ -65,8 +65,16 @@ def root_application_manifest(environment: str, gitops: GitOpsConfig) -> Manifes
     }
 
 
-def repository_secret_manifest(gitops: GitOpsConfig, token: object) -> Manifest:
-    """Repository credentials as Argo CD reads them: a Secret labelled as a repository."""
+def repository_secret_manifest(
+    gitops: GitOpsConfig, token: object = None, ssh_key: object = None
+) -> Manifest:
+    """Repository credentials as Argo CD reads them: a Secret labelled as a repository, holding
+    an HTTPS token (as the password) or an SSH deploy key."""
+    credentials = (
+        {"sshPrivateKey": ssh_key}
+        if ssh_key is not None
+        else {"username": "git", "password": token}
+    )
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -76,10 +84,5 @@ def repository_secret_manifest(gitops: GitOpsConfig, token: object) -> Manifest:
             "labels": {"argocd.argoproj.io/secret-type": "repository"},
         },
         "type": "Opaque",
-        "stringData": {
-            "type": "git",
-            "url": gitops.repo_url,
-            "username": "git",
-            "password": token,
-        },
+        "stringData": {"type": "git", "url": gitops.repo_url, **credentials},
     }

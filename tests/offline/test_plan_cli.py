@@ -175,3 +175,45 @@ def test_command_line_entry_point_reports_without_traceback(tmp_path: Path) -> N
     assert proc.returncode == 1
     assert "talos-platform:nodes[0].vm_id: got 5" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ssh_deploy_key_becomes_repository_credentials(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def mutate(config: dict) -> None:
+        config["talos-platform:gitops"]["repo_url"] = (
+            "git@github.com:example-org/talos-platform.git"
+        )
+        config["talos-platform:gitops_ssh_key"] = {"secure": "v1:SSHKEYCIPHERTEXT"}
+
+    path = _write_stack(tmp_path, mutate)
+    code, out, _ = run_main(
+        capsys, "--stack", "prod", "--stack-file", str(path), "--format", "json"
+    )
+    doc = json.loads(out)
+    (secret,) = [r for r in doc["resources"] if r["name"] == "argocd-repository"]
+    assert secret["inputs"]["metadata"]["labels"] == {
+        "argocd.argoproj.io/secret-type": "repository"
+    }
+    assert (
+        "stringData" in secret["secret_inputs"]
+        or "stringData.sshPrivateKey" in (secret["secret_inputs"])
+    )
+    assert "SSHKEYCIPHERTEXT" not in out
+    # The repository differs from the tree's, so the plan's checks fail: exit 1, plan printed.
+    assert code == 1
+
+
+def test_token_for_an_ssh_url_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def mutate(config: dict) -> None:
+        config["talos-platform:gitops"]["repo_url"] = (
+            "git@github.com:example-org/talos-platform.git"
+        )
+        config["talos-platform:gitops_token"] = {"secure": "v1:TOKEN"}
+
+    path = _write_stack(tmp_path, mutate)
+    code, _, err = run_main(capsys, "--stack", "prod", "--stack-file", str(path))
+    assert code == 1
+    assert "talos-platform:gitops_token: got '[secret]'" in err and "gitops_ssh_key" in err
