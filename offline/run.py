@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import runpy
 import sys
 from dataclasses import dataclass
@@ -63,6 +64,9 @@ def run_program(
     program = program or REPO_ROOT / "__main__.py"
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
+    # The SDKs leave some 400k long-lived objects behind; keep the collector from rescanning them
+    # on every run (about 40 % of a large plan's time).
+    gc.freeze()
     monitor = RecordingMonitor(PlanMocks())
     settings.ROOT.set(None)
     set_mocks(PlanMocks(), project=project, stack=stack, preview=False, monitor=monitor)
