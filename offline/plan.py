@@ -3,9 +3,10 @@
     python -m offline.plan --stack dev [--stack-file FILE] [--format text|json|mermaid]
 
 After printing the plan it checks what the stack would create against the upstream schemas
-(`offline/checks.py`). Exit status: 0 the config is valid, the plan printed and every check
-passed; 1 the config is invalid or a check failed (every problem on stderr, no traceback);
-2 a usage error (bad arguments, a missing stack file).
+(`offline/checks.py`) and runs the policy pack (`policy/rules.py`). Exit status: 0 the config
+is valid, the plan printed and every check passed; 1 the config is invalid, a check failed or a
+mandatory policy is violated (every problem on stderr, no traceback); 2 a usage error (bad
+arguments, a missing stack file).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from config.errors import NAMESPACE, ConfigError
 
 from .checks import run_checks
 from .graph import plan_document
+from .policy_check import policy_violations, report_lines
 from .render import RENDERERS
 from .run import run_program
 from .stackfile import StackFileError, read_stack_config
@@ -64,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plan checks failed ({len(checks.problems)} problem(s)):", file=sys.stderr)
         for problem in checks.problems:
             print(f"  - {problem}", file=sys.stderr)
+    environment = values.values.get(f"{NAMESPACE}:environment", args.stack)
+    violations = policy_violations(doc, environment)
+    for line in report_lines(violations):
+        print(line, file=sys.stderr)
+    if checks.problems or any(v.mandatory for v in violations):
         return EXIT_INVALID
     return EXIT_OK
 

@@ -86,3 +86,24 @@ def test_stack_pointing_at_another_repository_fails(tmp_path: Path, capsys) -> N
     err = capsys.readouterr().err
     assert code == 1
     assert "talos-platform:gitops.repo_url: got 'https://git.example.com/other.git'" in err
+
+
+def test_plan_fails_on_a_mandatory_policy_violation(monkeypatch, capsys) -> None:
+    """A prod graph whose VMs lost their protection: the plan prints and exits 1."""
+    import offline.plan as plan_module
+
+    real = plan_module.run_program
+
+    def unprotected(*args, **kwargs):
+        run = copy.deepcopy(real(*args, **kwargs))
+        for registration in run.registrations:
+            if registration.type == "proxmoxve:index/vmLegacy:VmLegacy":
+                registration.protect = False
+        return run
+
+    monkeypatch.setattr(plan_module, "run_program", unprotected)
+    code = main(["--stack", "prod"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "stack prod:" in captured.out
+    assert "mandatory" in captured.err and "VmLegacy" in captured.err

@@ -1,0 +1,1 @@
+"""Operator tools of the platform: `python -m tools.promote`."""

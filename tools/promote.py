@@ -1,0 +1,386 @@
+"""Promote pinned versions one environment up: dev -> staging -> prod.
+
+    python -m tools.promote --from dev --to staging [--allow-downgrade] [--dry-run]
+
+Copies, from the source environment to the next one:
+
+- the platform pins of the stack file (`talos-platform:talos_version`, `kubernetes_version`,
+  `argocd_chart_version`, `cloudflared_version`); a key the source stack file does not set takes
+  the project default from Pulumi.yaml's `config:`;
+- each application's image tag (`images[].newTag` of `gitops/apps/<app>/overlays/<env>/
+  kustomization.yaml`), matched by image name.
+
+Files are edited in place, keeping comments and layout. Each change is printed as
+`key: old -> new`. Nothing is written when anything is refused.
+
+Exit status: 0 promoted (or nothing to promote); 1 a missing or malformed file, or a downgrade
+without --allow-downgrade; 2 a usage error (unknown environment, skipping one, going backwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
+
+from .versions import NotAVersionError, is_downgrade
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS = ("dev", "staging", "prod")
+NAMESPACE = "talos-platform"
+VERSION_KEYS = (
+    "talos_version",
+    "kubernetes_version",
+    "argocd_chart_version",
+    "cloudflared_version",
+)
+INSERT_AFTER = f"{NAMESPACE}:cluster_name"
+"""Where a pin the target stack file did not set yet is added (else at the end of `config:`)."""
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+class PromoteError(Exception):
+    def __init__(self, message: str, exit_code: int = EXIT_INVALID) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class Change:
+    file: str
+    key: str
+    old: str
+    new: str
+    apply: Callable[[], None] = field(repr=False)
+    old_is_default: bool = False
+
+    def __str__(self) -> str:
+        default = " (project default)" if self.old_is_default else ""
+        return f"{self.key}: {self.old}{default} -> {self.new}"
+
+
+@dataclass
+class Document:
+    path: Path
+    data: Any
+    text: str
+
+
+@dataclass
+class Promotion:
+    source: str
+    target: str
+    changes: list[Change] = field(default_factory=list)
+    documents: dict[str, Document] = field(default_factory=dict)
+    refusals: list[str] = field(default_factory=list)
+
+
+# --- Reading -----------------------------------------------------------------------------------
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def load(path: Path, root: Path) -> Document:
+    name = _relative(path, root)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise PromoteError(f"{name}: no such file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PromoteError(f"{name}: cannot be read ({exc})") from exc
+    try:
+        data = _yaml().load(text)
+    except YAMLError as exc:
+        raise PromoteError(f"{name}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PromoteError(f"{name}: expected a YAML mapping at the top level")
+    return Document(path, data, text)
+
+
+def dump(document: Document) -> str:
+    out = io.StringIO()
+    _yaml().dump(document.data, out)
+    return out.getvalue()
+
+
+def _version_string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PromoteError(f"{where}: expected a version string, found {value!r} (quote it)")
+    return str(value)
+
+
+def project_defaults(root: Path) -> dict[str, str]:
+    """The default of each pinned version in Pulumi.yaml's `config:` (keys without namespace)."""
+    doc = load(root / "Pulumi.yaml", root)
+    config = doc.data.get("config") or {}
+    if not isinstance(config, dict):
+        raise PromoteError("Pulumi.yaml: `config` must be a mapping")
+    out: dict[str, str] = {}
+    for key in VERSION_KEYS:
+        spec = config.get(key, config.get(f"{NAMESPACE}:{key}"))
+        value = spec.get("value", spec.get("default")) if isinstance(spec, dict) else spec
+        if value is not None:
+            out[key] = _version_string(value, f"Pulumi.yaml: config.{key}.default")
+    return out
+
+
+def stack_config(document: Document, root: Path) -> dict[str, Any]:
+    config = document.data.get("config")
+    if not isinstance(config, dict):
+        raise PromoteError(
+            f"{_relative(document.path, root)}: expected a `config:` mapping of stack settings"
+        )
+    return config
+
+
+def pinned_versions(document: Document, root: Path, defaults: dict[str, str]) -> dict[str, str]:
+    """Each pinned version of a stack: its own value, else the project default."""
+    name = _relative(document.path, root)
+    config = stack_config(document, root)
+    out = {}
+    for key in VERSION_KEYS:
+        full = f"{NAMESPACE}:{key}"
+        if full in config:
+            out[key] = _version_string(config[full], f"{name}: {full}")
+        elif key in defaults:
+            out[key] = defaults[key]
+        else:
+            raise PromoteError(f"{name}: {full} is not set and Pulumi.yaml has no default for it")
+    return out
+
+
+def overlay_file(root: Path, app: str, env: str) -> Path:
+    return root / "gitops" / "apps" / app / "overlays" / env / "kustomization.yaml"
+
+
+def overlay_images(document: Document, root: Path) -> dict[str, Any]:
+    """Image name -> its `images:` entry (a mapping with `newTag`)."""
+    name = _relative(document.path, root)
+    images = document.data.get("images")
+    if not isinstance(images, list) or not images:
+        raise PromoteError(f"{name}: expected an `images:` list of {{name, newTag}} entries")
+    out: dict[str, Any] = {}
+    for index, entry in enumerate(images):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise PromoteError(f"{name}: images[{index}]: expected a mapping with a `name`")
+        _version_string(entry.get("newTag"), f"{name}: images[{index}].newTag")
+        out[entry["name"]] = entry
+    return out
+
+
+# --- Planning ----------------------------------------------------------------------------------
+
+
+def _scalar_like(old: Any, new: str) -> Any:
+    """`new` in the quoting style of `old`; quoted anyway when YAML would not read it as text."""
+    if isinstance(old, ScalarString):
+        return type(old)(new)
+    if not isinstance(YAML(typ="safe").load(new), str):
+        return DoubleQuotedScalarString(new)
+    return new
+
+
+def _compare(promotion: Promotion, where: str, old: str, new: str, allow_downgrade: bool) -> None:
+    if allow_downgrade:
+        return
+    try:
+        if is_downgrade(old, new):
+            promotion.refusals.append(
+                f"{where}: {new} in {promotion.source} is older than {old} in "
+                f"{promotion.target} (use --allow-downgrade to go back on purpose)"
+            )
+    except NotAVersionError as exc:
+        promotion.refusals.append(
+            f"{where}: cannot order {old} and {new}: {exc} (use --allow-downgrade to copy it)"
+        )
+
+
+def _set_key(config: Any, key: str, value: Any) -> None:
+    if key in config:
+        config[key] = value
+        return
+    keys = list(config)
+    anchors = [INSERT_AFTER, *(f"{NAMESPACE}:{k}" for k in VERSION_KEYS)]
+    placed = [keys.index(k) for k in anchors if k in keys]
+    config.insert(max(placed) + 1 if placed else len(keys), key, value)
+
+
+def _plan_stack(promotion: Promotion, root: Path, allow_downgrade: bool) -> None:
+    defaults = project_defaults(root)
+    source = load(root / f"Pulumi.{promotion.source}.yaml", root)
+    target = load(root / f"Pulumi.{promotion.target}.yaml", root)
+    wanted = pinned_versions(source, root, defaults)
+    current = pinned_versions(target, root, defaults)
+    config = stack_config(target, root)
+    name = _relative(target.path, root)
+    for key in VERSION_KEYS:
+        full = f"{NAMESPACE}:{key}"
+        old, new = current[key], wanted[key]
+        if old == new:
+            continue
+        _compare(promotion, f"{name}: {full}", old, new, allow_downgrade)
+        value = _scalar_like(config.get(full), new)
+        promotion.changes.append(
+            Change(
+                file=name,
+                key=key,
+                old=old,
+                new=new,
+                apply=lambda k=full, v=value: _set_key(config, k, v),
+                old_is_default=full not in config,
+            )
+        )
+    promotion.documents[name] = target
+
+
+def _plan_apps(promotion: Promotion, root: Path, allow_downgrade: bool) -> None:
+    apps_dir = root / "gitops" / "apps"
+    sources = sorted(apps_dir.glob(f"*/overlays/{promotion.source}/kustomization.yaml"))
+    for source_file in sources:
+        app = source_file.parents[2].name
+        source = load(source_file, root)
+        target = load(overlay_file(root, app, promotion.target), root)
+        name = _relative(target.path, root)
+        wanted, current = overlay_images(source, root), overlay_images(target, root)
+        for image, entry in wanted.items():
+            if image not in current:
+                raise PromoteError(
+                    f"{name}: has no `images:` entry for {image} (set in "
+                    f"{_relative(source_file, root)}); add it before promoting"
+                )
+            old, new = str(current[image]["newTag"]), str(entry["newTag"])
+            if old == new:
+                continue
+            _compare(promotion, f"{name}: {image}", old, new, allow_downgrade)
+            value = _scalar_like(current[image]["newTag"], new)
+            target_entry = current[image]
+            promotion.changes.append(
+                Change(
+                    file=name,
+                    key=f"{app} ({image})",
+                    old=old,
+                    new=new,
+                    apply=lambda e=target_entry, v=value: e.__setitem__("newTag", v),
+                )
+            )
+        promotion.documents[name] = target
+
+
+def check_route(source: str, target: str) -> None:
+    for env in (source, target):
+        if env not in ENVIRONMENTS:
+            raise PromoteError(
+                f"unknown environment {env!r}: expected one of {', '.join(ENVIRONMENTS)}",
+                EXIT_USAGE,
+            )
+    step = ENVIRONMENTS.index(target) - ENVIRONMENTS.index(source)
+    if step != 1:
+        route = " -> ".join(ENVIRONMENTS)
+        what = "skips an environment" if step > 1 else "does not go forward"
+        raise PromoteError(
+            f"--from {source} --to {target} {what}: promote one step at a time ({route})",
+            EXIT_USAGE,
+        )
+
+
+def plan_promotion(
+    source: str, target: str, root: Path = REPO_ROOT, allow_downgrade: bool = False
+) -> Promotion:
+    """Everything `source` -> `target` would change, without writing; PromoteError if invalid."""
+    check_route(source, target)
+    promotion = Promotion(source, target)
+    _plan_stack(promotion, root, allow_downgrade)
+    _plan_apps(promotion, root, allow_downgrade)
+    return promotion
+
+
+def apply_promotion(promotion: Promotion) -> list[str]:
+    """Write the changed files; returns their names."""
+    if promotion.refusals:
+        raise PromoteError("\n".join(promotion.refusals))
+    for change in promotion.changes:
+        change.apply()
+    written = []
+    for name, document in promotion.documents.items():
+        text = dump(document)
+        if text != document.text:
+            document.path.write_text(text, encoding="utf-8")
+            written.append(name)
+    return written
+
+
+# --- Command line ------------------------------------------------------------------------------
+
+
+def report(promotion: Promotion) -> list[str]:
+    lines: list[str] = []
+    for name in promotion.documents:
+        changes = [c for c in promotion.changes if c.file == name]
+        if changes:
+            lines.append(name)
+            lines += [f"  {change}" for change in changes]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.promote",
+        description="Promote pinned versions (stack pins and app image tags) one environment up.",
+    )
+    parser.add_argument("--from", dest="source", required=True, choices=ENVIRONMENTS)
+    parser.add_argument("--to", dest="target", required=True, choices=ENVIRONMENTS)
+    parser.add_argument(
+        "--allow-downgrade", action="store_true", help="copy versions older than the target's"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
+    parser.add_argument(
+        "--root", type=Path, default=REPO_ROOT, help="repository to edit (default: this one)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        promotion = plan_promotion(args.source, args.target, args.root, args.allow_downgrade)
+        if promotion.refusals:
+            raise PromoteError("\n".join([*promotion.refusals, "nothing written"]))
+        for line in report(promotion):
+            print(line)
+        if not promotion.changes:
+            print(f"{args.target} already runs the versions of {args.source}: nothing to promote")
+            return EXIT_OK
+        if args.dry_run:
+            print(f"dry run: {len(promotion.changes)} change(s), nothing written")
+            return EXIT_OK
+        written = apply_promotion(promotion)
+    except PromoteError as exc:
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
+    print(
+        f"promoted {len(promotion.changes)} version(s) from {args.source} to {args.target}: "
+        + ", ".join(written)
+    )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
