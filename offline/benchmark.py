@@ -32,9 +32,9 @@ from pathlib import Path
 from config.errors import ConfigError
 
 from .graph import plan_document
+from .paths import REPO_ROOT
 from .run import ProgramRun, run_program
 from .scale import MAX_NODES, scaled_stack_values, stack_file_text
-from .stackfile import REPO_ROOT
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STACK = "prod"

@@ -34,7 +34,8 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
-REPO_ROOT: Path = Path(__file__).resolve().parent.parent
+from .paths import REPO_ROOT, SHARED_ENV_VAR, shared_dir
+
 GITOPS_DIR: Path = REPO_ROOT / "gitops"
 ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
 
@@ -64,7 +65,6 @@ CLUSTER_SCOPED_KINDS = frozenset(
 ARGOCD_API_VERSION = "argoproj.io/v1alpha1"
 ARGOCD_KINDS = ("Application", "AppProject", "ApplicationSet")
 
-_SHARED_ENV_VAR = "PLATFORM_SHARED_DIR"
 _ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 _MESSAGE_LIMIT = 300
 
@@ -115,18 +115,11 @@ def _read_repository() -> tuple[str, str]:
 GITOPS_REPO_URL, GITOPS_REVISION = _read_repository()
 
 
-def shared_dir() -> Path | None:
-    """The upstream reference data: `$PLATFORM_SHARED_DIR`, else `../shared`; None if absent."""
-    configured = os.environ.get(_SHARED_ENV_VAR)
-    path = Path(configured) if configured else REPO_ROOT.parent / "shared"
-    return path if path.is_dir() else None
-
-
 def _require_shared() -> Path:
     path = shared_dir()
     if path is None:
         raise GitOpsError(
-            f"../shared not found (set {_SHARED_ENV_VAR} to its location): the upstream "
+            f"../shared not found (set {SHARED_ENV_VAR} to its location): the upstream "
             "Argo CD CRDs in shared/argocd/crds are needed to validate Argo CD objects"
         )
     return path

@@ -39,8 +39,8 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from .diff import plan_problem
+from .paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 RULES_FILE = REPO_ROOT / "policy" / "rules.py"
 RULES_MODULE = "talos_platform_policy_rules"
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2

@@ -17,8 +17,8 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from .answers import PlanMocks
+from .paths import REPO_ROOT
 from .recorder import SECRET, InvokeRecord, RecordingMonitor, Registration
-from .stackfile import REPO_ROOT
 
 PROJECT = "talos-platform"
 

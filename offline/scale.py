@@ -22,7 +22,8 @@ import yaml
 from config import NAMESPACE, validate
 from config.models import REQUIRED_SECRETS
 
-from .stackfile import REPO_ROOT, project_defaults, read_stack_config
+from .paths import REPO_ROOT
+from .stackfile import project_defaults, read_stack_config
 
 CONTROL_PLANES = 3
 NETWORK = IPv4Network("10.20.0.0/20")

@@ -17,7 +17,8 @@ import yaml
 from config.errors import NAMESPACE
 from config.models import REQUIRED_SECRETS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from .paths import REPO_ROOT
+
 SECRET_PLACEHOLDER = "offline-secret-placeholder"
 PROXMOX_TOKEN_PLACEHOLDER = "offline@pve!plan=00000000-0000-0000-0000-000000000000"
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,14 +16,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .stackfile import REPO_ROOT
+from .paths import shared_dir
 
 TALOS_DIR = Path("talos") / "v1.13"
-
-
-def shared_dir() -> Path | None:
-    path = Path(os.environ.get("PLATFORM_SHARED_DIR", REPO_ROOT.parent / "shared"))
-    return path if path.is_dir() else None
 
 
 def schema_dir() -> Path | None:

@@ -15,17 +15,12 @@ from typing import Any
 import pytest
 
 from offline.graph import plan_document
+from offline.paths import shared_dir
 from offline.run import ProgramRun, run_program
-from offline.stackfile import REPO_ROOT, read_stack_config
+from offline.stackfile import read_stack_config
 
 STACKS = ("dev", "staging", "prod")
 NS = "talos-platform"
-
-
-def shared_dir() -> Path | None:
-    """`../shared` beside the repository (or $PLATFORM_SHARED_DIR): upstream schemas and CRDs."""
-    path = Path(os.environ.get("PLATFORM_SHARED_DIR", REPO_ROOT.parent / "shared"))
-    return path if path.is_dir() else None
 
 
 def require_shared(relative: str) -> Path:

@@ -31,9 +31,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 
+from offline.paths import REPO_ROOT
+
 from .versions import NotAVersionError, is_downgrade
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("dev", "staging", "prod")
 NAMESPACE = "talos-platform"
 VERSION_KEYS = (

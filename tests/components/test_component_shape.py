@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from offline.stackfile import REPO_ROOT
+from offline.paths import REPO_ROOT
 
 COMPONENT_FILES = sorted((REPO_ROOT / "components").rglob("*.py"))
 

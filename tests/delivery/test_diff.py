@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from offline.diff import diff_plans, main
-from offline.stackfile import REPO_ROOT, read_stack_config
+from offline.paths import REPO_ROOT
+from offline.stackfile import read_stack_config
 from tests.conftest import document
 
 WORKER = """\

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from offline.stackfile import REPO_ROOT, read_stack_config
+from offline.paths import REPO_ROOT
+from offline.stackfile import read_stack_config
 from tools.promote import dump, load, main
 from tools.versions import NotAVersionError, Version, is_downgrade
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from offline.stackfile import REPO_ROOT
+from offline.paths import REPO_ROOT
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 ACTIONLINT = Path(sys.executable).parent / "actionlint"

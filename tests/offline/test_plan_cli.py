@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from offline.paths import REPO_ROOT
 from offline.plan import main
-from offline.stackfile import REPO_ROOT
 from tests.conftest import STACKS, document
 
 SECRET_VALUES = ("offline-placeholder", "offline-secret-placeholder", "s3cr3t-value")

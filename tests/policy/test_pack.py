@@ -13,7 +13,7 @@ import pytest
 from pulumi_policy import EnforcementLevel, ResourceValidationArgs
 
 from offline import policy_check
-from offline.stackfile import REPO_ROOT
+from offline.paths import REPO_ROOT
 
 from .graphs import DNS_RECORD, SECRET, of_type, one, recorded_plan
 
