@@ -94,8 +94,9 @@ def helm_values_keys(doc: dict[str, Any], result: CheckResult) -> None:
             values = json.loads(values)
         for key in helm_values.unknown_keys(values, defaults):
             result.problems.append(
-                f"resource {resource['name']}: Helm value `{key}` is not a key of the "
-                f"{resource['inputs'].get('chart')} chart {resource['inputs'].get('version')}"
+                f"resource {resource['name']}: Helm value `{key}` (components/argocd/values.py) "
+                f"is not a key of the {resource['inputs'].get('chart')} chart "
+                f"{resource['inputs'].get('version')}; Helm would ignore it"
             )
 
 
