@@ -121,3 +121,16 @@ def test_drift_runs_daily_opens_an_issue_and_fails() -> None:
     [issue_step] = [s for s in steps(job) if "gh issue create" in s.get("run", "")]
     assert issue_step["env"] == {"GH_TOKEN": "${{ github.token }}"}
     assert steps(job)[-1]["run"].rstrip().endswith("exit 1")
+
+
+def test_deploy_installs_the_talosctl_of_the_pinned_talos_version() -> None:
+    import yaml as _yaml
+
+    project = _yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
+    pinned = project["config"]["talos_version"]["default"]
+    workflow = _yaml.safe_load((REPO_ROOT / ".github/workflows/pulumi-up.yml").read_text())
+    steps = workflow["jobs"]["up"]["steps"]
+    install = next(s for s in steps if "talosctl" in s.get("name", ""))
+    assert install["env"]["TALOSCTL_VERSION"] == pinned
+    names = [s.get("name", "") for s in steps]
+    assert names.index(install["name"]) < names.index("pulumi up")
