@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from functools import cache
 from typing import Any
@@ -66,12 +67,18 @@ def critical_path(entries: list[dict[str, Any]]) -> list[str]:
 
 
 def plan_document(run: ProgramRun) -> dict[str, Any]:
-    entries = resource_entries(run)
+    """The plan as JSON-ready data, in a stable order (resources by URN, invokes by token and
+    arguments): the program registers asynchronously, but two plans of one config are equal."""
+    entries = sorted(resource_entries(run), key=lambda e: e["urn"])
+    invokes = sorted(
+        ({"token": i.token, "args": i.args} for i in run.invokes),
+        key=lambda i: (i["token"], json.dumps(i["args"], sort_keys=True)),
+    )
     return {
         "project": run.project,
         "stack": run.stack,
         "resources": entries,
-        "invokes": [{"token": i.token, "args": i.args} for i in run.invokes],
+        "invokes": invokes,
         "outputs": run.outputs,
         "summary": {
             "resources": len(entries),

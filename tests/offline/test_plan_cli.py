@@ -217,3 +217,18 @@ def test_token_for_an_ssh_url_is_refused(
     code, _, err = run_main(capsys, "--stack", "prod", "--stack-file", str(path))
     assert code == 1
     assert "talos-platform:gitops_token: got '[secret]'" in err and "gitops_ssh_key" in err
+
+
+def test_two_plans_of_one_config_are_identical(capsys: pytest.CaptureFixture[str]) -> None:
+    """The program registers asynchronously; the plan's order must not depend on it, or every
+    pull-request diff would be noise."""
+    outputs = []
+    for _ in range(2):
+        from offline.graph import plan_document
+        from offline.run import run_program
+        from offline.stackfile import read_stack_config
+
+        values = read_stack_config("staging")
+        doc = plan_document(run_program(values.values, values.secret_keys, "staging"))
+        outputs.append(json.dumps(doc, sort_keys=False))
+    assert outputs[0] == outputs[1]
