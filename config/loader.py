@@ -145,8 +145,8 @@ def validate(
     parsed: dict[str, Any] = {}
     known = set(SECTIONS) | set(REQUIRED_SECRETS) | set(OPTIONAL_SECRETS)
     for full in sorted(raw):
-        name = full.split(":", 1)[1]
-        if full.startswith(NAMESPACE + ":") and name not in known:
+        namespace, _, name = full.partition(":")
+        if namespace == NAMESPACE and name not in known:
             problems.append(
                 ConfigProblem(
                     full,
