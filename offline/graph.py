@@ -49,6 +49,17 @@ def edges(entries: list[dict[str, Any]]) -> dict[str, set[str]]:
     return out
 
 
+def depths(entries: list[dict[str, Any]]) -> dict[str, int]:
+    """For each resource, how many resources its longest chain of waits holds (itself included)."""
+    graph = edges(entries)
+
+    @cache
+    def depth(urn: str) -> int:
+        return 1 + max((depth(d) for d in graph[urn]), default=0)
+
+    return {urn: depth(urn) for urn in graph}
+
+
 def critical_path(entries: list[dict[str, Any]]) -> list[str]:
     """The longest chain of resources each waiting for the one before it."""
     graph = edges(entries)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .graph import critical_path, edges
+from .graph import critical_path, depths, edges
 
 Document = dict[str, Any]
 
@@ -31,9 +31,17 @@ def render_text(doc: Document) -> str:
         parent = r["parent"] if r["parent"] in urns else ""
         children.setdefault(parent, []).append(r)
     lines = [f"{doc['project']}/{doc['stack']}"]
+    depth_of = depths(resources)
+
+    def order(urn: str) -> int:
+        """A resource's place in the order of creation; a component's is its first child's."""
+        if depth_of.get(urn, 0) > 1 or urn not in {r["parent"] for r in resources}:
+            return depth_of.get(urn, 0)
+        return min((order(c["urn"]) for c in children.get(urn, [])), default=0)
 
     def walk(parent: str, depth: int) -> None:
-        for r in children.get(parent, []):
+        siblings = sorted(children.get(parent, []), key=lambda r: (order(r["urn"]), r["urn"]))
+        for r in siblings:
             marks = " [protected]" if r["protect"] else ""
             lines.append(f"{'  ' * depth}- {r['type']}  {r['name']}{marks}")
             walk(r["urn"], depth + 1)

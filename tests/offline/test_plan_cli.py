@@ -59,6 +59,11 @@ def test_text_plan_shows_the_component_tree(capsys: pytest.CaptureFixture[str]) 
     assert "- talos-platform:talos:Cluster  talos" in out
     assert "    - talos:machine/bootstrap:Bootstrap  talos-bootstrap" in out
     assert "[protected]" in out
+    # Siblings in the order they can be created: the upgrade chain reads in its order.
+    steps = [line.split()[-1] for line in out.splitlines() if "command:local:Command" in line]
+    assert steps[:3] == ["upgrade-prod-cp-1", "upgrade-prod-cp-2", "upgrade-prod-cp-3"]
+    assert steps[-1] == "upgrade-kubernetes"
+    assert out.index("talos-bootstrap") < out.index("talos-kubeconfig")
     resources = len(document("prod")["resources"])
     assert out.rstrip().splitlines()[-1].startswith(f"stack prod: {resources} resources")
     assert "placeholders stand in for secrets" in err
