@@ -11,7 +11,13 @@ from typing import Any
 
 from .errors import ConfigProblem, key
 from .ingress import ingress_rule_problems
-from .models import CloudflareConfig, NetworkConfig, ProxmoxConfig, is_argocd_ui
+from .models import (
+    CloudflareConfig,
+    GitOpsConfig,
+    NetworkConfig,
+    ProxmoxConfig,
+    is_argocd_ui,
+)
 
 REQUIRED_EXTENSION = "siderolabs/qemu-guest-agent"
 
@@ -202,6 +208,20 @@ def hostname_rules(cloudflare: CloudflareConfig) -> list[ConfigProblem]:
     return problems
 
 
+def gitops_rules(gitops: GitOpsConfig, environment: str | None) -> list[ConfigProblem]:
+    """A stack syncs its own environment's app-of-apps, never another's."""
+    expected = f"gitops/envs/{environment}"
+    if environment is None or gitops.path == expected:
+        return []
+    return [
+        ConfigProblem(
+            key("gitops.path"),
+            gitops.path,
+            f"{expected}, the app-of-apps of this stack's environment ({environment})",
+        )
+    ]
+
+
 def cross_rules(parsed: dict[str, Any]) -> tuple[list[ConfigProblem], list[str]]:
     """All rules whose inputs parsed; returns problems and warnings."""
     problems: list[ConfigProblem] = []
@@ -217,6 +237,8 @@ def cross_rules(parsed: dict[str, Any]) -> tuple[list[ConfigProblem], list[str]]
         warnings += warned
     if "talos_extensions" in parsed:
         problems += extension_rules(parsed["talos_extensions"])
+    if "gitops" in parsed:
+        problems += gitops_rules(parsed["gitops"], parsed.get("environment"))
     if "cloudflare" in parsed:
         problems += hostname_rules(parsed["cloudflare"])
         problems += access_rules(parsed["cloudflare"], parsed.get("environment"))

@@ -210,6 +210,19 @@ def test_control_planes_crowded_on_one_host_is_an_error_in_prod(prod: dict[str, 
 def test_control_planes_crowded_is_only_a_warning_in_dev() -> None:
     values, secrets = stack_values("prod")
     dev_like = with_key(_set_node(values, 1, host="pve1"), "environment", "dev")
+    dev_like = with_key(
+        dev_like, "gitops", {**structured(values, "gitops"), "path": "gitops/envs/dev"}
+    )
     result = validate(dev_like, secrets)
     assert result.problems == []
     assert any("pve2 runs none" in w for w in result.warnings)
+
+
+def test_a_stack_syncs_only_its_own_environment(prod: dict[str, str]) -> None:
+    gitops = structured(prod, "gitops")
+    gitops["path"] = "gitops/envs/dev"
+    found = problems_of(with_key(prod, "gitops", gitops))
+    assert any(
+        p.startswith(f"{NS}:gitops.path: got 'gitops/envs/dev'; expected gitops/envs/prod")
+        for p in found
+    )
