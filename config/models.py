@@ -7,7 +7,6 @@ Each top-level Pulumi config key of the project (`talos-platform:<key>`) has one
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +20,8 @@ from .types import (
     Domain,
     Email,
     HttpsUrl,
+    IPv4,
+    IPv4Net,
     KubernetesVersion,
     TalosExtension,
     TalosVersion,
@@ -54,11 +55,11 @@ class ProxmoxConfig(Model):
 
 
 class NetworkConfig(Model):
-    cidr: IPv4Network
-    gateway: IPv4Address
-    vip: IPv4Address
+    cidr: IPv4Net
+    gateway: IPv4
+    vip: IPv4
     """Layer 2 virtual IP shared by the control-plane nodes: the Kubernetes API endpoint."""
-    nameservers: list[IPv4Address] = Field(min_length=1)
+    nameservers: list[IPv4] = Field(min_length=1)
     ntp_servers: list[str] = Field(default_factory=lambda: ["time.cloudflare.com"], min_length=1)
     bridge: str = "vmbr0"
     vlan: int | None = Field(default=None, ge=1, le=4094)
@@ -70,7 +71,7 @@ class NodeConfig(Model):
     host: DnsLabel
     """The Proxmox host (one of `proxmox.hosts[].name`) that runs this node's VM."""
     vm_id: int = Field(ge=100, le=999_999_999)
-    ip: IPv4Address
+    ip: IPv4
     cores: int = Field(default=2, ge=1, le=256)
     memory_mb: int = Field(default=4096, ge=2048)
     disk_gb: int = Field(default=32, ge=10)

@@ -91,7 +91,7 @@ def node_rules(
         declared = [h.name for h in proxmox.hosts]
         for i, node in enumerate(written):
             host = node.get("host")
-            if host is not None and host not in declared:
+            if isinstance(host, str) and host not in declared:
                 problems.append(
                     ConfigProblem(
                         key(f"nodes[{i}].host"),
@@ -132,7 +132,7 @@ def spread_rules(
     nodes: list[dict[str, Any]], environment: str | None, hosts: list[str]
 ) -> tuple[list[ConfigProblem], list[str]]:
     """Control planes spread over hosts: losing one Proxmox host must not lose etcd quorum."""
-    per_host = Counter(n.get("host") for n in nodes if n.get("role") == "controlplane")
+    per_host = Counter(str(n.get("host")) for n in nodes if n.get("role") == "controlplane")
     empty = [h for h in hosts if per_host[h] == 0]
     crowded = sorted(h for h, c in per_host.items() if c > 1 and h in hosts)
     if not (empty and crowded):

@@ -7,9 +7,10 @@ the bad value and what is expected in one line.
 from __future__ import annotations
 
 import re
+from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -107,3 +108,14 @@ def _email(value: str) -> str:
 
 
 Email = Annotated[str, AfterValidator(_email)]
+
+
+def _address_text(value: object) -> object:
+    """Pydantic would read the number 5 as the address 0.0.0.5: require text."""
+    if not isinstance(value, str):
+        raise ValueError("expected an address written as text, such as 192.0.2.11 or 192.0.2.0/24")
+    return value
+
+
+IPv4 = Annotated[IPv4Address, BeforeValidator(_address_text)]
+IPv4Net = Annotated[IPv4Network, BeforeValidator(_address_text)]

@@ -226,3 +226,12 @@ def test_a_stack_syncs_only_its_own_environment(prod: dict[str, str]) -> None:
         p.startswith(f"{NS}:gitops.path: got 'gitops/envs/dev'; expected gitops/envs/prod")
         for p in found
     )
+
+
+@pytest.mark.parametrize("value", [None, 5, [], {}, ["pve1"], {"a": 1}, True])
+@pytest.mark.parametrize("field", ["name", "role", "host", "vm_id", "ip"])
+def test_a_node_field_of_the_wrong_type_is_a_problem_not_a_crash(
+    prod: dict[str, str], field: str, value: object
+) -> None:
+    found = problems_of(_set_node(prod, 1, **{field: value}))
+    assert any(p.startswith(f"{NS}:nodes[1].{field}: got ") for p in found)
