@@ -178,6 +178,15 @@ def access_rules(cloudflare: CloudflareConfig, environment: str | None) -> list[
                 f"({', '.join(cloudflare.hostnames[i].hostname for i in admins)}) admit only them",
             )
         )
+    for i, entry in enumerate(cloudflare.hostnames):
+        if is_argocd_ui(entry) and entry.hostname.startswith("*."):
+            problems.append(
+                ConfigProblem(
+                    key(f"cloudflare.hostnames[{i}].hostname"),
+                    entry.hostname,
+                    "a single name for the Argo CD UI (it is Argo CD's external URL), not a wildcard",
+                )
+            )
     if environment in ("staging", "prod"):
         for i, entry in enumerate(cloudflare.hostnames):
             if is_argocd_ui(entry) and not entry.admin:

@@ -95,3 +95,13 @@ def test_bad_access_email_is_named() -> None:
     cf["access"] = {"emails": ["not-an-email"]}
     found = [str(p) for p in validate(with_key(values, "cloudflare", cf), secrets).problems]
     assert any(p.startswith(f"{NS}:cloudflare.access.emails[0]: got 'not-an-email'") for p in found)
+
+
+def test_argocd_ui_needs_a_single_name() -> None:
+    found = problems_with_hostname(
+        "prod",
+        hostname="*.ops.example.com",
+        service="http://argocd-server.argocd.svc.cluster.local:80",
+        admin=True,
+    )
+    assert any(".hostname: got '*.ops.example.com'" in p and "not a wildcard" in p for p in found)
