@@ -184,7 +184,7 @@ def access_rules(cloudflare: CloudflareConfig, environment: str | None) -> list[
                 ConfigProblem(
                     key(f"cloudflare.hostnames[{i}].hostname"),
                     entry.hostname,
-                    "a single name for the Argo CD UI (it is Argo CD's external URL), not a wildcard",
+                    "a single name for the Argo CD UI (Argo CD's external URL), not a wildcard",
                 )
             )
     if environment in ("staging", "prod"):
