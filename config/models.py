@@ -127,6 +127,9 @@ class CloudflareConfig(Model):
     zone: Domain
     hostnames: list[PublicHostname] = Field(default_factory=list)
     access: AccessConfig = Field(default_factory=AccessConfig)
+    advanced_certificate: bool = False
+    """The zone has an edge certificate for names more than one label deep (Advanced Certificate
+    Manager or a custom certificate). Universal SSL covers only `zone` and `*.zone`."""
 
 
 def is_argocd_ui(entry: PublicHostname) -> bool:
@@ -186,6 +189,16 @@ class StackConfig(Model):
     @property
     def workers(self) -> list[NodeConfig]:
         return [n for n in self.nodes if n.role == "worker"]
+
+    @property
+    def control_planes_schedulable(self) -> bool:
+        """Workloads run on the control planes when there is no worker to run them."""
+        return not self.workers
+
+    @property
+    def schedulable_nodes(self) -> list[NodeConfig]:
+        """The nodes pods can land on: the workers, or the control planes when there are none."""
+        return self.control_planes if self.control_planes_schedulable else self.workers
 
     @property
     def cluster_endpoint(self) -> str:

@@ -21,6 +21,12 @@ from .models import (
 
 REQUIRED_EXTENSION = "siderolabs/qemu-guest-agent"
 
+REDIS_HA_ENVIRONMENTS = ("prod",)
+"""Environments whose Argo CD runs Redis HA (`components/argocd/values.py`, `Sizing.ha`): the
+redis-ha chart places its three Redis and three HAProxy pods with required anti-affinity, one per
+node (`hardAntiAffinity: true`, DandyDeveloper/charts `charts/redis-ha/values.yaml`)."""
+REDIS_HA_NODES = 3
+
 
 def _usable(net: IPv4Network, ip: IPv4Address) -> bool:
     return ip in net and ip not in (net.network_address, net.broadcast_address)
@@ -146,6 +152,42 @@ def spread_rules(
     return [], [f"{key('nodes')}: expected {message} (an error in staging and prod)"]
 
 
+def schedulable_written(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nodes pods can land on, as written: the workers, or the control planes when there is
+    no worker (their taint is then lifted, see `StackConfig.control_planes_schedulable`)."""
+    workers = [n for n in nodes if n.get("role") == "worker"]
+    return workers or [n for n in nodes if n.get("role") == "controlplane"]
+
+
+def scheduling_rules(
+    nodes: list[dict[str, Any]], environment: str | None, replicas: Any
+) -> tuple[list[ConfigProblem], list[str]]:
+    """Enough schedulable nodes for what the program itself runs in the cluster."""
+    problems: list[ConfigProblem] = []
+    warnings: list[str] = []
+    schedulable = schedulable_written(nodes)
+    names = ", ".join(str(n.get("name")) for n in schedulable) or "none"
+    if environment in REDIS_HA_ENVIRONMENTS and len(schedulable) < REDIS_HA_NODES:
+        problems.append(
+            ConfigProblem(
+                key("nodes"),
+                f"{len(schedulable)} schedulable node(s) ({names})",
+                f"{REDIS_HA_NODES} or more nodes that run workloads in {environment}: Argo CD's "
+                "Redis HA places its 3 Redis and 3 HAProxy pods on 3 different nodes",
+            )
+        )
+    if isinstance(replicas, int) and schedulable and replicas > len(schedulable):
+        message = (
+            f"at most {len(schedulable)} (one per node that runs workloads: {names}); more "
+            "replicas share a node, and losing that node drops several tunnel connections"
+        )
+        if environment in ("staging", "prod"):
+            problems.append(ConfigProblem(key("cloudflared_replicas"), replicas, message))
+        else:
+            warnings.append(f"{key('cloudflared_replicas')}: {replicas}; expected {message}")
+    return problems, warnings
+
+
 def extension_rules(extensions: list[str]) -> list[ConfigProblem]:
     if REQUIRED_EXTENSION in extensions:
         return []
@@ -162,6 +204,18 @@ def extension_rules(extensions: list[str]) -> list[ConfigProblem]:
 def _in_zone(hostname: str, zone: str) -> bool:
     name = hostname[2:] if hostname.startswith("*.") else hostname
     return name == zone or name.endswith("." + zone)
+
+
+def _labels_below(hostname: str, zone: str) -> int:
+    """How many labels `hostname` has in front of `zone` (`*.` counts as one)."""
+    return hostname.count(".") - zone.count(".") if hostname != zone else 0
+
+
+def _one_label(hostname: str, zone: str) -> str:
+    """The one-label name a deeper one suggests: `app.dev.example.com` -> `app-dev.example.com`."""
+    if hostname.startswith("*."):
+        return f"*.{zone}"
+    return f"{hostname[: -len(zone) - 1].replace('.', '-')}.{zone}"
 
 
 def access_rules(cloudflare: CloudflareConfig, environment: str | None) -> list[ConfigProblem]:
@@ -210,6 +264,21 @@ def hostname_rules(cloudflare: CloudflareConfig) -> list[ConfigProblem]:
             problems.append(
                 ConfigProblem(where, entry.hostname, f"a name in the zone {cloudflare.zone}")
             )
+        elif (
+            not cloudflare.advanced_certificate
+            and _labels_below(entry.hostname, cloudflare.zone) > 1
+        ):
+            problems.append(
+                ConfigProblem(
+                    where,
+                    entry.hostname,
+                    f"a name at most one label below {cloudflare.zone} (like "
+                    f"{_one_label(entry.hostname, cloudflare.zone)}): Universal SSL covers only "
+                    f"{cloudflare.zone} and *.{cloudflare.zone}, so browsers would get no valid "
+                    "certificate; or set cloudflare.advanced_certificate: true once the zone has "
+                    "an Advanced Certificate Manager certificate for it",
+                )
+            )
         if counts[entry.hostname] > 1:
             problems.append(
                 ConfigProblem(where, entry.hostname, "a hostname declared once in the stack")
@@ -241,6 +310,13 @@ def cross_rules(parsed: dict[str, Any]) -> tuple[list[ConfigProblem], list[str]]
     if "nodes_written" in parsed:
         found, warned = node_rules(
             parsed["nodes_written"], parsed.get("environment"), net, parsed.get("proxmox")
+        )
+        problems += found
+        warnings += warned
+        found, warned = scheduling_rules(
+            [n if isinstance(n, dict) else {} for n in parsed["nodes_written"]],
+            parsed.get("environment"),
+            parsed.get("cloudflared_replicas"),
         )
         problems += found
         warnings += warned

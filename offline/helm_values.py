@@ -66,7 +66,13 @@ REDIS_HA_SUBCHART_DEFAULTS: dict[str, Any] = {
         "replicas": 3,
         "redis": {"resources": {}},
         "sentinel": {"resources": {}},
-        "haproxy": {"replicas": 3, "resources": {}},
+        "haproxy": {
+            "replicas": 3,
+            "resources": {},
+            # charts/redis-ha/values.yaml (tag redis-ha-4.38.0): `deploymentStrategy`,
+            # read by templates/redis-haproxy-deployment.yaml.
+            "deploymentStrategy": {"type": "RollingUpdate", "rollingUpdate": {}},
+        },
         "splitBrainDetection": {"resources": {}},
     }
 }

@@ -179,6 +179,16 @@ def argocd_values(env: Environment, external_url: str) -> dict[str, Any]:
             "enabled": sizing.ha,
             "redis": {"resources": sizing.redis.values()},
             "sentinel": {"resources": sizing.small.values()},
-            "haproxy": {"resources": sizing.small.values()},
+            "haproxy": {
+                "resources": sizing.small.values(),
+                # Three HAProxy pods with required anti-affinity on three nodes leave no node
+                # for a surge pod: the default surge (25 %) stalls every rollout
+                # (DandyDeveloper/charts #249, argoproj/argo-cd #16627). Replace one pod at a
+                # time instead; the other two keep serving.
+                "deploymentStrategy": {
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+                },
+            },
         },
     }

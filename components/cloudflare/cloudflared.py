@@ -116,17 +116,26 @@ def deployment_manifest(version: str, replicas: int, tunnel_id: object = "") -> 
                         "runAsNonRoot": True,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
+                    # `nodeTaintsPolicy: Honor`: a node whose taint the pod does not tolerate
+                    # (a Talos control plane) is no domain of the spread. Left at its default
+                    # (Ignore), such a node counts as a domain with 0 pods and blocks a second
+                    # replica on the only worker, and every surge pod (Kubernetes
+                    # `pkg/scheduler/framework/plugins/podtopologyspread/common.go`).
                     "topologySpreadConstraints": [
                         {
                             "maxSkew": 1,
                             "topologyKey": "kubernetes.io/hostname",
                             "whenUnsatisfiable": "DoNotSchedule",
+                            "nodeTaintsPolicy": "Honor",
+                            "nodeAffinityPolicy": "Honor",
                             "labelSelector": {"matchLabels": selector},
                         },
                         {
                             "maxSkew": 1,
                             "topologyKey": "topology.kubernetes.io/zone",
                             "whenUnsatisfiable": "ScheduleAnyway",
+                            "nodeTaintsPolicy": "Honor",
+                            "nodeAffinityPolicy": "Honor",
                             "labelSelector": {"matchLabels": selector},
                         },
                     ],

@@ -50,6 +50,13 @@ class NodeMachine:
     cert_sans: tuple[str, ...] = ()
     data_volume_gb: int | None = None
     """Size of the node's second disk, if it has one: it becomes the user volume `data`."""
+    schedule_workloads: bool = False
+    """On a control plane of a cluster without workers: lift the control-plane taint.
+
+    Talos taints control planes `node-role.kubernetes.io/control-plane:NoSchedule` unless
+    `cluster.allowSchedulingOnControlPlanes` is true (siderolabs/talos
+    `pkg/machinery/config/types/v1alpha1/v1alpha1_types.go`, `AllowSchedulingOnControlPlanes`);
+    without it, a cluster of control planes alone has nowhere to run Argo CD or cloudflared."""
 
 
 def _doc(kind: str, **fields: Any) -> Document:
@@ -114,9 +121,14 @@ def machine_patch(machine: NodeMachine) -> Document:
             "features": {"kubePrism": {"enabled": True, "port": KUBEPRISM_PORT}},
         }
     }
+    cluster: Document = {}
     if machine.cert_sans:
         patch["machine"]["certSANs"] = list(machine.cert_sans)
-        patch["cluster"] = {"apiServer": {"certSANs": list(machine.cert_sans)}}
+        cluster["apiServer"] = {"certSANs": list(machine.cert_sans)}
+    if machine.schedule_workloads:
+        cluster["allowSchedulingOnControlPlanes"] = True
+    if cluster:
+        patch["cluster"] = cluster
     return patch
 
 

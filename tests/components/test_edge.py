@@ -40,6 +40,7 @@ def test_every_admin_hostname_is_behind_access(stack: str) -> None:
 def test_origin_options_reach_the_tunnel_rule() -> None:
     values, secrets = stack_values("prod")
     cf = structured(values, "cloudflare")
+    cf["advanced_certificate"] = True  # names two labels deep need it
     cf["hostnames"].append(
         {
             "hostname": "*.apps.example.com",

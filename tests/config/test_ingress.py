@@ -42,7 +42,7 @@ def test_bad_rule_is_named_with_what_is_wrong(entry: dict, field: str, fragment:
 
 
 GOOD_RULES = [
-    {"hostname": "*.apps.example.com"},
+    {"hostname": "*.example.com"},
     {"service": "http_status:418"},
     {"service": "hello_world"},
     {"service": "unix:/run/app.sock"},

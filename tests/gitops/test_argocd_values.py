@@ -12,7 +12,7 @@ import yaml
 from components.argocd import values as argocd
 from offline.helm_values import load_chart_defaults, unknown_keys
 
-URL = "https://argocd.dev.example.com"
+URL = "https://argocd-dev.example.com"
 ENVS = ("dev", "staging", "prod")
 COMPONENTS = (
     "controller",
@@ -74,7 +74,7 @@ def _resources_everywhere(values: dict[str, Any]) -> list[str]:
 def test_common_settings(env: str) -> None:
     values = argocd.argocd_values(env, URL + "/")
     assert _resources_everywhere(values) == []
-    assert values["global"]["domain"] == "argocd.dev.example.com"
+    assert values["global"]["domain"] == "argocd-dev.example.com"
     assert values["configs"]["cm"]["url"] == URL
     assert values["configs"]["params"]["server.insecure"] is True
     assert values["dex"]["enabled"] is False

@@ -252,7 +252,7 @@ def test_argocd_hostname_without_access_fails_in_staging_and_prod() -> None:
         tunnel = one(doc, TUNNEL_CONFIG)
         [violation] = violations(doc, "admin-behind-access")
         assert violation.mandatory and violation.urn == tunnel["urn"]
-        hostname = f"argocd.{'' if stack == 'prod' else 'staging.'}example.com"
+        hostname = f"argocd{'' if stack == 'prod' else '-staging'}.example.com"
         assert violation.message.startswith(f"{hostname} routes to the Argo CD server")
 
 
@@ -261,16 +261,16 @@ def test_argocd_hostname_without_access_is_advisory_in_dev() -> None:
     assert violations(doc, "admin-behind-access") == []
     [violation] = violations(doc, "admin-behind-access-dev")
     assert not violation.mandatory
-    assert "argocd.dev.example.com" in violation.message
+    assert "argocd-dev.example.com" in violation.message
 
 
 @pytest.mark.parametrize(
     "inputs",
     [
-        {"domain": "argocd.staging.example.com"},
-        {"domain": "https://argocd.staging.example.com/*"},
-        {"destinations": [{"type": "public", "uri": "argocd.staging.example.com"}]},
-        {"domain": "*.staging.example.com"},
+        {"domain": "argocd-staging.example.com"},
+        {"domain": "https://argocd-staging.example.com/*"},
+        {"destinations": [{"type": "public", "uri": "argocd-staging.example.com"}]},
+        {"domain": "*.example.com"},
     ],
 )
 def test_an_access_application_covering_the_hostname_passes(inputs: dict[str, object]) -> None:
@@ -282,10 +282,10 @@ def test_an_access_application_covering_the_hostname_passes(inputs: dict[str, ob
 @pytest.mark.parametrize(
     "inputs",
     [
-        {"domain": "argocd.staging.example.com/api"},  # only a path
-        {"domain": "*.example.com"},  # one label only: not argocd.staging.example.com
-        {"domain": "app.staging.example.com"},
-        {"destinations": [{"type": "private", "uri": "argocd.staging.example.com"}]},
+        {"domain": "argocd-staging.example.com/api"},  # only a path
+        {"domain": "*.staging.example.com"},  # a subdomain's names, not argocd-staging
+        {"domain": "app-staging.example.com"},
+        {"destinations": [{"type": "private", "uri": "argocd-staging.example.com"}]},
     ],
 )
 def test_an_access_application_elsewhere_does_not_count(inputs: dict[str, object]) -> None:
