@@ -3,10 +3,10 @@
     python -m offline.plan --stack dev [--stack-file FILE] [--format text|json|mermaid]
 
 After printing the plan it checks what the stack would create against the upstream schemas
-(`offline/checks.py`) and runs the policy pack (`policy/rules.py`). Exit status: 0 the config
-is valid, the plan printed and every check passed; 1 the config is invalid, a check failed or a
-mandatory policy is violated (every problem on stderr, no traceback); 2 a usage error (bad
-arguments, a missing stack file).
+(`offline/validators/checks.py`) and runs the policy pack (`policy/rules.py`). Exit status: 0
+the config is valid, the plan printed and every check passed; 1 the config is invalid, a check
+failed or a mandatory policy is violated (every problem on stderr, no traceback); 2 a usage
+error (bad arguments, a missing stack file).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from pathlib import Path
 
 from config.errors import NAMESPACE, ConfigError
 
-from .checks import run_checks
 from .graph import plan_document
-from .policy_check import policy_violations, report_lines
 from .render import RENDERERS
 from .run import run_program
 from .stackfile import StackFileError, read_stack_config
+from .validators.checks import run_checks
+from .validators.policy_check import policy_violations, report_lines
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 

@@ -1,5 +1,5 @@
 """The platform's policies, as plain policy objects whose `validate` functions can be called
-without a Pulumi engine (the offline plan does, through `offline/policy_check.py`).
+without a Pulumi engine (the offline plan does, through `offline/validators/policy_check.py`).
 
 This module is self-contained on purpose: the Pulumi CLI runs the pack from this directory (it
 imports it as `rules`), the offline plan loads it from its file. `PolicyPack(...)` lives only in

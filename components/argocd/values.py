@@ -1,8 +1,9 @@
 """Values for the argo-cd Helm chart, per environment.
 
-Every key here exists in the chart's values.yaml (or is free-form there): the tests check them
-with `offline.helm_values.unknown_keys`, because the chart has no schema and Helm ignores keys
-it does not know. docs/gitops.md explains the choices (reconciliation timing, HA in prod).
+Every key here exists in the chart's values.yaml (or is free-form there): the tests check
+them with `offline.validators.helm_values.unknown_keys`, because the chart has no schema and
+Helm ignores keys it does not know. docs/gitops.md explains the choices (reconciliation
+timing, HA in prod).
 """
 
 from __future__ import annotations

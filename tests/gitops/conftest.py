@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from offline import gitops
+from offline.validators import gitops
 
 SHARED_MISSING = "../shared not found: upstream Argo CD CRDs are needed; CI provides them"
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from components.argocd import values as argocd
-from offline.helm_values import load_chart_defaults, unknown_keys
+from offline.validators.helm_values import load_chart_defaults, unknown_keys
 
 URL = "https://argocd-dev.example.com"
 ENVS = ("dev", "staging", "prod")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from offline.helm_values import load_chart_defaults, unknown_keys
+from offline.validators.helm_values import load_chart_defaults, unknown_keys
 
 DEFAULTS: dict[str, Any] = {
     "global": {"domain": "x", "nodeSelector": {"kubernetes.io/os": "linux"}},

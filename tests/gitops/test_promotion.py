@@ -1,4 +1,5 @@
-"""The promotion point: the image tag in each overlay, read and written by offline.gitops."""
+"""The promotion point: the image tag in each overlay, read and written by
+offline.validators.gitops."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from offline import gitops
+from offline.validators import gitops
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from offline import gitops
+from offline.validators import gitops
 
 from .conftest import find, objects
 

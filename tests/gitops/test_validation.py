@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from offline import gitops
+from offline.validators import gitops
 
 from .conftest import KUBERNETES_VERSIONS, find
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offline.checks import run_checks
 from offline.paths import REPO_ROOT
 from offline.plan import main
+from offline.validators.checks import run_checks
 from tests.conftest import STACKS, document, require_shared
 
 K8S = "v1.36.2"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from offline.policy_check import Violation, policy_violations
+from offline.validators.policy_check import Violation, policy_violations
 from tests.conftest import document
 
 Document = dict[str, Any]

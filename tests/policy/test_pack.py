@@ -12,8 +12,8 @@ import pulumi_policy
 import pytest
 from pulumi_policy import EnforcementLevel, ResourceValidationArgs
 
-from offline import policy_check
 from offline.paths import REPO_ROOT
+from offline.validators import policy_check
 
 from .graphs import DNS_RECORD, SECRET, of_type, one, recorded_plan
 

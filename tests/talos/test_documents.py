@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offline.talos_schema import full_configuration, kind_of, validate_documents
+from offline.validators.talos_schema import full_configuration, kind_of, validate_documents
 from tests.conftest import STACKS, recorded, require_shared
 
 CONFIG_INVOKE = "talos:machine/getConfiguration:getConfiguration"

@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .paths import shared_dir
+from ..paths import shared_dir
 
 TALOS_DIR = Path("talos") / "v1.13"
 

@@ -6,7 +6,7 @@ their inputs behind the SDK's unknown-checking proxy. Two things differ from a r
 environment is given, and secret values arrive marked as `[secret]`, so `secrets-not-plain` can
 tell them apart (the SDK cannot; see policy/rules.py).
 
-    python -m offline.policy_check PLAN.json [--environment dev|staging|prod]
+    python -m offline.validators.policy_check PLAN.json [--environment dev|staging|prod]
 
 Exit status: 0 no mandatory violation; 1 a mandatory violation, or the file is not a plan
 document; 2 a usage error or an unreadable file.
@@ -38,8 +38,8 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from .diff import plan_problem
-from .paths import REPO_ROOT
+from ..diff import plan_problem
+from ..paths import REPO_ROOT
 
 RULES_FILE = REPO_ROOT / "policy" / "rules.py"
 RULES_MODULE = "talos_platform_policy_rules"
@@ -196,7 +196,7 @@ def report_lines(violations: list[Violation]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m offline.policy_check",
+        prog="python -m offline.validators.policy_check",
         description="Run the policy pack over a plan document (python -m offline.plan --format "
         "json).",
     )

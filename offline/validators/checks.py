@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
+from ..recorder import SECRET
 from . import gitops, helm_values, talos_schema
-from .recorder import SECRET
 
 CONFIG_INVOKE = "talos:machine/getConfiguration:getConfiguration"
 

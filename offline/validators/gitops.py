@@ -9,7 +9,7 @@ with kustomize and checks every object:
 - everything else against the strict Kubernetes schemas shipped by `kubernetes-validate`;
 - the platform rules in `object_rules` and `environment_rules`.
 
-Run `python -m offline.gitops --kubernetes-version v1.36.2` to check every environment.
+Run `python -m offline.validators.gitops --kubernetes-version v1.36.2` to check every environment.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
-from .paths import REPO_ROOT, SHARED_ENV_VAR, shared_dir
+from ..paths import REPO_ROOT, SHARED_ENV_VAR, shared_dir
 
 GITOPS_DIR: Path = REPO_ROOT / "gitops"
 ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
@@ -721,7 +721,9 @@ def set_app_version(env: str, app: str, tag: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Check environments; print one line per problem; exit 1 if any."""
-    parser = argparse.ArgumentParser(prog="python -m offline.gitops", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m offline.validators.gitops", description=__doc__
+    )
     parser.add_argument("--kubernetes-version", required=True, help="for example v1.36.2")
     parser.add_argument("environments", nargs="*", default=list(ENVIRONMENTS))
     args = parser.parse_args(argv)
