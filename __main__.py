@@ -34,6 +34,7 @@ used_hosts = [h for h in stack.proxmox.hosts if any(n.host == h.name for n in st
 image = TalosImage(
     "talos-image",
     TalosImageArgs(
+        cluster_name=stack.cluster_name,
         talos_version=stack.talos_version,
         extensions=stack.talos_extensions,
         hosts=used_hosts,
@@ -123,7 +124,6 @@ Cloudflared(
         version=stack.cloudflared_version,
         replicas=stack.cloudflared_replicas,
         token=tunnel.token,
-        tunnel_id=tunnel.tunnel.id,
         k8s_provider=kubernetes.provider,
     ),
 )

@@ -1,132 +1,407 @@
-"""Plausible provider answers for the offline plan: ids and computed outputs, never real secrets.
+"""What the offline runtime answers in place of the providers: ids, computed outputs, invoke
+results, each in the shape the real provider returns, with the upstream file it follows named
+beside it. Nothing here is a real secret: keys, certificates and tokens are fabricated from a
+digest of the inputs, in the real format (base64 of PEM, bootstrap-token syntax, ...), so code
+that parses them is exercised, and `FABRICATED_SECRETS` lets the tests check none is printed.
 
-Every value a real provider would compute (tunnel ids, schematic ids, image URLs) is derived
-deterministically from the inputs, so two plans of the same config are identical and a diff
-of two plans shows only what the config change touches.
+Every value is derived deterministically from the inputs, so two plans of the same config are
+identical and a diff of two plans shows only what the config change touches.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import string
 import uuid
 from typing import Any
 
+import yaml
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
-PLACEHOLDER = "offline-placeholder"
-_NAMESPACE = uuid.UUID("5f2a4e0c-6b7d-4c1e-9a53-1d2b8f0e7a61")
+from .recorder import SECRET_SIG
 
+NAMESPACE = "talos-platform"
+_UUIDS = uuid.UUID("5f2a4e0c-6b7d-4c1e-9a53-1d2b8f0e7a61")
 FACTORY = "factory.talos.dev"
+"""siderolabs/terraform-provider-talos `pkg/talos/provider.go`: `ImageFactoryURL`."""
+CREATED_AT = "2026-01-01T00:00:00Z"
+"""A fixed timestamp where providers report one (the plan stays byte-identical)."""
+IMAGE_BYTES = 319_094_784
+"""A size for the downloaded qcow2 image (bpg `download/file` `size`, in bytes): the factory's
+nocloud disk is 1246 MiB raw (siderolabs/talos `pkg/imager/profile/default.go`), less as qcow2."""
+
+FABRICATED_SECRETS: set[str] = set()
+"""Every secret value answered so far (keys, certificates, tokens, kubeconfigs)."""
 
 
 def _digest(*parts: object) -> str:
     return hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
 
 
-def _certificate() -> dict[str, str]:
-    return {"cert": PLACEHOLDER, "key": PLACEHOLDER}
+def _bytes(length: int, *parts: object) -> bytes:
+    out = b""
+    counter = 0
+    while len(out) < length:
+        out += hashlib.sha256("/".join(map(str, (*parts, counter))).encode()).digest()
+        counter += 1
+    return out[:length]
 
 
-def talos_machine_secrets() -> dict[str, Any]:
+def _secret(value: str) -> str:
+    FABRICATED_SECRETS.add(value)
+    return value
+
+
+def _b64_pem(kind: str, *parts: object) -> str:
+    """Standard base64 of a PEM block, as the talos provider hands out every certificate and key
+    (terraform-provider-talos `pkg/talos/util.go`, `bytesToBase64`)."""
+    body = base64.b64encode(_bytes(96, kind, *parts)).decode()
+    pem = f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----\n"
+    return _secret(base64.b64encode(pem.encode()).decode())
+
+
+def _certificate(name: str, *parts: object) -> dict[str, str]:
+    return {
+        "cert": _b64_pem("CERTIFICATE", name, *parts),
+        "key": _b64_pem("EC PRIVATE KEY", name, *parts),
+    }
+
+
+def _token(*parts: object) -> str:
+    """`[a-z0-9]{6}.[a-z0-9]{16}` (siderolabs/talos `pkg/machinery/config/generate/secrets/
+    bundle.go`, `genToken(6, 16)`)."""
+    alphabet = string.digits + string.ascii_lowercase
+    raw = _bytes(22, "token", *parts)
+    chars = "".join(alphabet[b % len(alphabet)] for b in raw)
+    return _secret(f"{chars[:6]}.{chars[6:]}")
+
+
+def talos_machine_secrets(name: str) -> dict[str, Any]:
+    """`talos_machine_secrets.machine_secrets` for a Talos 1.13 contract (terraform-provider-talos
+    `pkg/talos/talos_machine_secrets_resource.go` and `util.go`, `secretsBundleTomachineSecrets`):
+    cluster id URL-safe base64 and cluster secret standard base64 of 32 bytes, tokens in
+    bootstrap-token form, certificates and keys base64 of PEM, no aescbc secret (contract > 1.2).
+    """
     return {
         "certs": {
-            "etcd": _certificate(),
-            "k8s": _certificate(),
-            "k8sAggregator": _certificate(),
-            "k8sServiceaccount": {"key": PLACEHOLDER},
-            "os": _certificate(),
+            "etcd": _certificate("etcd", name),
+            "k8s": _certificate("k8s", name),
+            "k8sAggregator": _certificate("k8s-aggregator", name),
+            "k8sServiceaccount": {"key": _b64_pem("RSA PRIVATE KEY", "sa", name)},
+            "os": _certificate("os", name),
         },
-        "cluster": {"id": PLACEHOLDER, "secret": PLACEHOLDER},
-        "secrets": {"bootstrapToken": PLACEHOLDER, "secretboxEncryptionSecret": PLACEHOLDER},
-        "trustdinfo": {"token": PLACEHOLDER},
+        "cluster": {
+            "id": _secret(base64.urlsafe_b64encode(_bytes(32, "cluster-id", name)).decode()),
+            "secret": _secret(base64.b64encode(_bytes(32, "cluster-secret", name)).decode()),
+        },
+        "secrets": {
+            "bootstrapToken": _token("bootstrap", name),
+            "secretboxEncryptionSecret": _secret(
+                base64.b64encode(_bytes(32, "secretbox", name)).decode()
+            ),
+        },
+        "trustdinfo": {"token": _token("trustd", name)},
     }
 
 
-def talos_client_configuration() -> dict[str, str]:
+def talos_client_configuration(name: str) -> dict[str, str]:
+    """`client_configuration`: the OS CA and an `os:admin` client certificate, base64 of PEM."""
     return {
-        "caCertificate": PLACEHOLDER,
-        "clientCertificate": PLACEHOLDER,
-        "clientKey": PLACEHOLDER,
+        "caCertificate": _b64_pem("CERTIFICATE", "os", name),
+        "clientCertificate": _b64_pem("CERTIFICATE", "admin", name),
+        "clientKey": _b64_pem("ED25519 PRIVATE KEY", "admin", name),
     }
 
 
-def factory_urls(schematic_id: str, version: str, platform: str, arch: str) -> dict[str, str]:
+def factory_urls(schematic_id: str, version: str, platform: str, arch: str) -> dict[str, Any]:
+    """`talos_image_factory_urls.urls` (terraform-provider-talos
+    `pkg/talos/talos_image_factory_urls_data_source.go`): for a cloud platform such as nocloud
+    the disk image has the platform's suffix, `raw.xz` (siderolabs/talos
+    `pkg/machinery/platforms/platforms.go`), and kernel, cmdline, initramfs and UKI are only set
+    for `metal` (null otherwise)."""
+    version = "v" + version.removeprefix("v")
     base = f"https://{FACTORY}/image/{schematic_id}/{version}"
-    return {
-        "diskImage": f"{base}/{platform}-{arch}.raw.zst",
-        "diskImageSecureboot": f"{base}/{platform}-{arch}-secureboot.raw.zst",
-        "initramfs": f"{base}/initramfs-{arch}.xz",
+    suffix = "raw.zst" if platform == "metal" else "raw.xz"
+    urls: dict[str, Any] = {
+        "diskImage": f"{base}/{platform}-{arch}.{suffix}",
+        "diskImageSecureboot": f"{base}/{platform}-{arch}-secureboot.{suffix}",
         "installer": f"{FACTORY}/{platform}-installer/{schematic_id}:{version}",
         "installerSecureboot": (
             f"{FACTORY}/{platform}-installer-secureboot/{schematic_id}:{version}"
         ),
         "iso": f"{base}/{platform}-{arch}.iso",
         "isoSecureboot": f"{base}/{platform}-{arch}-secureboot.iso",
-        "kernel": f"{base}/kernel-{arch}",
-        "kernelCommandLine": f"{base}/cmdline-{platform}-{arch}",
         "pxe": f"https://pxe.{FACTORY}/pxe/{schematic_id}/{version}/{platform}-{arch}",
-        "uki": f"{base}/{platform}-{arch}-secureboot-uki.efi",
+        "initramfs": None,
+        "kernel": None,
+        "kernelCommandLine": None,
+        "uki": None,
     }
+    if platform == "metal":
+        urls.update(
+            initramfs=f"{base}/initramfs-{arch}.xz",
+            kernel=f"{base}/kernel-{arch}",
+            kernelCommandLine=f"{base}/cmdline-{platform}-{arch}",
+            uki=f"{base}/{platform}-{arch}-secureboot-uki.efi",
+        )
+    return urls
+
+
+def kubeconfig(cluster: str, server: str, name: str) -> str:
+    """The admin kubeconfig Talos returns (siderolabs/talos `pkg/kubeconfig/generate.go`,
+    `GenerateAdmin`): cluster named after the cluster, server the control-plane endpoint, user
+    and context `admin@<cluster>` with namespace `default`."""
+    user = f"admin@{cluster}"
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": cluster,
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": _b64_pem("CERTIFICATE", "k8s", name),
+                },
+            }
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {
+                    "client-certificate-data": _b64_pem("CERTIFICATE", "k8s-admin", name),
+                    "client-key-data": _b64_pem("EC PRIVATE KEY", "k8s-admin", name),
+                },
+            }
+        ],
+        "contexts": [
+            {"name": user, "context": {"cluster": cluster, "namespace": "default", "user": user}}
+        ],
+        "current-context": user,
+        "preferences": {},
+    }
+    return _secret(yaml.safe_dump(doc, sort_keys=False))
+
+
+def talosconfig(cluster: str, client: dict[str, Any], endpoints: list, nodes: list) -> str:
+    """`talos_client_configuration.talos_config` (siderolabs/talos
+    `pkg/machinery/client/config/config.go`, `NewConfig`): one context named after the cluster;
+    `nodes` only when given."""
+    context: dict[str, Any] = {"endpoints": list(endpoints)}
+    if nodes:
+        context["nodes"] = list(nodes)
+    context.update(
+        ca=client.get("caCertificate", ""),
+        crt=client.get("clientCertificate", ""),
+        key=client.get("clientKey", ""),
+    )
+    return _secret(yaml.safe_dump({"context": cluster, "contexts": {cluster: context}}))
+
+
+def machine_configuration(args: dict[str, Any]) -> str:
+    """`talos_machine_configuration.machine_configuration`: the generated multi-document YAML
+    (terraform-provider-talos `pkg/talos/util.go`, `bundle.Serialize`), the v1alpha1 document
+    first, then each patch document that is not a v1alpha1 patch. Only the fields the inputs
+    decide are filled in; the offline checks merge the patches into the real generated base
+    (`offline/validators/checks.py`)."""
+    v1alpha1: dict[str, Any] = {
+        "version": "v1alpha1",
+        "machine": {"type": args.get("machineType")},
+        "cluster": {
+            "clusterName": args.get("clusterName"),
+            "controlPlane": {"endpoint": args.get("clusterEndpoint")},
+        },
+    }
+    docs = [v1alpha1]
+    for patch in args.get("configPatches") or []:
+        doc = yaml.safe_load(patch)
+        if isinstance(doc, dict) and "kind" in doc:
+            docs.append(doc)
+    return _secret(yaml.safe_dump_all(docs, sort_keys=True))
+
+
+def tunnel_token(account_id: str, tunnel_id: str, secret: str) -> str:
+    """The connector token (cloudflare/cloudflared `connection/connection.go`, `TunnelToken`):
+    standard base64 of `{"a": account tag, "s": tunnel secret (base64), "t": tunnel id}`."""
+    payload = json.dumps({"a": account_id, "s": secret, "t": tunnel_id}, separators=(",", ":"))
+    return _secret(base64.b64encode(payload.encode()).decode())
+
+
+def _plain(value: Any) -> Any:
+    """A value as the provider receives it: the engine unwraps secrets before calling it, the
+    mock monitor hands them on wrapped (`{<secret sig>: ..., "value": ...}`)."""
+    if isinstance(value, dict) and SECRET_SIG in value.values():
+        return value.get("value")
+    return value
+
+
+def _kubernetes_endpoint(config: dict[str, str]) -> tuple[str, str]:
+    """The cluster name and control-plane endpoint the stack configures (what Talos puts in
+    the kubeconfig), read from the config the program runs with."""
+    cluster = str(config.get(f"{NAMESPACE}:cluster_name", "cluster"))
+    try:
+        vip = json.loads(config.get(f"{NAMESPACE}:network", "{}")).get("vip", "0.0.0.0")
+    except (ValueError, AttributeError):
+        vip = "0.0.0.0"
+    return cluster, f"https://{vip}:6443"
 
 
 class PlanMocks(Mocks):
     """Answers resource registrations and provider function calls of the whole program."""
 
+    def __init__(self, config: dict[str, str] | None = None) -> None:
+        self.config = dict(config or {})
+        self.tunnel_secrets: dict[str, str] = {}
+
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
-        typ = args.typ
+        typ, name = args.typ, args.name
         if typ == "talos:machine/secrets:Secrets":
-            return f"{args.name}-id", {
+            # id: the constant "machine_secrets" (util.go, secretsBundleTomachineSecrets).
+            return "machine_secrets", {
                 **inputs,
-                "machineSecrets": talos_machine_secrets(),
-                "clientConfiguration": talos_client_configuration(),
+                "talosVersion": inputs.get("talosVersion", "v1.13"),
+                "machineSecrets": talos_machine_secrets(name),
+                "clientConfiguration": talos_client_configuration(name),
             }
         if typ == "talos:cluster/kubeconfig:Kubeconfig":
-            return f"{args.name}-id", {
+            # talos_cluster_kubeconfig_resource.go: id is the cluster name; the client
+            # configuration is base64 of PEM; the renewal window defaults to 720h.
+            cluster, server = _kubernetes_endpoint(self.config)
+            return cluster, {
                 **inputs,
-                "kubeconfigRaw": f"# {PLACEHOLDER}: admin kubeconfig of {inputs.get('endpoint')}",
+                "endpoint": inputs.get("endpoint") or inputs.get("node"),
+                "certificateRenewalDuration": inputs.get("certificateRenewalDuration", "720h"),
+                "kubeconfigRaw": kubeconfig(cluster, server, name),
                 "kubernetesClientConfiguration": {
-                    "host": f"https://{inputs.get('endpoint')}:6443",
-                    "caCertificate": PLACEHOLDER,
-                    "clientCertificate": PLACEHOLDER,
-                    "clientKey": PLACEHOLDER,
+                    "host": server,
+                    "caCertificate": _b64_pem("CERTIFICATE", "k8s", name),
+                    "clientCertificate": _b64_pem("CERTIFICATE", "k8s-admin", name),
+                    "clientKey": _b64_pem("EC PRIVATE KEY", "k8s-admin", name),
                 },
             }
         if typ == "talos:imageFactory/schematic:Schematic":
-            # The Image Factory names a schematic by the SHA-256 of its content, as here.
+            # siderolabs/image-factory `pkg/schematic/schematic.go`, ID(): the SHA-256 (hex) of
+            # the schematic as the factory re-marshals it; here of the document as sent.
             return hashlib.sha256(str(inputs.get("schematic", "")).encode()).hexdigest(), inputs
         if typ == "talos:machine/configurationApply:ConfigurationApply":
-            return f"{args.name}-id", {
+            # talos_machine_configuration_apply_resource.go: constant id; without patches the
+            # applied configuration is the input verbatim, and its hash the SHA-256 hex.
+            applied = str(_plain(inputs.get("machineConfigurationInput")) or "")
+            return "machine_configuration_apply", {
                 **inputs,
-                "machineConfiguration": inputs.get("machineConfigurationInput", ""),
+                "applyMode": inputs.get("applyMode", "auto"),
+                "endpoint": inputs.get("endpoint") or inputs.get("node"),
+                "machineConfiguration": applied,
+                "machineConfigurationHash": hashlib.sha256(applied.encode()).hexdigest(),
+                "resolvedApplyMode": "no_reboot",
             }
-        if typ == "proxmoxve:download/fileLegacy:FileLegacy":
-            file_id = f"{inputs.get('datastoreId')}:iso/{inputs.get('fileName')}"
-            return file_id, {**inputs, "size": 0}
-        if typ == "proxmoxve:index/vmLegacy:VmLegacy":
-            return str(inputs.get("vmId")), inputs
-        if typ == "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared":
-            tunnel_id = str(
-                uuid.uuid5(_NAMESPACE, f"{inputs.get('accountId')}/{inputs.get('name')}")
+        if typ == "talos:machine/bootstrap:Bootstrap":
+            return "machine_bootstrap", inputs  # talos_machine_bootstrap_resource.go
+        if typ in ("proxmoxve:download/file:File", "proxmoxve:download/fileLegacy:FileLegacy"):
+            # bpg `fwprovider/nodes/resource_download_file.go`: id
+            # `<datastore>:<content_type>/<file_name>`; `size` in bytes is the only other output.
+            file_id = (
+                f"{inputs.get('datastoreId')}:{inputs.get('contentType')}/{inputs.get('fileName')}"
             )
-            return tunnel_id, {**inputs, "id": tunnel_id}
+            return file_id, {
+                **inputs,
+                "overwrite": inputs.get("overwrite", True),
+                "overwriteUnmanaged": inputs.get("overwriteUnmanaged", False),
+                "uploadTimeout": inputs.get("uploadTimeout", 600),
+                "verify": inputs.get("verify", True),
+                "size": IMAGE_BYTES,
+            }
+        if typ == "proxmoxve:index/vmLegacy:VmLegacy":
+            # bpg `proxmoxtf/resource/vm/vm.go`: id is the VM id in decimal. With
+            # `agent.wait_for_ip.disabled` the agent is not asked, so the address lists, the
+            # interface names and the MACs stay empty (`vm/network/network.go`).
+            return str(inputs.get("vmId")), {
+                **inputs,
+                "ipv4Addresses": [],
+                "ipv6Addresses": [],
+                "macAddresses": [],
+                "networkInterfaceNames": [],
+            }
         if typ == "random:index/randomBytes:RandomBytes":
-            return f"{args.name}-id", {**inputs, "base64": PLACEHOLDER, "hex": PLACEHOLDER}
+            # pulumi/pulumi-random `randomBytes`: `length` random bytes as base64 and hex.
+            raw = _bytes(int(inputs.get("length", 32)), "random", name)
+            return "none", {
+                **inputs,
+                "base64": _secret(base64.b64encode(raw).decode()),
+                "hex": _secret(raw.hex()),
+            }
+        if typ == "random:index/randomId:RandomId":
+            # pulumi/pulumi-random `randomId` (terraform-provider-random `id.go`): the id is
+            # the URL-safe base64 form; hex, decimal and both base64 forms are outputs.
+            raw = _bytes(int(inputs.get("byteLength", 8)), "random-id", name)
+            b64_url = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            return b64_url, {
+                **inputs,
+                "b64Std": base64.b64encode(raw).decode(),
+                "b64Url": b64_url,
+                "dec": str(int.from_bytes(raw, "big")),
+                "hex": raw.hex(),
+            }
+        if typ == "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared":
+            # cloudflare/terraform-provider-cloudflare `internal/services/
+            # zero_trust_tunnel_cloudflared/schema.go`: a UUID id and the account tag; the
+            # secret is write-only (never read back).
+            tunnel_id = str(uuid.uuid5(_UUIDS, f"{inputs.get('accountId')}/{inputs.get('name')}"))
+            self.tunnel_secrets[tunnel_id] = str(_plain(inputs.get("tunnelSecret")) or "")
+            return tunnel_id, {
+                **inputs,
+                "accountTag": inputs.get("accountId"),
+                "createdAt": CREATED_AT,
+                "connsActiveAt": None,
+                "connsInactiveAt": None,
+                "deletedAt": None,
+                "remoteConfig": inputs.get("configSrc") == "cloudflare",
+                "status": "inactive",
+                "tunType": "cfd_tunnel",
+                "connections": [],
+            }
+        if typ == (
+            "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig"
+        ):
+            # `zero_trust_tunnel_cloudflared_config/model.go`: the id is the tunnel's.
+            return str(inputs.get("tunnelId")), {
+                **inputs,
+                "createdAt": CREATED_AT,
+                "source": "cloudflare",
+                "version": 1,
+            }
+        if typ == "cloudflare:index/dnsRecord:DnsRecord":
+            # `internal/services/dns_record/schema.go`: a 32-hex id and timestamps.
+            return _digest(typ, name)[:32], {
+                **inputs,
+                "createdOn": CREATED_AT,
+                "modifiedOn": CREATED_AT,
+                "proxiable": True,
+                "meta": "{}",
+            }
+        if typ in (
+            "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication",
+            "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy",
+        ):
+            # Access ids are UUIDs; an application also gets its 64-hex audience tag.
+            outputs = {**inputs, "createdAt": CREATED_AT, "updatedAt": CREATED_AT}
+            if typ.endswith("ZeroTrustAccessApplication"):
+                outputs["aud"] = _digest("aud", typ, name)
+            return str(uuid.uuid5(_UUIDS, f"{typ}/{name}")), outputs
         if typ.startswith("cloudflare:"):
-            return _digest(typ, args.name)[:32], inputs
-        return f"{args.name}-id", inputs
+            return _digest(typ, name)[:32], inputs
+        return f"{name}-id", inputs
 
     def call(self, args: MockCallArgs) -> dict[str, Any]:
         a = args.args
         token = args.token
         if token == "talos:machine/getConfiguration:getConfiguration":
-            patches = a.get("configPatches") or []
             return {
                 **a,
-                "machineConfiguration": (
-                    f"# {PLACEHOLDER}: {a.get('machineType')} configuration of "
-                    f"{a.get('clusterName')} with {len(patches)} patches\n"
-                ),
+                "id": a.get("clusterName"),
+                "machineConfiguration": machine_configuration(a),
             }
         if token == "talos:imageFactory/getUrls:getUrls":
             urls = factory_urls(
@@ -135,13 +410,23 @@ class PlanMocks(Mocks):
                 a.get("platform", "metal"),
                 a.get("architecture", "amd64"),
             )
-            return {**a, "urls": urls}
+            return {**a, "id": "", "urls": urls}
         if token == "talos:client/getConfiguration:getConfiguration":
-            return {**a, "id": a.get("clusterName"), "talosConfig": f"# {PLACEHOLDER}: talosconfig"}
+            cluster = str(a.get("clusterName"))
+            client = dict(a.get("clientConfiguration") or {})
+            return {
+                **a,
+                "id": cluster,
+                "talosConfig": talosconfig(
+                    cluster, client, a.get("endpoints") or [], a.get("nodes") or []
+                ),
+            }
         if token == "talos:cluster/getHealth:getHealth":
-            return {**a, "id": "healthy"}
+            return {**a, "id": "cluster_health"}  # talos_cluster_health_data_source.go
         if token == (
             "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken"
         ):
-            return {**a, "token": PLACEHOLDER}
+            tunnel_id = str(a.get("tunnelId"))
+            secret = self.tunnel_secrets.get(tunnel_id, "")
+            return {**a, "token": tunnel_token(str(a.get("accountId")), tunnel_id, secret)}
         return a

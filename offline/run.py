@@ -67,9 +67,10 @@ def run_program(
     # The SDKs leave some 400k long-lived objects behind; keep the collector from rescanning them
     # on every run (about 40 % of a large plan's time).
     gc.freeze()
-    monitor = RecordingMonitor(PlanMocks())
+    mocks = PlanMocks(config)
+    monitor = RecordingMonitor(mocks)
     settings.ROOT.set(None)
-    set_mocks(PlanMocks(), project=project, stack=stack, preview=False, monitor=monitor)
+    set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     set_all_config(dict(config), sorted(secret_keys))
     root = settings.get_root_resource()
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pulumi
@@ -43,11 +44,21 @@ def namespace_manifest() -> Manifest:
     }
 
 
-TUNNEL_ANNOTATION = "talos-platform.dev/tunnel-id"
-"""On the pod template: a new tunnel (a rotated secret) rolls the pods onto the new token."""
+TOKEN_ANNOTATION = "talos-platform.dev/token-sha256"
+"""On the pod template: a digest of the connector token. cloudflared reads its token once, at
+start, from an environment variable; a rotated tunnel secret changes the token but not the
+tunnel id (the secret is updated in place, cloudflare/terraform-provider-cloudflare
+`internal/services/zero_trust_tunnel_cloudflared/schema.go`), so only a change of the token
+itself can roll the pods onto it."""
 
 
-def deployment_manifest(version: str, replicas: int, tunnel_id: object = "") -> Manifest:
+def token_digest(token: str) -> str:
+    """The first 16 hex digits of the token's SHA-256: it changes whenever the token does, and
+    tells nothing about a token that carries 32 random bytes."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def deployment_manifest(version: str, replicas: int, token_sha256: object = "") -> Manifest:
     container = {
         "name": "cloudflared",
         "image": f"{IMAGE}:{version}",
@@ -108,7 +119,7 @@ def deployment_manifest(version: str, replicas: int, tunnel_id: object = "") -> 
             "template": {
                 "metadata": {
                     "labels": dict(LABELS),
-                    "annotations": {TUNNEL_ANNOTATION: tunnel_id},
+                    "annotations": {TOKEN_ANNOTATION: token_sha256},
                 },
                 "spec": {
                     "automountServiceAccountToken": False,
@@ -185,11 +196,11 @@ def metrics_service_manifest() -> Manifest:
     }
 
 
-def cloudflared_manifests(version: str, replicas: int, tunnel_id: object = "") -> list[Manifest]:
+def cloudflared_manifests(version: str, replicas: int, token_sha256: object = "") -> list[Manifest]:
     """Every object of the connector except the token Secret, in creation order."""
     return [
         namespace_manifest(),
-        deployment_manifest(version, replicas, tunnel_id),
+        deployment_manifest(version, replicas, token_sha256),
         pdb_manifest(),
         metrics_service_manifest(),
     ]
@@ -200,7 +211,6 @@ class CloudflaredArgs:
     version: str
     replicas: int
     token: pulumi.Output[str]
-    tunnel_id: pulumi.Input[str]
     k8s_provider: pulumi.ProviderResource
 
 
@@ -212,8 +222,11 @@ class Cloudflared(pulumi.ComponentResource):
     ) -> None:
         super().__init__(type_token("cloudflare", "Cloudflared"), name, {}, opts)
         in_cluster = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        # The digest is no secret (a one-way hash of 32 random bytes and public ids), so the
+        # Deployment's diff stays readable in a preview.
+        digest = pulumi.Output.unsecret(pulumi.Output.from_input(args.token).apply(token_digest))
         namespace, deployment, pdb, service = cloudflared_manifests(
-            args.version, args.replicas, args.tunnel_id
+            args.version, args.replicas, digest
         )
         ns = register(f"{name}-namespace", namespace, in_cluster)
         in_namespace = pulumi.ResourceOptions.merge(

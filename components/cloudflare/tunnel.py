@@ -13,6 +13,8 @@ from config.models import CloudflareConfig
 from .. import type_token
 from .ingress import ingress_rules
 
+CONFIG_SRC = "cloudflare"
+"""Remotely managed: the ingress rules live in Cloudflare, cloudflared needs only its token."""
 SECRET_BYTES = 32
 """Tunnel secret length; cloudflared requires at least 32 bytes."""
 
@@ -45,11 +47,23 @@ class Tunnel(pulumi.ComponentResource):
             length=SECRET_BYTES,
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["base64", "hex"]),
         )
+        # Tunnel names are unique in an account ("You already have a tunnel with this name",
+        # pulumi/pulumi-cloudflare #1440), and Pulumi creates a replacement before it deletes
+        # the old tunnel. The suffix is drawn again exactly when the tunnel would be replaced:
+        # a change of account_id or config_src (their RequiresReplace in
+        # `internal/services/zero_trust_tunnel_cloudflared/schema.go`); a name change alone is
+        # an update in place.
+        suffix = random.RandomId(
+            f"{name}-suffix",
+            byte_length=3,
+            keepers={"account_id": cf.account_id, "config_src": CONFIG_SRC},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.tunnel = cloudflare.ZeroTrustTunnelCloudflared(
             name,
             account_id=cf.account_id,
-            name=f"{args.project}-{args.stack}",
-            config_src="cloudflare",
+            name=pulumi.Output.concat(f"{args.project}-{args.stack}-", suffix.hex),
+            config_src=CONFIG_SRC,
             tunnel_secret=pulumi.Output.secret(secret.base64),
             opts=on_cloudflare,
         )

@@ -59,7 +59,13 @@ class NodeVm(pulumi.ComponentResource):
             {
                 "interface": "scsi0",
                 "datastore_id": args.host.vm_datastore,
-                "file_id": args.image_file_id,
+                # Created through the API (`<datastore>:0,import-from=<volid>`, bpg
+                # `proxmox/nodes/vms/custom_storage_device.go`), read at creation only and not a
+                # replace trigger (bpg `proxmoxtf/resource/vm/disk/schema.go`). `file_id` would
+                # import over SSH (`disk.go`, `createCustomDisk`) and replace the VM whenever the
+                # image changes. The disk is then grown to `size`, which must not be below the
+                # image's 1246 MiB (Proxmox cannot shrink a disk).
+                "import_from": args.image_file_id,
                 "size": node.disk_gb,
                 "iothread": True,
                 "discard": "on",
@@ -94,11 +100,20 @@ class NodeVm(pulumi.ComponentResource):
             cpu={"type": "host", "cores": node.cores, "sockets": 1},
             # Dedicated memory, no ballooning: Talos and the kubelet size themselves by it.
             memory={"dedicated": node.memory_mb, "floating": 0},
-            agent={"enabled": True, "trim": True},
+            # The agent reports to Proxmox (shutdown, fstrim), but the addresses are static:
+            # do not wait up to `agent.timeout` (15 min) for it to report IPs at every create
+            # and refresh (bpg `proxmoxtf/resource/vm/network/network.go`, ReadNetworkValues).
+            agent={"enabled": True, "trim": True, "wait_for_ip": {"disabled": True}},
+            # An empty CD-ROM drive on ide0. Left unset, the bridge still adds one
+            # (muhlba91/pulumi-proxmoxve #563), as bpg's default: the host's physical drive on
+            # ide3, which needs Sys.Console and which a q35 machine cannot start with
+            # (bpg `proxmoxtf/resource/vm/vm.go`, dvCDROMInterface; bpg #420).
+            cdrom={"file_id": "none", "interface": "ide0"},
             disks=disks,
             network_devices=[network_device],
             initialization={
                 "datastore_id": args.host.vm_datastore,
+                "interface": "ide2",
                 "ip_configs": [
                     {
                         "ipv4": {
@@ -120,6 +135,9 @@ class NodeVm(pulumi.ComponentResource):
                 # Perpetual diffs of the provider: an unset disk `speed` block is reported as
                 # changed on every update (muhlba91/pulumi-proxmoxve #664), and a cpu or memory
                 # change adds `cdrom` and disk fields that replace the VM (#35, #563).
+                # Not `import_from`: a change of it is an update the provider ignores (a new
+                # Talos image reaches running nodes through talosctl), and ignoring it here would
+                # make Pulumi recreate a replaced VM from the old, deleted image file.
                 ignore_changes=["cdrom", "disks[*].speed"],
             ),
         )

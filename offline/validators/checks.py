@@ -1,6 +1,7 @@
 """What the offline plan checks besides the config: the objects the program would create, against
 the real upstream schemas, before anything reaches a cluster.
 
+- every Proxmox download and VM disk against what Proxmox VE and the provider accept;
 - every Talos document of every node (merged into the generated base) against the Talos schema;
 - every Kubernetes object the program registers, strict, for the pinned Kubernetes version,
   and the Argo CD ones against the Argo CD CRDs;
@@ -21,7 +22,7 @@ from typing import Any
 import yaml
 
 from ..recorder import SECRET
-from . import gitops, helm_values, talos_schema
+from . import gitops, helm_values, proxmox, talos_schema
 
 CONFIG_INVOKE = "talos:machine/getConfiguration:getConfiguration"
 
@@ -137,6 +138,7 @@ def gitops_tree(doc: dict[str, Any], kubernetes_version: str, result: CheckResul
 
 def run_checks(doc: dict[str, Any], kubernetes_version: str) -> CheckResult:
     result = CheckResult()
+    result.problems += proxmox.plan_problems(doc["resources"])
     talos_documents(doc, result)
     kubernetes_objects(doc, kubernetes_version, result)
     helm_values_keys(doc, result)

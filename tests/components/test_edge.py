@@ -4,8 +4,10 @@ exposure anywhere in what the program creates."""
 from __future__ import annotations
 
 import pytest
+from pulumi.runtime.mocks import MockResourceArgs
 
-from components.cloudflare.cloudflared import cloudflared_manifests
+from components.cloudflare.cloudflared import TOKEN_ANNOTATION, cloudflared_manifests, token_digest
+from offline.answers import PlanMocks, tunnel_token
 from tests.conftest import STACKS, by_type, recorded, stack_values, structured, with_key
 
 ACCESS_APP = "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication"
@@ -105,3 +107,55 @@ def test_no_inbound_exposure_in_what_the_program_creates(stack: str) -> None:
             for component in values.values():
                 if isinstance(component, dict) and "service" in component:
                     assert component["service"].get("type", "ClusterIP") == "ClusterIP"
+
+
+TUNNEL = "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def _mocked_token(stack: str) -> str:
+    """The token the offline runtime answers for the stack's tunnel, recomputed from the same
+    derivation (`offline/answers.py`): the tunnel secret, the account and the tunnel id."""
+    run = recorded(stack)
+    (tunnel,) = by_type(run, TUNNEL)
+    secret = PlanMocks().new_resource(
+        MockResourceArgs("random:index/randomBytes:RandomBytes", "tunnel-secret", {"length": 32})
+    )[1]["base64"]
+    tunnel_id = _tunnel_id(run)
+    return tunnel_token(tunnel.inputs["accountId"], tunnel_id, secret)
+
+
+def _tunnel_id(run) -> str:
+    (config,) = by_type(run, TUNNEL_CONFIG)
+    return config.inputs["tunnelId"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cloudflared_pods_follow_the_token(stack: str) -> None:
+    """A rotated tunnel secret keeps the tunnel id but changes the token: the pod template must
+    change with the token, or the pods run the old one until they crash."""
+    run = recorded(stack)
+    deployment = next(r for r in by_type(run, DEPLOYMENT) if r.name == "cloudflared-deployment")
+    annotations = deployment.inputs["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {TOKEN_ANNOTATION: token_digest(_mocked_token(stack))}
+    assert not any("annotations" in path for path in deployment.secret_inputs)
+    account = structured(stack_values(stack)[0], "cloudflare")["account_id"]
+    rotated = tunnel_token(account, _tunnel_id(run), "another secret")
+    assert token_digest(rotated) != annotations[TOKEN_ANNOTATION]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tunnel_name_is_drawn_anew_when_the_tunnel_is_replaced(stack: str) -> None:
+    run = recorded(stack)
+    (tunnel,) = by_type(run, TUNNEL)
+    (suffix,) = by_type(run, "random:index/randomId:RandomId")
+    assert suffix.inputs["keepers"] == {
+        "account_id": tunnel.inputs["accountId"],
+        "config_src": tunnel.inputs["configSrc"],
+    }
+    prefix = f"talos-platform-{stack}-"
+    assert tunnel.inputs["name"].startswith(prefix)
+    assert len(tunnel.inputs["name"]) == len(prefix) + 2 * suffix.inputs["byteLength"]
+    assert suffix.urn in tunnel.dependencies or suffix.urn in {
+        u for urns in tunnel.property_dependencies.values() for u in urns
+    }

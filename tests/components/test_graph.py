@@ -4,6 +4,7 @@ program finished, never inside an `apply`."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 
 import pytest
@@ -12,7 +13,7 @@ from offline.run import ProgramRun
 from tests.conftest import STACKS, by_type, recorded, stack_values, structured
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
-IMAGE_FILE = "proxmoxve:download/fileLegacy:FileLegacy"
+IMAGE_FILE = "proxmoxve:download/file:File"
 APPLY = "talos:machine/configurationApply:ConfigurationApply"
 SECRETS = "talos:machine/secrets:Secrets"
 BOOTSTRAP = "talos:machine/bootstrap:Bootstrap"
@@ -182,7 +183,16 @@ def test_vm_inputs() -> None:
         assert vm.inputs["cpu"]["cores"] == node["cores"]
         assert vm.inputs["memory"]["dedicated"] == node["memory_mb"]
         assert vm.inputs["disks"][0]["size"] == node["disk_gb"]
-        assert vm.inputs["disks"][0]["fileId"].endswith(".img")
+        boot = vm.inputs["disks"][0]
+        # Through the API (import_from), not over SSH (file_id, which also replaces the VM).
+        assert "fileId" not in boot
+        assert boot["importFrom"] == f"local:import/{image_name('prod')}"
+        assert boot["fileFormat"] == "raw"
+        # Static addresses: never wait for the agent to report IPs (15 min per VM).
+        assert vm.inputs["agent"]["waitForIp"] == {"disabled": True}
+        # An empty drive on ide0: q35 cannot start with bpg's default physical drive on ide3.
+        assert vm.inputs["cdrom"] == {"fileId": "none", "interface": "ide0"}
+        assert vm.inputs["initialization"]["interface"] == "ide2"
         ip_config = vm.inputs["initialization"]["ipConfigs"][0]["ipv4"]
         assert ip_config["address"] == f"{node['ip']}/24"
         assert vm.inputs["networkDevices"][0]["vlanId"] == 30
@@ -197,13 +207,35 @@ def test_only_prod_protects_vms_and_talos_secrets() -> None:
         assert only(run, SECRETS).protect is expected
 
 
+def image_name(stack: str) -> str:
+    schematic = only(recorded(stack), "talos:imageFactory/schematic:Schematic")
+    return f"{stack}-talos-v1.13.9-{schematic_id(schematic)[:12]}-nocloud-amd64.qcow2"
+
+
+def schematic_id(schematic) -> str:
+    return hashlib.sha256(schematic.inputs["schematic"].encode()).hexdigest()
+
+
 def test_image_schematic_carries_the_guest_agent() -> None:
     run = recorded("dev")
     schematic = only(run, "talos:imageFactory/schematic:Schematic")
     assert "siderolabs/qemu-guest-agent" in schematic.inputs["schematic"]
     image = only(run, IMAGE_FILE)
-    assert image.inputs["url"].endswith("/v1.13.9/nocloud-amd64.raw.zst")
+    # The factory's nocloud disk as qcow2, which `import` content takes without decompression.
+    assert image.inputs["url"] == (
+        f"https://factory.talos.dev/image/{schematic_id(schematic)}/v1.13.9/nocloud-amd64.qcow2"
+    )
+    assert image.inputs["contentType"] == "import"
+    assert "decompressionAlgorithm" not in image.inputs
     assert image.inputs["nodeName"] == "pve1"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_image_file_names_carry_the_cluster_name(stack: str) -> None:
+    """Stacks that share a Proxmox cluster never download onto each other's image file."""
+    for image in by_type(recorded(stack), IMAGE_FILE):
+        assert image.inputs["fileName"] == image_name(stack)
+        assert image.inputs["fileName"].startswith(f"{stack}-")
 
 
 def test_argocd_release_is_pinned_atomic_and_roots_the_stack_path() -> None:
