@@ -1,6 +1,8 @@
 """The whole platform of one stack: Proxmox VMs -> Talos -> Kubernetes -> Argo CD, and the
 Cloudflare Tunnel in front. Thin on purpose: load the config, build the components, export."""
 
+from urllib.parse import urlsplit
+
 import pulumi
 
 from components.argocd import ArgoCd, ArgoCdArgs
@@ -96,6 +98,7 @@ argocd = ArgoCd(
         k8s_provider=kubernetes.provider,
         gitops_token=secrets.gitops_token,
         gitops_ssh_key=secrets.gitops_ssh_key,
+        webhook_secret=secrets.argocd_webhook_secret,
     ),
 )
 access = AdminAccess(
@@ -104,6 +107,11 @@ access = AdminAccess(
         account_id=stack.cloudflare.account_id,
         access=stack.cloudflare.access,
         hostnames=[h for h in stack.cloudflare.hostnames if h.admin],
+        webhook_hostname=(
+            urlsplit(stack.argocd_url).hostname
+            if secrets.argocd_webhook_secret is not None and stack.argocd_url
+            else None
+        ),
         stack=stack_name,
         cloudflare_provider=providers.cloudflare,
     ),

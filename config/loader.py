@@ -17,7 +17,8 @@ from pulumi.runtime import config as runtime_config
 from pydantic import TypeAdapter, ValidationError
 
 from .errors import NAMESPACE, ConfigError, ConfigProblem, key
-from .models import OPTIONAL_SECRETS, REQUIRED_SECRETS, SECTIONS, StackConfig
+from .models import OPTIONAL_SECRETS, REQUIRED_SECRETS, SECTIONS, StackConfig, is_argocd_ui
+from .repository import tree_repository
 from .rules import cross_rules
 
 _ADAPTERS = {name: TypeAdapter(kind) for name, kind in SECTIONS.items()}
@@ -33,6 +34,7 @@ class Secrets:
     cloudflare_api_token: pulumi.Output[str]
     gitops_token: pulumi.Output[str] | None = None
     gitops_ssh_key: pulumi.Output[str] | None = None
+    argocd_webhook_secret: pulumi.Output[str] | None = None
 
 
 @dataclass
@@ -137,6 +139,22 @@ def _repository_credentials(raw: dict[str, Any], gitops: Any) -> list[ConfigProb
     return []
 
 
+def _webhook(raw: dict[str, Any], cloudflare: Any) -> list[ConfigProblem]:
+    """A webhook secret needs a public Argo CD hostname for the Git host to call."""
+    if key("argocd_webhook_secret") not in raw or cloudflare is None:
+        return []
+    if any(is_argocd_ui(h) for h in cloudflare.hostnames):
+        return []
+    return [
+        ConfigProblem(
+            key("argocd_webhook_secret"),
+            HIDDEN,
+            "no webhook secret without a hostname routed to argocd-server in "
+            "cloudflare.hostnames: the Git host would have nowhere to send pushes",
+        )
+    ]
+
+
 def validate(
     raw: dict[str, Any], secret_keys: set[str] | frozenset[str] = frozenset()
 ) -> Validated:
@@ -162,6 +180,8 @@ def validate(
             )
             continue
         value = _decode(raw[full])
+        if name == "gitops" and isinstance(value, dict) and "repo_url" not in value:
+            value = {**value, "repo_url": tree_repository()[0]}
         if name == "nodes" and isinstance(value, list):
             # Cross-node rules read the nodes as written, so one bad node hides nothing.
             parsed["nodes_written"] = value
@@ -171,6 +191,7 @@ def validate(
             problems += _problems(name, exc)
     problems += _check_secrets(raw, set(secret_keys))
     problems += _repository_credentials(raw, parsed.get("gitops"))
+    problems += _webhook(raw, parsed.get("cloudflare"))
     found, warnings = cross_rules(parsed)
     problems += found
     if problems:
@@ -205,5 +226,6 @@ def load() -> tuple[StackConfig, Secrets]:
         cloudflare_api_token=pulumi.Output.secret(str(raw[key("cloudflare_api_token")])),
         gitops_token=optional("gitops_token"),
         gitops_ssh_key=optional("gitops_ssh_key"),
+        argocd_webhook_secret=optional("argocd_webhook_secret"),
     )
     return result.config, secrets

@@ -159,9 +159,10 @@ SECTIONS: dict[str, Any] = {
 REQUIRED_SECRETS = ("proxmox_api_token", "cloudflare_api_token")
 """Secret config keys every stack needs: `pulumi config set --secret <key> <value>`."""
 
-OPTIONAL_SECRETS = ("gitops_token", "gitops_ssh_key")
-"""Secret config keys a stack may set for a private GitOps repository: an HTTPS token
-(`https://` URL) or an SSH deploy key (`git@host:org/repo.git` or `ssh://` URL)."""
+OPTIONAL_SECRETS = ("gitops_token", "gitops_ssh_key", "argocd_webhook_secret")
+"""Secret config keys a stack may set: for a private GitOps repository an HTTPS token
+(`https://` URL) or an SSH deploy key (`git@host:org/repo.git` or `ssh://` URL); and the shared
+secret of a Git webhook that tells Argo CD about a push at once (README, "Git webhook")."""
 
 
 class StackConfig(Model):

@@ -33,6 +33,8 @@ class ArgoCdArgs:
     k8s_provider: pulumi.ProviderResource
     gitops_token: pulumi.Output[str] | None = None
     gitops_ssh_key: pulumi.Output[str] | None = None
+    webhook_secret: pulumi.Output[str] | None = None
+    """Shared secret of the Git host's push webhook (`webhook.github.secret` in argocd-secret)."""
 
 
 class ArgoCd(pulumi.ComponentResource):
@@ -55,15 +57,18 @@ class ArgoCd(pulumi.ComponentResource):
             cleanup_on_fail=True,
             timeout=900,
             max_history=10,
-            values=argocd_values(args.environment, args.external_url),
+            values=argocd_values(
+                args.environment, args.external_url, webhook_secret=_secret(args.webhook_secret)
+            ),
             opts=in_cluster,
         )
         # The namespace and the CRDs come from the release: nothing in the data flow says so.
         after_release = pulumi.ResourceOptions.merge(
             in_cluster, pulumi.ResourceOptions(depends_on=[self.release])
         )
+        credentials: list[pulumi.Resource] = []
         if args.gitops_token is not None or args.gitops_ssh_key is not None:
-            register(
+            repository = register(
                 f"{name}-repository",
                 repository_secret_manifest(
                     args.gitops,
@@ -72,6 +77,7 @@ class ArgoCd(pulumi.ComponentResource):
                 ),
                 after_release,
             )
+            credentials.append(repository)
         project = register(
             f"{name}-root-project",
             root_project_manifest(args.environment, args.gitops),
@@ -81,7 +87,10 @@ class ArgoCd(pulumi.ComponentResource):
             f"{name}-root",
             root_application_manifest(args.environment, args.gitops),
             pulumi.ResourceOptions.merge(
-                after_release, pulumi.ResourceOptions(depends_on=[project])
+                after_release,
+                # A private repository: the first sync must find its credentials, or the root
+                # starts in ComparisonError and waits out the retry backoff.
+                pulumi.ResourceOptions(depends_on=[project, *credentials]),
             ),
         )
         self.register_outputs(

@@ -118,7 +118,9 @@ def _pdb(enabled: bool) -> dict[str, Any]:
     return {"enabled": enabled, "minAvailable": 1} if enabled else {"enabled": False}
 
 
-def argocd_values(env: Environment, external_url: str) -> dict[str, Any]:
+def argocd_values(
+    env: Environment, external_url: str, webhook_secret: object = None
+) -> dict[str, Any]:
     """Values for the argo-cd chart in `env`, served at `external_url` through the tunnel.
 
     `global.domain` is the URL's hostname, `configs.cm.url` the URL itself (without a trailing
@@ -147,6 +149,9 @@ def argocd_values(env: Environment, external_url: str) -> dict[str, Any]:
                 "admin.enabled": True,
             },
             "params": {"server.insecure": True},
+            # Git pushes announced by a webhook (POST /api/webhook) are verified with this
+            # shared secret; the chart writes it to argocd-secret as webhook.github.secret.
+            **({"secret": {"githubSecret": webhook_secret}} if webhook_secret is not None else {}),
         },
         "controller": {
             "replicas": 1,

@@ -23,6 +23,11 @@ def include_rules(access: AccessConfig) -> list[dict[str, Any]]:
     ]
 
 
+def webhook_path(hostname: str) -> str:
+    """The Argo CD API path Git hosts post push events to."""
+    return f"{hostname}/api/webhook"
+
+
 @dataclass(frozen=True)
 class AdminAccessArgs:
     account_id: str
@@ -31,6 +36,8 @@ class AdminAccessArgs:
     """Only the admin ones."""
     stack: str
     cloudflare_provider: pulumi.ProviderResource
+    webhook_hostname: str | None = None
+    """The Argo CD hostname whose `/api/webhook` a Git host calls (a webhook secret is set)."""
 
 
 class AdminAccess(pulumi.ComponentResource):
@@ -67,4 +74,36 @@ class AdminAccess(pulumi.ComponentResource):
                     app_launcher_visible=True,
                     opts=on_cloudflare,
                 )
+        if args.webhook_hostname in self.applications:
+            self.applications[webhook_path(args.webhook_hostname)] = self._webhook_bypass(
+                name, args, on_cloudflare
+            )
         self.register_outputs({"protected_hostnames": sorted(self.applications)})
+
+    def _webhook_bypass(
+        self, name: str, args: AdminAccessArgs, opts: pulumi.ResourceOptions
+    ) -> cloudflare.ZeroTrustAccessApplication:
+        """A Git host cannot log in: its pushes reach `/api/webhook` through a bypass. Access
+        matches the most specific path first, so the rest of the UI stays behind the login
+        (Cloudflare Access, "Application paths"); Argo CD checks each payload's signature
+        against the shared secret and ignores unsigned ones."""
+        path = webhook_path(str(args.webhook_hostname))
+        bypass = cloudflare.ZeroTrustAccessPolicy(
+            f"{name}-git-webhook",
+            account_id=args.account_id,
+            name=f"{args.stack} Git webhook",
+            decision="bypass",
+            includes=[{"everyone": {}}],
+            opts=opts,
+        )
+        return cloudflare.ZeroTrustAccessApplication(
+            f"{name}-git-webhook",
+            account_id=args.account_id,
+            name=f"{path} ({args.stack})",
+            type="self_hosted",
+            domain=path,
+            destinations=[{"type": "public", "uri": path}],
+            policies=[{"id": bypass.id, "precedence": 1}],
+            app_launcher_visible=False,
+            opts=opts,
+        )

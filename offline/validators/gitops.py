@@ -34,13 +34,14 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
+from config.repository import tree_repository
+
 from ..paths import REPO_ROOT, SHARED_ENV_VAR, shared_dir
 
 GITOPS_DIR: Path = REPO_ROOT / "gitops"
 ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
 
 #: The file that names the Git repository and revision of every Application and AppProject.
-REPOSITORY_FILE: Path = GITOPS_DIR / "repository" / "repository.yaml"
 #: Argo CD's name for the cluster it runs in.
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 #: Kinds that live outside namespaces (an AppProject must whitelist them as cluster resources).
@@ -105,14 +106,9 @@ class RenderedObject:
 # --- Repository --------------------------------------------------------------------------------
 
 
-def _read_repository() -> tuple[str, str]:
-    data = yaml.safe_load(REPOSITORY_FILE.read_text())["data"]
-    return str(data["url"]), str(data["revision"])
-
-
 #: The repository every Application and AppProject in the tree points at (a placeholder until
 #: you fork: change it in gitops/repository/repository.yaml) and the revision they follow.
-GITOPS_REPO_URL, GITOPS_REVISION = _read_repository()
+GITOPS_REPO_URL, GITOPS_REVISION = tree_repository()
 
 
 def _require_shared() -> Path:

@@ -159,3 +159,24 @@ def test_tunnel_name_is_drawn_anew_when_the_tunnel_is_replaced(stack: str) -> No
     assert suffix.urn in tunnel.dependencies or suffix.urn in {
         u for urns in tunnel.property_dependencies.values() for u in urns
     }
+
+
+def test_git_webhook_gets_an_access_bypass_and_its_secret_stays_secret() -> None:
+    values, secrets = stack_values("staging")
+    values = {**values, "talos-platform:argocd_webhook_secret": "s3cr3t-value"}
+    run = recorded("staging", values, secrets | {"talos-platform:argocd_webhook_secret"})
+    apps = {a.inputs["domain"]: a for a in by_type(run, ACCESS_APP)}
+    assert set(apps) == {"argocd-staging.example.com", "argocd-staging.example.com/api/webhook"}
+    bypass = apps["argocd-staging.example.com/api/webhook"]
+    policies = {p.urn: p for p in by_type(run, ACCESS_POLICY)}
+    [policy_urn] = bypass.property_dependencies["policies"]
+    assert policies[policy_urn].inputs["decision"] == "bypass"
+    assert policies[policy_urn].inputs["includes"] == [{"everyone": {}}]
+    release = by_type(run, "kubernetes:helm.sh/v3:Release")[0]
+    assert release.inputs["values"]["configs"]["secret"]["githubSecret"] == "[secret]"
+    assert "values.configs.secret.githubSecret" in release.secret_inputs
+
+
+def test_no_webhook_bypass_without_a_webhook_secret() -> None:
+    domains = {a.inputs["domain"] for a in by_type(recorded("staging"), ACCESS_APP)}
+    assert not any(d.endswith("/api/webhook") for d in domains)

@@ -235,3 +235,14 @@ def test_a_node_field_of_the_wrong_type_is_a_problem_not_a_crash(
 ) -> None:
     found = problems_of(_set_node(prod, 1, **{field: value}))
     assert any(p.startswith(f"{NS}:nodes[1].{field}: got ") for p in found)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_repository_url_is_written_once_in_the_tree(stack: str) -> None:
+    """The shipped stacks name no repository: they follow gitops/repository/repository.yaml."""
+    from config.repository import tree_repository
+
+    values, secrets = stack_values(stack)
+    assert "repo_url" not in structured(values, "gitops")
+    config = validate(values, secrets).config
+    assert config is not None and config.gitops.repo_url == tree_repository()[0]
