@@ -42,7 +42,7 @@ class ProxmoxHost(Model):
     vm_datastore: str = "local-lvm"
     """Datastore for VM disks."""
     image_datastore: str = "local"
-    """Datastore (with the `iso` content type) that receives the Talos image."""
+    """Datastore (with the `import` content type, Proxmox VE 8.4+) that receives the Talos image."""
 
 
 class ProxmoxConfig(Model):

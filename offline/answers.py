@@ -90,7 +90,11 @@ def talos_machine_secrets(name: str) -> dict[str, Any]:
             "k8s": _certificate("k8s", name),
             "k8sAggregator": _certificate("k8s-aggregator", name),
             "k8sServiceaccount": {"key": _b64_pem("RSA PRIVATE KEY", "sa", name)},
-            "os": _certificate("os", name),
+            # The OS (Talos API) CA is Ed25519 (terraform-provider-talos util.go).
+            "os": {
+                "cert": _b64_pem("CERTIFICATE", "os", name),
+                "key": _b64_pem("ED25519 PRIVATE KEY", "os", name),
+            },
         },
         "cluster": {
             "id": _secret(base64.urlsafe_b64encode(_bytes(32, "cluster-id", name)).decode()),
@@ -324,10 +328,25 @@ class PlanMocks(Mocks):
                 "macAddresses": [],
                 "networkInterfaceNames": [],
             }
-        if typ == "random:index/randomBytes:RandomBytes":
-            # pulumi/pulumi-random `randomBytes`: `length` random bytes as base64 and hex.
-            raw = _bytes(int(inputs.get("length", 32)), "random", name)
+        if typ == "random:index/randomPassword:RandomPassword":
+            # pulumi/pulumi-random `randomPassword` (terraform-provider-random `password.go`):
+            # the id is "none", `result` the password, `bcrypt_hash` its hash.
+            alphabet = string.ascii_letters + string.digits
+            if inputs.get("special", True):
+                alphabet += str(inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?")
+            raw = _bytes(int(inputs.get("length", 16)), "password", name)
+            result = _secret("".join(alphabet[b % len(alphabet)] for b in raw))
             return "none", {
+                **inputs,
+                "result": result,
+                "bcryptHash": _secret("$2a$10$" + _digest("bcrypt", name)[:53]),
+            }
+        if typ == "random:index/randomBytes:RandomBytes":
+            # pulumi/pulumi-random `randomBytes`: `length` random bytes as base64 and hex, and
+            # the id is the base64 value itself (`provider/resources.go`, computeRandomBytesID):
+            # never use it for a secret.
+            raw = _bytes(int(inputs.get("length", 32)), "random", name)
+            return base64.b64encode(raw).decode(), {
                 **inputs,
                 "base64": _secret(base64.b64encode(raw).decode()),
                 "hex": _secret(raw.hex()),

@@ -26,6 +26,12 @@ SECRET_INVOKE_ARGS = frozenset(
 calls the provider (and marks its result secret), so the request no longer says which were."""
 
 
+def _trigger(request: Any) -> Any:
+    if not request.HasField("replacement_trigger"):
+        return None
+    return json_format.MessageToDict(request.replacement_trigger)
+
+
 @dataclass
 class Registration:
     urn: str
@@ -41,6 +47,8 @@ class Registration:
     additional_secret_outputs: list[str]
     inputs: dict[str, Any]
     secret_inputs: list[str]
+    replacement_trigger: Any = None
+    """The `replacement_trigger` option's value: a change of it replaces the resource."""
 
 
 @dataclass
@@ -107,6 +115,7 @@ class RecordingMonitor(MockMonitor):
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 inputs=inputs,
                 secret_inputs=secret_inputs,
+                replacement_trigger=_trigger(request),
             )
         )
         return response

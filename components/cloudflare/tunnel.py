@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 
 import pulumi
@@ -15,8 +16,9 @@ from .ingress import ingress_rules
 
 CONFIG_SRC = "cloudflare"
 """Remotely managed: the ingress rules live in Cloudflare, cloudflared needs only its token."""
-SECRET_BYTES = 32
-"""Tunnel secret length; cloudflared requires at least 32 bytes."""
+SECRET_CHARACTERS = 48
+"""Tunnel secret: 48 random letters and digits (about 285 bits), sent base64-encoded as 48
+bytes; cloudflared requires at least 32 bytes."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,14 @@ class Tunnel(pulumi.ComponentResource):
         super().__init__(type_token("cloudflare", "Tunnel"), name, {}, opts)
         cf = args.cloudflare
         on_cloudflare = pulumi.ResourceOptions(parent=self, provider=args.cloudflare_provider)
-        secret = random.RandomBytes(
+        # Not RandomBytes: its resource id is its base64 value (pulumi/pulumi-random
+        # `provider/resources.go`, computeRandomBytesID), so the secret would sit in plain text
+        # in the state. A RandomPassword's id is "none" and its result is secret.
+        secret = random.RandomPassword(
             f"{name}-secret",
-            length=SECRET_BYTES,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["base64", "hex"]),
+            length=SECRET_CHARACTERS,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
         )
         # Tunnel names are unique in an account ("You already have a tunnel with this name",
         # pulumi/pulumi-cloudflare #1440), and Pulumi creates a replacement before it deletes
@@ -59,13 +65,19 @@ class Tunnel(pulumi.ComponentResource):
             keepers={"account_id": cf.account_id, "config_src": CONFIG_SRC},
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # `pulumi up --replace <this RandomId>` draws a new name and, through the trigger,
+        # replaces the tunnel under it: the way to replace a tunnel without a name collision.
         self.tunnel = cloudflare.ZeroTrustTunnelCloudflared(
             name,
             account_id=cf.account_id,
             name=pulumi.Output.concat(f"{args.project}-{args.stack}-", suffix.hex),
             config_src=CONFIG_SRC,
-            tunnel_secret=pulumi.Output.secret(secret.base64),
-            opts=on_cloudflare,
+            tunnel_secret=pulumi.Output.secret(
+                secret.result.apply(lambda s: base64.b64encode(s.encode()).decode())
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                on_cloudflare, pulumi.ResourceOptions(replacement_trigger=suffix.hex)
+            ),
         )
         guards = list(args.guards.values())
         cloudflare.ZeroTrustTunnelCloudflaredConfig(

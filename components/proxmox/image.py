@@ -54,12 +54,13 @@ def importable_image_url(disk_image: str) -> str:
     return disk_image.removesuffix(_FACTORY_DISK_SUFFIX) + "." + DISK_FORMAT
 
 
-def image_file_name(cluster_name: str, talos_version: str, schematic_id: str) -> str:
+def image_file_name(cluster_name: str, host: str, talos_version: str, schematic_id: str) -> str:
     """The file's name on the host: the cluster's name first, so stacks sharing one Proxmox
-    cluster (and its datastores) never download onto, or delete, each other's image."""
+    cluster (and its datastores) never download onto, or delete, each other's image; then the
+    host's, so per-host downloads onto one shared datastore do not collide either."""
     return (
-        f"{cluster_name}-talos-{talos_version}-{schematic_id[:12]}-{PLATFORM}-{ARCHITECTURE}"
-        f".{DISK_FORMAT}"
+        f"{cluster_name}-{host}-talos-{talos_version}-{schematic_id[:12]}-{PLATFORM}-"
+        f"{ARCHITECTURE}.{DISK_FORMAT}"
     )
 
 
@@ -97,11 +98,13 @@ class TalosImage(pulumi.ComponentResource):
             architecture=ARCHITECTURE,
             opts=pulumi.InvokeOutputOptions(parent=self),
         ).urls
-        file_name = schematic.id.apply(
-            lambda sid: image_file_name(args.cluster_name, args.talos_version, sid)
-        )
         self.file_ids = {}
         for host in args.hosts:
+            file_name = schematic.id.apply(
+                lambda sid, h=host.name: image_file_name(
+                    args.cluster_name, h, args.talos_version, sid
+                )
+            )
             # bpg `fwprovider/nodes/resource_download_file.go`: url, file_name, content_type,
             # datastore_id and node_name replace the file when they change (a new Talos version
             # or schematic downloads a new file); `overwrite=False` skips the size probe of the
@@ -114,6 +117,9 @@ class TalosImage(pulumi.ComponentResource):
                 url=urls.disk_image.apply(importable_image_url),
                 file_name=file_name,
                 overwrite=False,
+                # The factory builds a schematic's image on its first request: give the node's
+                # download task time (default 600 s); a rerun of `pulumi up` finds it cached.
+                upload_timeout=1800,
                 opts=pulumi.ResourceOptions(parent=self, provider=args.proxmox_provider),
             )
             self.file_ids[host.name] = image.id

@@ -3,6 +3,8 @@ exposure anywhere in what the program creates."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from pulumi.runtime.mocks import MockResourceArgs
 
@@ -118,9 +120,14 @@ def _mocked_token(stack: str) -> str:
     derivation (`offline/answers.py`): the tunnel secret, the account and the tunnel id."""
     run = recorded(stack)
     (tunnel,) = by_type(run, TUNNEL)
-    secret = PlanMocks().new_resource(
-        MockResourceArgs("random:index/randomBytes:RandomBytes", "tunnel-secret", {"length": 32})
-    )[1]["base64"]
+    password = PlanMocks().new_resource(
+        MockResourceArgs(
+            "random:index/randomPassword:RandomPassword",
+            "tunnel-secret",
+            {"length": 48, "special": False},
+        )
+    )[1]["result"]
+    secret = base64.b64encode(password.encode()).decode()
     tunnel_id = _tunnel_id(run)
     return tunnel_token(tunnel.inputs["accountId"], tunnel_id, secret)
 
@@ -159,6 +166,26 @@ def test_tunnel_name_is_drawn_anew_when_the_tunnel_is_replaced(stack: str) -> No
     assert suffix.urn in tunnel.dependencies or suffix.urn in {
         u for urns in tunnel.property_dependencies.values() for u in urns
     }
+    # Drawing a new suffix replaces the tunnel (the only safe way to replace it).
+    assert tunnel.replacement_trigger == suffix_hex(suffix)
+
+
+def suffix_hex(suffix) -> str:
+    return PlanMocks().new_resource(
+        MockResourceArgs("random:index/randomId:RandomId", suffix.name, dict(suffix.inputs))
+    )[1]["hex"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_tunnel_secret_never_sits_in_a_resource_id(stack: str) -> None:
+    """pulumi-random's RandomBytes uses its base64 value as its id, which state keeps in plain
+    text; the tunnel secret comes from a RandomPassword (id "none", result secret)."""
+    run = recorded(stack)
+    assert by_type(run, "random:index/randomBytes:RandomBytes") == []
+    (password,) = by_type(run, "random:index/randomPassword:RandomPassword")
+    assert "result" in password.additional_secret_outputs
+    (tunnel,) = by_type(run, TUNNEL)
+    assert "tunnelSecret" in tunnel.secret_inputs
 
 
 def test_git_webhook_gets_an_access_bypass_and_its_secret_stays_secret() -> None:

@@ -186,7 +186,7 @@ def test_vm_inputs() -> None:
         boot = vm.inputs["disks"][0]
         # Through the API (import_from), not over SSH (file_id, which also replaces the VM).
         assert "fileId" not in boot
-        assert boot["importFrom"] == f"local:import/{image_name('prod')}"
+        assert boot["importFrom"] == f"local:import/{image_name('prod', node['host'])}"
         assert boot["fileFormat"] == "raw"
         # Static addresses: never wait for the agent to report IPs (15 min per VM).
         assert vm.inputs["agent"]["waitForIp"] == {"disabled": True}
@@ -207,9 +207,9 @@ def test_only_prod_protects_vms_and_talos_secrets() -> None:
         assert only(run, SECRETS).protect is expected
 
 
-def image_name(stack: str) -> str:
+def image_name(stack: str, host: str) -> str:
     schematic = only(recorded(stack), "talos:imageFactory/schematic:Schematic")
-    return f"{stack}-talos-v1.13.9-{schematic_id(schematic)[:12]}-nocloud-amd64.qcow2"
+    return f"{stack}-{host}-talos-v1.13.9-{schematic_id(schematic)[:12]}-nocloud-amd64.qcow2"
 
 
 def schematic_id(schematic) -> str:
@@ -234,7 +234,7 @@ def test_image_schematic_carries_the_guest_agent() -> None:
 def test_image_file_names_carry_the_cluster_name(stack: str) -> None:
     """Stacks that share a Proxmox cluster never download onto each other's image file."""
     for image in by_type(recorded(stack), IMAGE_FILE):
-        assert image.inputs["fileName"] == image_name(stack)
+        assert image.inputs["fileName"] == image_name(stack, image.inputs["nodeName"])
         assert image.inputs["fileName"].startswith(f"{stack}-")
 
 

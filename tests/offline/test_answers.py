@@ -37,7 +37,9 @@ def test_machine_secrets_have_the_talos_formats() -> None:
     assert "aescbcEncryptionSecret" not in secrets["secrets"]  # Talos > 1.2 contracts
     for name in ("etcd", "k8s", "k8sAggregator", "os"):
         _pem(secrets["certs"][name]["cert"], "CERTIFICATE")
-        assert "PRIVATE KEY" in _pem(secrets["certs"][name]["key"], "EC PRIVATE KEY")
+    for name in ("etcd", "k8s", "k8sAggregator"):
+        _pem(secrets["certs"][name]["key"], "EC PRIVATE KEY")
+    _pem(secrets["certs"]["os"]["key"], "ED25519 PRIVATE KEY")
     _pem(out["clientConfiguration"]["caCertificate"], "CERTIFICATE")
     assert out["clientConfiguration"]["clientKey"] in FABRICATED_SECRETS
 
@@ -96,6 +98,13 @@ def test_tunnel_token_is_what_cloudflared_parses() -> None:
     )
     decoded = json.loads(base64.b64decode(answer["token"], validate=True))
     assert decoded == {"a": "0123456789abcdef0123456789abcdef", "s": secret, "t": tunnel_id}
+
+
+def test_random_bytes_id_is_its_value_as_pulumi_random_stores_it() -> None:
+    ident, out = PlanMocks().new_resource(
+        MockResourceArgs("random:index/randomBytes:RandomBytes", "b", {"length": 32})
+    )
+    assert ident == out["base64"]
 
 
 def test_vm_and_download_ids_are_the_providers() -> None:
