@@ -22,7 +22,6 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
 from .recorder import SECRET_SIG
 
-NAMESPACE = "talos-platform"
 _UUIDS = uuid.UUID("5f2a4e0c-6b7d-4c1e-9a53-1d2b8f0e7a61")
 FACTORY = "factory.talos.dev"
 """siderolabs/terraform-provider-talos `pkg/talos/provider.go`: `ImageFactoryURL`."""
@@ -240,23 +239,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _kubernetes_endpoint(config: dict[str, str]) -> tuple[str, str]:
-    """The cluster name and control-plane endpoint the stack configures (what Talos puts in
-    the kubeconfig), read from the config the program runs with."""
-    cluster = str(config.get(f"{NAMESPACE}:cluster_name", "cluster"))
-    try:
-        vip = json.loads(config.get(f"{NAMESPACE}:network", "{}")).get("vip", "0.0.0.0")
-    except (ValueError, AttributeError):
-        vip = "0.0.0.0"
-    return cluster, f"https://{vip}:6443"
-
-
 class PlanMocks(Mocks):
     """Answers resource registrations and provider function calls of the whole program."""
 
-    def __init__(self, config: dict[str, str] | None = None) -> None:
-        self.config = dict(config or {})
+    def __init__(self) -> None:
         self.tunnel_secrets: dict[str, str] = {}
+        self.configured_cluster = ("cluster", "https://0.0.0.0:6443")
+        """The cluster name and endpoint the nodes' configuration was generated with: what
+        Talos writes into the kubeconfig. The kubeconfig waits for the bootstrap, which waits
+        for a node's apply of a generated configuration, so a `getConfiguration` call always
+        comes first."""
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -272,7 +264,7 @@ class PlanMocks(Mocks):
         if typ == "talos:cluster/kubeconfig:Kubeconfig":
             # talos_cluster_kubeconfig_resource.go: id is the cluster name; the client
             # configuration is base64 of PEM; the renewal window defaults to 720h.
-            cluster, server = _kubernetes_endpoint(self.config)
+            cluster, server = self.configured_cluster
             return cluster, {
                 **inputs,
                 "endpoint": inputs.get("endpoint") or inputs.get("node"),
@@ -417,6 +409,7 @@ class PlanMocks(Mocks):
         a = args.args
         token = args.token
         if token == "talos:machine/getConfiguration:getConfiguration":
+            self.configured_cluster = (str(a.get("clusterName")), str(a.get("clusterEndpoint")))
             return {
                 **a,
                 "id": a.get("clusterName"),

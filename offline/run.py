@@ -67,7 +67,7 @@ def run_program(
     # The SDKs leave some 400k long-lived objects behind; keep the collector from rescanning them
     # on every run (about 40 % of a large plan's time).
     gc.freeze()
-    mocks = PlanMocks(config)
+    mocks = PlanMocks()
     monitor = RecordingMonitor(mocks)
     settings.ROOT.set(None)
     set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)

@@ -44,6 +44,9 @@ class AdminAccess(pulumi.ComponentResource):
     """Access applications that gate every admin hostname."""
 
     applications: dict[str, cloudflare.ZeroTrustAccessApplication]
+    """The login-gated application of each admin hostname."""
+    webhook_bypass: cloudflare.ZeroTrustAccessApplication | None
+    """The bypass for the Argo CD hostname's `/api/webhook`, when a webhook secret is set."""
 
     def __init__(
         self, name: str, args: AdminAccessArgs, opts: pulumi.ResourceOptions | None = None
@@ -74,10 +77,11 @@ class AdminAccess(pulumi.ComponentResource):
                     app_launcher_visible=True,
                     opts=on_cloudflare,
                 )
-        if args.webhook_hostname in self.applications:
-            self.applications[webhook_path(args.webhook_hostname)] = self._webhook_bypass(
-                name, args, on_cloudflare
-            )
+        self.webhook_bypass = (
+            self._webhook_bypass(name, args, on_cloudflare)
+            if args.webhook_hostname in self.applications
+            else None
+        )
         self.register_outputs({"protected_hostnames": sorted(self.applications)})
 
     def _webhook_bypass(

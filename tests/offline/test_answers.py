@@ -12,7 +12,6 @@ import yaml
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 
 from offline.answers import FABRICATED_SECRETS, PlanMocks
-from tests.conftest import stack_values
 
 TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 
@@ -45,8 +44,15 @@ def test_machine_secrets_have_the_talos_formats() -> None:
 
 
 def test_kubeconfig_names_the_cluster_and_its_vip_endpoint() -> None:
-    values, _ = stack_values("prod")
-    ident, out = PlanMocks(values).new_resource(
+    mocks = PlanMocks()
+    mocks.call(
+        MockCallArgs(
+            "talos:machine/getConfiguration:getConfiguration",
+            {"clusterName": "prod", "clusterEndpoint": "https://203.0.113.10:6443"},
+            "",
+        )
+    )
+    ident, out = mocks.new_resource(
         MockResourceArgs("talos:cluster/kubeconfig:Kubeconfig", "k", {"node": "203.0.113.11"})
     )
     assert ident == "prod"
