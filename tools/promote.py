@@ -1,6 +1,13 @@
-"""Promote pinned versions one environment up: dev -> staging -> prod.
+"""Promote one environment up: dev -> staging -> prod. Two steps, each its own command:
 
     python -m tools.promote --from dev --to staging [--allow-downgrade] [--dry-run]
+    python -m tools.promote --from dev --to staging --revision [COMMIT] [--push] [--remote NAME]
+
+The first edits files, for a pull request; the second, once that is merged, moves the Git ref the
+target environment's Applications follow (`env/staging`, `env/prod`): see `tools/revision.py`.
+A merge to main changes staging and prod only when their ref moves.
+
+Without `--revision`, it copies, from the source environment to the next one:
 
 Copies, from the source environment to the next one:
 
@@ -13,8 +20,10 @@ Copies, from the source environment to the next one:
 Files are edited in place, keeping comments and layout. Each change is printed as
 `key: old -> new`. Nothing is written when anything is refused.
 
-Exit status: 0 promoted (or nothing to promote); 1 a missing or malformed file, or a downgrade
-without --allow-downgrade; 2 a usage error (unknown environment, skipping one, going backwards).
+Exit status: 0 promoted (or nothing to promote; with --revision: the gate passed, ref printed or
+pushed, or nothing to move); 1 a missing or malformed file, a downgrade without --allow-downgrade,
+or with --revision a refused gate, a missing ref, no git repository or a failed push; 2 a usage
+error (unknown environment, skipping one, going backwards, options that do not go together).
 """
 
 from __future__ import annotations
@@ -347,7 +356,8 @@ def report(promotion: Promotion) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.promote",
-        description="Promote pinned versions (stack pins and app image tags) one environment up.",
+        description="Promote pinned versions (stack pins and app image tags) one environment up; "
+        "with --revision, move the target environment's Git ref instead.",
     )
     parser.add_argument("--from", dest="source", required=True, choices=ENVIRONMENTS)
     parser.add_argument("--to", dest="target", required=True, choices=ENVIRONMENTS)
@@ -358,7 +368,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--root", type=Path, default=REPO_ROOT, help="repository to edit (default: this one)"
     )
+    parser.add_argument(
+        "--revision",
+        nargs="?",
+        const="",
+        metavar="COMMIT",
+        help="move the target's Git ref (env/<target>) to COMMIT (default: the tip of the branch "
+        "dev follows) if the gate passes; edits no file; a dry run unless --push",
+    )
+    parser.add_argument(
+        "--push", action="store_true", help="with --revision: run the printed `git push`"
+    )
+    parser.add_argument(
+        "--remote", default="origin", help="with --revision: the remote to read and push refs"
+    )
     args = parser.parse_args(argv)
+    if args.revision is not None:
+        return _move_revision(parser, args)
+    if args.push:
+        parser.error("--push moves a Git ref: it needs --revision")
     try:
         promotion = plan_promotion(args.source, args.target, args.root, args.allow_downgrade)
         if promotion.refusals:
@@ -381,6 +409,25 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(written)
     )
     return EXIT_OK
+
+
+def _move_revision(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.allow_downgrade:
+        parser.error("--allow-downgrade copies versions; --revision moves a ref: use one")
+    if args.dry_run and args.push:
+        parser.error("--dry-run and --push contradict each other (--revision is a dry run)")
+    # Imported here: it imports this module (as `tools.promote`, which under `python -m` is not
+    # `__main__`: hence both error classes below).
+    from . import revision
+
+    try:
+        return revision.run(
+            args.source, args.target, args.root, args.revision or None, args.remote, args.push
+        )
+    except (PromoteError, revision.PromoteError) as exc:
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -131,7 +131,12 @@ def gitops_tree(doc: dict[str, Any], kubernetes_version: str, result: CheckResul
         result.notes.append("GitOps tree not validated: ../shared Argo CD CRDs not found")
         return
     try:
-        result.problems += [str(p) for p in gitops.validate_environment(env, kubernetes_version)]
+        # The ref this plan's root Application follows (its stack file's gitops.revision, which
+        # may be a --stack-file), against the targetRevision the tree gives its Applications.
+        stack = gitops.StackRevision(source["targetRevision"], "the stack file")
+        result.problems += [
+            str(p) for p in gitops.validate_environment(env, kubernetes_version, stack)
+        ]
     except gitops.GitOpsError as exc:
         result.problems.append(str(exc))
 

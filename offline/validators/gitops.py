@@ -7,7 +7,10 @@ with kustomize and checks every object:
 - Argo CD kinds against the CRD schemas in `../shared/argocd/crds` (plus a walk that rejects keys
   the schema does not list, which the CRDs alone would accept);
 - everything else against the strict Kubernetes schemas shipped by `kubernetes-validate`;
-- the platform rules in `object_rules` and `environment_rules`.
+- the platform rules in `object_rules` and `environment_rules`;
+- that the environment's stack and the tree follow the same Git ref (`revision_problems`): the
+  root Application's `targetRevision` (the stack's `gitops.revision`) is the `targetRevision` of
+  every Application the environment creates from this repository.
 
 Run `python -m offline.validators.gitops --kubernetes-version v1.36.2` to check every environment.
 """
@@ -34,14 +37,19 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
-from config.repository import tree_repository
+from config.errors import NAMESPACE
+from config.repository import revision_file, tree_repository, tree_revision
 
 from ..paths import REPO_ROOT, SHARED_ENV_VAR, shared_dir
+from ..stackfile import StackFileError, read_stack_config
 
 GITOPS_DIR: Path = REPO_ROOT / "gitops"
 ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
 
-#: The file that names the Git repository and revision of every Application and AppProject.
+#: Where the stack files (`Pulumi.<env>.yaml`) are.
+STACKS_DIR: Path = REPO_ROOT
+#: The stack setting that is the root Application's `targetRevision`.
+STACK_REVISION_KEY = f"{NAMESPACE}:gitops.revision"
 #: Argo CD's name for the cluster it runs in.
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 #: Kinds that live outside namespaces (an AppProject must whitelist them as cluster resources).
@@ -107,8 +115,17 @@ class RenderedObject:
 
 
 #: The repository every Application and AppProject in the tree points at (a placeholder until
-#: you fork: change it in gitops/repository/repository.yaml) and the revision they follow.
-GITOPS_REPO_URL, GITOPS_REVISION = tree_repository()
+#: you fork: change it in gitops/repository/repository.yaml). The Git ref each environment
+#: follows is `environment_revision(env)`.
+GITOPS_REPO_URL: str = tree_repository().url
+
+
+def environment_revision(env: str) -> str:
+    """The Git ref the Applications of `gitops/envs/<env>` follow (its `revision.yaml`)."""
+    try:
+        return tree_revision(env, GITOPS_DIR)
+    except ValueError as exc:
+        raise GitOpsError(str(exc).replace(str(GITOPS_DIR.parent) + os.sep, "")) from exc
 
 
 def _require_shared() -> Path:
@@ -589,6 +606,7 @@ def _application_problems(
     spec = app.get("spec") or {}
     destination = spec.get("destination") or {}
     problems = []
+    revision = environment_revision(env)
 
     def add(field: str, message: str) -> None:
         problems.append(Problem(item.origin, name, field, message))
@@ -602,8 +620,12 @@ def _application_problems(
         field = "spec.source" if spec.get("source") and index == 0 else f"spec.sources[{index}]"
         if source.get("repoURL") != GITOPS_REPO_URL:
             add(f"{field}.repoURL", f"must be {GITOPS_REPO_URL!r}")
-        if source.get("targetRevision") != GITOPS_REVISION:
-            add(f"{field}.targetRevision", f"must be {GITOPS_REVISION!r}")
+        if source.get("targetRevision") != revision:
+            add(
+                f"{field}.targetRevision",
+                f"must be {revision!r} (gitops/envs/{env}/revision.yaml), "
+                f"found {source.get('targetRevision')!r}",
+            )
         path = str(source.get("path", "")).strip("/")
         if not re.fullmatch(rf"gitops/apps/[a-z0-9-]+/overlays/{re.escape(env)}", path):
             add(f"{field}.path", f"must be gitops/apps/<app>/overlays/{env}, found {path!r}")
@@ -657,15 +679,93 @@ def validate_path(path: Path, kubernetes_version: str) -> list[Problem]:
     return problems
 
 
-def validate_environment(env: str, kubernetes_version: str) -> list[Problem]:
-    """Render an environment and return every schema and platform-rule problem found."""
+def validate_environment(
+    env: str, kubernetes_version: str, stack: StackRevision | None = None
+) -> list[Problem]:
+    """Render an environment and return every schema, platform-rule and revision problem.
+
+    `stack` is the ref the environment's root Application follows; by default the
+    `gitops.revision` of `Pulumi.<env>.yaml` (`stack_revision(env)`).
+    """
     rendered = _render_environment(env)
     problems = []
     for items in rendered.values():
         for item in items:
             problems += validate_manifest(item.manifest, kubernetes_version, item.origin)
             problems += _rule_problems(item)
-    return problems + environment_rules(env, rendered)
+    problems += environment_rules(env, rendered)
+    if stack is None:
+        stack = stack_revision(env)
+    if isinstance(stack, Problem):
+        return [*problems, stack]
+    return problems + revision_problems(env, rendered, stack)
+
+
+# --- Revisions: the stack and the tree follow the same Git ref -----------------------------------
+
+
+@dataclass(frozen=True)
+class StackRevision:
+    """The Git ref a stack's root Application follows (its `gitops.revision`) and where it is set
+    (`Pulumi.prod.yaml`)."""
+
+    value: str
+    file: str
+
+
+def stack_revision(env: str) -> StackRevision | Problem:
+    """`gitops.revision` of `Pulumi.<env>.yaml` in `STACKS_DIR`, or the Problem that stops reading
+    it (no such file, no such key), read the way the offline plan reads a stack."""
+    path = STACKS_DIR / f"Pulumi.{env}.yaml"
+    name = _relative(path)
+    object_name = f"stack {env}"
+    try:
+        values = read_stack_config(env, path, STACKS_DIR / "Pulumi.yaml").values
+    except StackFileError as exc:
+        message = str(exc).replace(str(path), "").lstrip(": ")
+        return Problem(name, object_name, STACK_REVISION_KEY, message)
+    try:
+        revision = json.loads(values.get(f"{NAMESPACE}:gitops", "{}")).get("revision")
+    except (ValueError, AttributeError):
+        revision = None
+    if not isinstance(revision, str) or not revision:
+        message = "not set: the root Application needs the Git ref to follow"
+        return Problem(name, object_name, STACK_REVISION_KEY, message)
+    return StackRevision(revision, name)
+
+
+def revision_problems(
+    env: str, rendered: dict[str, list[RenderedObject]], stack: StackRevision
+) -> list[Problem]:
+    """Each Application of `gitops/envs/<env>` whose source in this repository follows another
+    ref than the stack's root Application (`stack.value`): the root would sync one ref and the
+    Applications it creates another, so a merge to main could reach an environment whose root
+    does not follow main, or the other way round."""
+    env_key = _relative(GITOPS_DIR / "envs" / env)
+    source_file = _relative(revision_file(env, GITOPS_DIR))
+    problems = []
+    for item in rendered.get(env_key, []):
+        if item.manifest.get("kind") != "Application":
+            continue
+        spec = item.manifest.get("spec") or {}
+        for index, source in enumerate(_sources(item.manifest)):
+            if source.get("repoURL") != GITOPS_REPO_URL:
+                continue
+            found = source.get("targetRevision")
+            if found == stack.value:
+                continue
+            field = "spec.source" if spec.get("source") and index == 0 else f"spec.sources[{index}]"
+            problems.append(
+                Problem(
+                    source_file,
+                    describe(item.manifest),
+                    f"{field}.targetRevision",
+                    f"follows {found!r}, but {STACK_REVISION_KEY} in {stack.file} (the root "
+                    f"Application's targetRevision) is {stack.value!r}: the root and the "
+                    "Applications it creates must follow the same Git ref; change one of them",
+                )
+            )
+    return problems
 
 
 # --- Versions (the promotion point) ------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from config.repository import tree_repository
 from offline.validators import gitops
 
 from .conftest import find, objects
@@ -27,7 +28,7 @@ def test_environment_renders_its_project_and_the_app_overlays(env: str, rendered
     assert set(paths) == {f"gitops/envs/{env}", f"gitops/apps/podinfo/overlays/{env}"}
     kinds = sorted(obj["kind"] for obj in paths[f"gitops/envs/{env}"])
     assert kinds == ["AppProject", "Application"]
-    # The local-config repository ConfigMap is build input only.
+    # The local-config ConfigMaps (repository, revision) are build input only.
     assert not objects(paths, "ConfigMap")
 
 
@@ -52,7 +53,8 @@ def test_applications_follow_their_own_overlay_and_project(env: str, rendered: R
         assert app["metadata"]["namespace"] == "argocd"
         assert spec["project"] == env
         assert spec["source"]["repoURL"] == gitops.GITOPS_REPO_URL
-        assert spec["source"]["targetRevision"] == "main"
+        # Each environment follows its own Git ref (tests/gitops/test_env_refs.py).
+        assert spec["source"]["targetRevision"] == gitops.environment_revision(env)
         assert spec["source"]["path"] == f"gitops/apps/{app['metadata']['name']}/overlays/{env}"
         assert spec["destination"] == {
             "server": "https://kubernetes.default.svc",
@@ -70,7 +72,7 @@ def test_applications_follow_their_own_overlay_and_project(env: str, rendered: R
 
 def test_repo_url_is_the_documented_placeholder() -> None:
     assert gitops.GITOPS_REPO_URL == "https://github.com/example-org/talos-platform.git"
-    assert gitops.GITOPS_REVISION == "main"
+    assert gitops.GITOPS_REPO_URL == tree_repository()[0] == tree_repository().url
 
 
 @pytest.mark.parametrize("env", ENVS)
