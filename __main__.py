@@ -73,11 +73,17 @@ RollingUpgrade(
     RollingUpgradeArgs(
         cluster_name=stack.cluster_name,
         nodes=[
-            UpgradeNode(n.name, str(n.ip), n.role, talos_cluster.applies[n.name])
+            UpgradeNode(
+                n.name,
+                str(n.ip),
+                n.role,
+                talos_cluster.applies[n.name],
+                talos_cluster.config_digests[n.name],
+            )
             for n in stack.nodes
         ],
         talos_version=stack.talos_version,
-        kubernetes_version=stack.kubernetes_version,
+        schematic_id=image.schematic_id,
         installer_image=image.installer_image,
         talosconfig=talos_cluster.talosconfig,
         bootstrap=talos_cluster.bootstrap,

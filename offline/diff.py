@@ -2,13 +2,21 @@
 
     python -m offline.diff OLD.json NEW.json [--format text|markdown|json]
 
-Resources are matched by URN: created, deleted, or changed (which inputs, with old and new
-values; `protect`, provider, parent and dependencies too). Stack outputs and the count of each
-provider call are compared as well. Secret values are `[secret]` on both sides of a plan, so a
-changed secret value cannot be seen; a value that became (or stopped being) secret is shown.
+Resources are matched by URN: created, deleted, replaced or updated (which inputs, with old and
+new values; `protect`, provider and parent too). Whether a change replaces the resource is decided
+as the engine and the provider would (`offline/replacement.py`): inputs under `ignore_changes` do
+not count, and an input the provider replaces on (`upstream/provider-rules/replacements.yaml`, with
+the upstream line of each rule), a `replace_on_changes` input, a changed `replacement_trigger` or
+the replacement of a `replace_with` resource replaces it. A resource whose dependencies alone
+changed is not changed: nothing is sent to its provider. Replacements come first in every format.
+
+Stack outputs and provider calls are compared as well. Secret values are `[secret]` on both sides
+of a plan, so a changed secret value cannot be seen; a value that became (or stopped being)
+secret is shown.
 
 Exit status: 0 the diff was printed (changes or not); 1 a file is not a plan document; 2 a usage
-error or a missing/unreadable file.
+error or a missing/unreadable file; 3 (with `--fail-on-protected`) a protected resource would be
+replaced or deleted, which `pulumi up` refuses.
 """
 
 from __future__ import annotations
@@ -20,7 +28,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+from .replacement import Rules, ignored, is_downgrade, load_rules, matches
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_PROTECTED = 0, 1, 2, 3
 SECRET = "[secret]"
 
 Document = dict[str, Any]
@@ -61,6 +71,10 @@ class ResourceRef:
     urn: str
     type: str
     name: str
+    protect: bool = False
+
+
+UPDATE, REPLACE = "update", "replace"
 
 
 @dataclass
@@ -69,8 +83,22 @@ class ResourceChange:
     type: str
     name: str
     changes: list[ValueChange] = field(default_factory=list)
+    operation: str = UPDATE
+    """`update` in place or `replace` (delete and create)."""
+    reasons: list[str] = field(default_factory=list)
+    """Why it is replaced: each input and the rule (with its upstream source) that replaces."""
+    possible_reasons: list[str] = field(default_factory=list)
+    """Conditional provider rules that may replace it (the condition is in the reason)."""
+    delete_before_replace: bool = False
+    protect: bool = False
+    ignored: list[str] = field(default_factory=list)
+    """Changed inputs that `ignore_changes` keeps from the provider."""
     dependencies_added: list[str] = field(default_factory=list)
     dependencies_removed: list[str] = field(default_factory=list)
+
+    @property
+    def replaced(self) -> bool:
+        return self.operation == REPLACE
 
 
 @dataclass
@@ -81,6 +109,7 @@ class PlanDiff:
     deleted: list[ResourceRef]
     changed: list[ResourceChange]
     unchanged: int
+    """Resources with nothing to send to their provider (dependencies alone may have changed)."""
     outputs: list[ValueChange]
     invokes: list[ValueChange]
     """Provider calls (invokes) by function token, paired in call order: `token[1].workerNodes`,
@@ -90,6 +119,20 @@ class PlanDiff:
     def empty(self) -> bool:
         return not (self.created or self.deleted or self.changed or self.outputs or self.invokes)
 
+    @property
+    def replaced(self) -> list[ResourceChange]:
+        return [c for c in self.changed if c.replaced]
+
+    @property
+    def updated(self) -> list[ResourceChange]:
+        return [c for c in self.changed if not c.replaced]
+
+    def protected_losses(self) -> list[str]:
+        """Protected resources this change would replace or delete: `pulumi up` refuses both."""
+        lost = [f"{c.type} {c.name} would be replaced" for c in self.replaced if c.protect]
+        lost += [f"{r.type} {r.name} would be deleted" for r in self.deleted if r.protect]
+        return lost
+
     def summary(self) -> str:
         stacks = (
             self.new_stack
@@ -97,8 +140,9 @@ class PlanDiff:
             else f"{self.old_stack} -> {self.new_stack}"
         )
         return (
-            f"{stacks}: {len(self.created)} to create, {len(self.deleted)} to delete, "
-            f"{len(self.changed)} to change, {self.unchanged} unchanged; "
+            f"{stacks}: {len(self.replaced)} to replace, {len(self.created)} to create, "
+            f"{len(self.deleted)} to delete, {len(self.updated)} to update, "
+            f"{self.unchanged} unchanged; "
             f"{len(self.outputs)} output value(s) and {len(self.invokes)} provider call "
             "argument(s) differ"
         )
@@ -137,13 +181,53 @@ def _index(doc: Document) -> dict[str, Document]:
 
 
 def _ref(entry: Document) -> ResourceRef:
-    return ResourceRef(entry["urn"], entry["type"], entry["name"])
+    return ResourceRef(entry["urn"], entry["type"], entry["name"], bool(entry.get("protect")))
 
 
-def _resource_change(old: Document, new: Document) -> ResourceChange | None:
-    change = ResourceChange(new["urn"], new["type"], new["name"])
-    change.changes += value_changes(old.get("inputs", {}), new.get("inputs", {}), "inputs")
-    for key in ("protect", "provider", "parent"):
+def _input_path(change: ValueChange) -> str:
+    return change.path.removeprefix("inputs.")
+
+
+def _classify(change: ResourceChange, old: Document, new: Document, rules: Rules) -> None:
+    """Set `operation` and its reasons, as the engine would decide (module docstring)."""
+    for value in change.changes:
+        if not value.path.startswith("inputs."):
+            continue
+        path = _input_path(value)
+        for rule in rules.for_type(new["type"]):
+            if not matches(rule.input, path):
+                continue
+            if rule.when == "downgrade" and not is_downgrade(value.old, value.new):
+                continue
+            reason = f"{path}: the provider replaces on `{rule.input}` ({rule.cites()})"
+            if rule.when == "conditional":
+                change.possible_reasons.append(f"{reason}, when {rule.note or 'a condition holds'}")
+            else:
+                change.reasons.append(reason)
+        for pattern in new.get("replace_on_changes") or []:
+            if pattern == "*" or matches(pattern, path):
+                change.reasons.append(f"{path}: `replace_on_changes` names `{pattern}`")
+    if old.get("replacement_trigger") != new.get("replacement_trigger"):
+        change.reasons.append("`replacement_trigger` changed")
+    if change.reasons:
+        change.operation = REPLACE
+
+
+def _resource_change(old: Document, new: Document, rules: Rules) -> ResourceChange | None:
+    change = ResourceChange(
+        new["urn"],
+        new["type"],
+        new["name"],
+        delete_before_replace=bool(new.get("delete_before_replace")),
+        protect=bool(old.get("protect")),
+    )
+    ignore = list(new.get("ignore_changes") or [])
+    for value in value_changes(old.get("inputs", {}), new.get("inputs", {}), "inputs"):
+        if ignored(_input_path(value), ignore):
+            change.ignored.append(_input_path(value))
+        else:
+            change.changes.append(value)
+    for key in ("protect", "provider", "parent", "replacement_trigger"):
         if old.get(key) != new.get(key):
             change.changes.append(ValueChange(key, old.get(key), new.get(key)))
     before = set(old.get("secret_inputs") or [])
@@ -153,19 +237,45 @@ def _resource_change(old: Document, new: Document) -> ResourceChange | None:
     old_deps, new_deps = set(old.get("dependencies") or []), set(new.get("dependencies") or [])
     change.dependencies_added = sorted(new_deps - old_deps)
     change.dependencies_removed = sorted(old_deps - new_deps)
-    if change.changes or change.dependencies_added or change.dependencies_removed:
-        return change
-    return None
+    _classify(change, old, new, rules)
+    # A change of dependencies alone sends nothing to the provider: not a change.
+    return change if change.changes else None
 
 
-def diff_plans(old: Document, new: Document) -> PlanDiff:
+def _replace_with(changed: dict[str, ResourceChange], after: dict[str, Document]) -> None:
+    """Replace each resource `replace_with` a replaced one, until nothing more is replaced."""
+    grew = True
+    while grew:
+        grew = False
+        for urn, entry in after.items():
+            for other in entry.get("replace_with") or []:
+                if other in changed and changed[other].replaced:
+                    if urn not in changed:
+                        changed[urn] = ResourceChange(
+                            urn,
+                            entry["type"],
+                            entry["name"],
+                            delete_before_replace=bool(entry.get("delete_before_replace")),
+                            protect=bool(entry.get("protect")),
+                        )
+                    mine = changed[urn]
+                    reason = f"`replace_with` {changed[other].name}, which is replaced"
+                    if reason not in mine.reasons:
+                        mine.reasons.append(reason)
+                        mine.operation = REPLACE
+                        grew = True
+
+
+def diff_plans(old: Document, new: Document, rules: Rules | None = None) -> PlanDiff:
     """The difference from plan `old` to plan `new` (both plan documents)."""
+    rules = rules if rules is not None else load_rules()
     before, after = _index(old), _index(new)
-    changed = []
+    changed: dict[str, ResourceChange] = {}
     for urn in after.keys() & before.keys():
-        change = _resource_change(before[urn], after[urn])
+        change = _resource_change(before[urn], after[urn], rules)
         if change is not None:
-            changed.append(change)
+            changed[urn] = change
+    _replace_with(changed, {u: e for u, e in after.items() if u in before})
     calls_old, calls_new = _calls(old), _calls(new)
     invokes: list[ValueChange] = []
     for token in sorted(calls_old.keys() | calls_new.keys()):
@@ -175,7 +285,7 @@ def diff_plans(old: Document, new: Document) -> PlanDiff:
         new_stack=str(new.get("stack", "")),
         created=sorted((_ref(after[u]) for u in after.keys() - before.keys()), key=_order),
         deleted=sorted((_ref(before[u]) for u in before.keys() - after.keys()), key=_order),
-        changed=sorted(changed, key=_order),
+        changed=sorted(changed.values(), key=_order),
         unchanged=len(after.keys() & before.keys()) - len(changed),
         outputs=value_changes(old.get("outputs", {}), new.get("outputs", {}), "outputs"),
         invokes=invokes,
@@ -217,21 +327,46 @@ def _change_line(change: ValueChange) -> str:
 
 
 def _resource_lines(change: ResourceChange) -> list[str]:
-    lines = [_change_line(c) for c in change.changes]
+    lines = [f"replaced because {reason}" for reason in change.reasons]
+    lines += [f"may be replaced: {reason}" for reason in change.possible_reasons]
+    if change.replaced and change.delete_before_replace:
+        lines.append("deleted before its replacement is created (`delete_before_replace`)")
+    if change.replaced and change.protect:
+        lines.append("PROTECTED: `pulumi up` refuses to replace it")
+    lines += [_change_line(c) for c in change.changes]
+    lines += [f"ignored (`ignore_changes`): {path}" for path in change.ignored]
     lines += [f"dependencies: + {urn}" for urn in change.dependencies_added]
     lines += [f"dependencies: - {urn}" for urn in change.dependencies_removed]
     return lines
 
 
+def _operation(change: ResourceChange) -> str:
+    if change.replaced:
+        return "-/+ replace" if change.delete_before_replace else "+/- replace"
+    return "~ update"
+
+
+def _ordered(diff: PlanDiff) -> list[tuple[str, ResourceRef | ResourceChange]]:
+    """Replacements first (what a reviewer must see), then deletions, creations, updates."""
+    rows: list[tuple[str, ResourceRef | ResourceChange]] = []
+    rows += [(_operation(c), c) for c in diff.replaced]
+    rows += [("- delete", r) for r in diff.deleted]
+    rows += [("+ create", r) for r in diff.created]
+    rows += [(_operation(c), c) for c in diff.updated]
+    return rows
+
+
+def _protected(item: ResourceRef | ResourceChange, operation: str) -> bool:
+    return item.protect and ("replace" in operation or "delete" in operation)
+
+
 def render_text(diff: PlanDiff) -> str:
     lines: list[str] = []
-    for ref in diff.created:
-        lines.append(f"+ {ref.type}  {ref.name}")
-    for ref in diff.deleted:
-        lines.append(f"- {ref.type}  {ref.name}")
-    for change in diff.changed:
-        lines.append(f"~ {change.type}  {change.name}")
-        lines += [f"    {line}" for line in _resource_lines(change)]
+    for operation, item in _ordered(diff):
+        mark = "  [protected]" if _protected(item, operation) else ""
+        lines.append(f"{operation}  {item.type}  {item.name}{mark}")
+        if isinstance(item, ResourceChange):
+            lines += [f"    {line}" for line in _resource_lines(item)]
     if diff.outputs:
         lines.append("~ stack outputs")
         lines += [f"    {_change_line(c)}" for c in diff.outputs]
@@ -240,6 +375,7 @@ def render_text(diff: PlanDiff) -> str:
         lines += [f"    {_change_line(c)}" for c in diff.invokes]
     if diff.empty:
         lines.append("no changes")
+    lines += [f"error: {loss}, but it is protected" for loss in diff.protected_losses()]
     lines.append(diff.summary())
     return "\n".join(lines) + "\n"
 
@@ -250,17 +386,34 @@ def _cell(text: str) -> str:
 
 def render_markdown(diff: PlanDiff) -> str:
     lines = [f"**{_cell(diff.summary())}**", ""]
+    lines += [
+        f"> **Refused by `pulumi up`:** {_cell(loss)}, but it is protected."
+        for loss in diff.protected_losses()
+    ]
     if diff.empty:
         lines.append("No changes.")
         return "\n".join(lines) + "\n"
-    if diff.created or diff.deleted or diff.changed:
-        lines += ["| | type | name |", "|---|---|---|"]
-        rows = [("create", r.type, r.name) for r in diff.created]
-        rows += [("delete", r.type, r.name) for r in diff.deleted]
-        rows += [("change", c.type, c.name) for c in diff.changed]
-        lines += [f"| {op} | `{_cell(t)}` | `{_cell(n)}` |" for op, t, n in rows]
+    rows = _ordered(diff)
+    if rows:
+        lines += ["| | type | name | why |", "|---|---|---|---|"]
+        for operation, item in rows:
+            why = ""
+            if isinstance(item, ResourceChange) and item.replaced:
+                why = "; ".join(item.reasons)
+            elif isinstance(item, ResourceChange) and item.possible_reasons:
+                why = "may be replaced: " + "; ".join(item.possible_reasons)
+            if _protected(item, operation):
+                why = f"**protected** {why}".strip()
+            lines.append(
+                f"| {operation.split()[-1]} | `{_cell(item.type)}` | `{_cell(item.name)}` | "
+                f"{_cell(why)} |"
+            )
         lines.append("")
-    details = [(f"{c.type.rsplit(':', 1)[-1]} {c.name}", _resource_lines(c)) for c in diff.changed]
+    details = [
+        (f"{c.type.rsplit(':', 1)[-1]} {c.name}", _resource_lines(c))
+        for _, c in rows
+        if isinstance(c, ResourceChange)
+    ]
     if diff.outputs:
         details.append(("stack outputs", [_change_line(c) for c in diff.outputs]))
     if diff.invokes:
@@ -282,6 +435,8 @@ def _plain(value: Any) -> Any:
 
 def render_json(diff: PlanDiff) -> str:
     data = _plain(asdict(diff))
+    data["replaced"] = [c.urn for c in diff.replaced]
+    data["protected_losses"] = diff.protected_losses()
     data["summary"] = diff.summary()
     return json.dumps(data, indent=2) + "\n"
 
@@ -340,13 +495,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("old", type=Path, help="the plan before (for example of the base branch)")
     parser.add_argument("new", type=Path, help="the plan after (for example of the pull request)")
     parser.add_argument("--format", choices=sorted(RENDERERS), default="text")
+    parser.add_argument(
+        "--fail-on-protected",
+        action="store_true",
+        help="exit 3 when a protected resource would be replaced or deleted",
+    )
     args = parser.parse_args(argv)
     try:
         old, new = load_plan(args.old), load_plan(args.new)
     except PlanFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    sys.stdout.write(RENDERERS[args.format](diff_plans(old, new)))
+    diff = diff_plans(old, new)
+    sys.stdout.write(RENDERERS[args.format](diff))
+    if args.fail_on_protected and diff.protected_losses():
+        return EXIT_PROTECTED
     return EXIT_OK
 
 

@@ -30,6 +30,14 @@ def resource_entries(run: ProgramRun) -> list[dict[str, Any]]:
                 "dependencies": sorted(deps),
                 "provider": provider_urn(r.provider),
                 "protect": r.protect,
+                # What a reviewer (or `offline.diff`) needs to judge a change of this resource.
+                "ignore_changes": r.ignore_changes,
+                "replace_on_changes": r.replace_on_changes,
+                "replacement_trigger": r.replacement_trigger,
+                "replace_with": r.replace_with,
+                "delete_before_replace": r.delete_before_replace,
+                "retain_on_delete": r.retain_on_delete,
+                "deleted_with": r.deleted_with,
                 "inputs": r.inputs,
                 "secret_inputs": r.secret_inputs,
             }

