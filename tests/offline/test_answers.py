@@ -130,3 +130,21 @@ def test_vm_and_download_ids_are_the_providers() -> None:
     assert ident == "3101"
     # wait_for_ip.disabled: the agent is not asked, the lists stay empty (list of lists).
     assert out["ipv4Addresses"] == [] and out["macAddresses"] == []
+
+
+def test_commands_and_applies_answer_as_their_providers() -> None:
+    mocks = PlanMocks()
+    ident, out = mocks.new_resource(
+        MockResourceArgs("command:local:Command", "talos-health", {"create": "true"})
+    )
+    assert re.fullmatch(r"talos-health[0-9a-f]{8}", ident)  # resource.NewUniqueHex(name, 8, 0)
+    assert out["stdout"] == "" and out["stderr"] == "" and out["create"] == "true"
+    for mode, resolved in (("staged_if_needing_reboot", "auto"), ("no_reboot", "no_reboot")):
+        _, applied = mocks.new_resource(
+            MockResourceArgs(
+                "talos:machine/configurationApply:ConfigurationApply",
+                "a",
+                {"applyMode": mode, "node": "192.0.2.11", "machineConfigurationInput": "x"},
+            )
+        )
+        assert applied["resolvedApplyMode"] == resolved
