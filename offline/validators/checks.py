@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from ..recorder import SECRET
-from . import gitops, helm_values, proxmox, talos_schema
+from . import disruption, gitops, helm_values, proxmox, talos_schema
 
 CONFIG_INVOKE = "talos:machine/getConfiguration:getConfiguration"
 
@@ -148,4 +148,5 @@ def run_checks(doc: dict[str, Any], kubernetes_version: str) -> CheckResult:
     kubernetes_objects(doc, kubernetes_version, result)
     helm_values_keys(doc, result)
     gitops_tree(doc, kubernetes_version, result)
+    result.problems += disruption.disruption_problems(doc)
     return result
