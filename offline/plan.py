@@ -21,8 +21,8 @@ from pathlib import Path
 
 from config.errors import NAMESPACE, ConfigError
 
-from .diff import PlanFileError, diff_plans, load_plan
 from .graph import plan_document
+from .plan_diff import PlanFileError, diff_plans, load_plan
 from .render import RENDERERS
 from .run import run_program
 from .stackfile import StackFileError, read_stack_config
