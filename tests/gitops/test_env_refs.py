@@ -65,7 +65,7 @@ def test_a_stack_that_follows_another_ref_than_its_tree_is_a_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stacks = _stacks_with(tmp_path, "prod", "revision: env/prod", "revision: main")
-    monkeypatch.setattr(gitops, "STACKS_DIR", stacks)
+    monkeypatch.setattr(gitops.tree, "STACKS_DIR", stacks)
     stack = gitops.stack_revision("prod")
     assert isinstance(stack, gitops.StackRevision) and stack.value == "main"
     env = gitops.GITOPS_DIR / "envs" / "prod"
@@ -84,7 +84,7 @@ def test_validate_environment_compares_with_the_stack_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: Path
 ) -> None:
     monkeypatch.setattr(
-        gitops, "STACKS_DIR", _stacks_with(tmp_path, "staging", "env/staging", "env/stage")
+        gitops.tree, "STACKS_DIR", _stacks_with(tmp_path, "staging", "env/staging", "env/stage")
     )
     problems = gitops.validate_environment("staging", K8S)
     assert [(p.field, "'env/stage'" in p.message) for p in problems] == [
@@ -99,7 +99,7 @@ def test_a_stack_without_a_revision_is_a_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stacks = _stacks_with(tmp_path, "dev", "    revision: main\n", "")
-    monkeypatch.setattr(gitops, "STACKS_DIR", stacks)
+    monkeypatch.setattr(gitops.tree, "STACKS_DIR", stacks)
     problem = gitops.stack_revision("dev")
     assert isinstance(problem, gitops.Problem)
     assert (problem.field, problem.message) == (
@@ -116,7 +116,7 @@ def test_the_offline_plan_catches_a_tree_that_moved_away_from_its_stack(
     shutil.copytree(gitops.GITOPS_DIR, tree)
     revision = tree / "envs" / "prod" / "revision.yaml"
     revision.write_text(revision.read_text().replace("revision: env/prod", "revision: main"))
-    monkeypatch.setattr(gitops, "GITOPS_DIR", tree)
+    monkeypatch.setattr(gitops.tree, "GITOPS_DIR", tree)
     problems = run_checks(document("prod"), K8S).problems
     assert problems == [
         f"{revision}: Application argocd/podinfo: spec.source.targetRevision: follows 'main', "

@@ -15,7 +15,7 @@ from offline.validators import gitops
 def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     target = tmp_path / "gitops"
     shutil.copytree(gitops.GITOPS_DIR, target)
-    monkeypatch.setattr(gitops, "GITOPS_DIR", target)
+    monkeypatch.setattr(gitops.tree, "GITOPS_DIR", target)
     return target
 
 

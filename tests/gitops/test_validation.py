@@ -175,7 +175,7 @@ def test_render_error_names_the_path(gitops_copy: Path) -> None:
 def test_missing_kubectl_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(gitops.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(gitops.rendering.sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(gitops.GitOpsError, match=r"requirements-dev\.txt"):
         gitops.kubectl_path()

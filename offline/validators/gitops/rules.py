@@ -1,0 +1,217 @@
+"""Platform rules: for each object (`object_rules`) and for the objects of an environment
+together (`environment_rules`), as Argo CD would admit them at sync time."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import tree
+from .rendering import _local_source_path, _sources
+from .schemas import describe, json_path
+from .tree import (
+    ARGOCD_API_VERSION,
+    CLUSTER_SCOPED_KINDS,
+    GITOPS_REPO_URL,
+    IN_CLUSTER_SERVER,
+    Problem,
+    RenderedObject,
+    _relative,
+    environment_revision,
+)
+
+
+def _pod_spec(manifest: dict[str, Any]) -> tuple[list[str | int], dict[str, Any]] | None:
+    kind = manifest.get("kind")
+    spec = manifest.get("spec") or {}
+    if kind == "Pod":
+        return ["spec"], spec
+    if kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}:
+        return ["spec", "template", "spec"], (spec.get("template") or {}).get("spec") or {}
+    if kind == "CronJob":
+        job = (spec.get("jobTemplate") or {}).get("spec") or {}
+        pod = (job.get("template") or {}).get("spec") or {}
+        return ["spec", "jobTemplate", "spec", "template", "spec"], pod
+    return None
+
+
+def image_tag_problem(image: str) -> str | None:
+    """Why an image reference is not pinned (no tag, or `latest`); None if it is."""
+    if "@" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return f"image {image!r} has no tag: pin a version"
+    if last.split(":", 1)[1] == "latest":
+        return f"image {image!r} uses the tag 'latest': pin a version"
+    return None
+
+
+def object_rules(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """Platform rules for one object, as (field, message) pairs.
+
+    Nothing is exposed except through the Cloudflare Tunnel: no LoadBalancer or NodePort
+    Service, no hostPort, no hostNetwork. Images carry a pinned tag (not `latest`). Every
+    Application syncs automatically with prune and selfHeal, so Git is what runs.
+    """
+    found: list[tuple[str, str]] = []
+    kind = manifest.get("kind")
+    spec = manifest.get("spec") or {}
+    if kind == "Service" and spec.get("type") in {"LoadBalancer", "NodePort"}:
+        message = f"Service type {spec['type']} is not allowed: use ClusterIP and the tunnel"
+        found.append(("spec.type", message))
+    pod = _pod_spec(manifest)
+    if pod is not None:
+        prefix, pod_spec = pod
+        if pod_spec.get("hostNetwork"):
+            found.append((json_path([*prefix, "hostNetwork"]), "hostNetwork is not allowed"))
+        for group in ("initContainers", "containers", "ephemeralContainers"):
+            for index, container in enumerate(pod_spec.get(group) or []):
+                at = [*prefix, group, index]
+                problem = image_tag_problem(str(container.get("image", "")))
+                if problem:
+                    found.append((json_path([*at, "image"]), problem))
+                for port_index, port in enumerate(container.get("ports") or []):
+                    if port.get("hostPort"):
+                        field = json_path([*at, "ports", port_index, "hostPort"])
+                        found.append((field, "hostPort is not allowed"))
+    if kind == "Application" and manifest.get("apiVersion") == ARGOCD_API_VERSION:
+        automated = (spec.get("syncPolicy") or {}).get("automated") or {}
+        for key in ("prune", "selfHeal"):
+            if automated.get(key) is not True:
+                found.append(
+                    (f"spec.syncPolicy.automated.{key}", f"automated sync needs {key}: true")
+                )
+        if automated.get("enabled") is False:
+            found.append(("spec.syncPolicy.automated.enabled", "automated sync is switched off"))
+    return found
+
+
+def _rule_problems(item: RenderedObject) -> list[Problem]:
+    name = describe(item.manifest)
+    return [
+        Problem(item.origin, name, field, message) for field, message in object_rules(item.manifest)
+    ]
+
+
+def _group(api_version: str) -> str:
+    return api_version.split("/", 1)[0] if "/" in api_version else ""
+
+
+def _permits(rules: list[dict[str, Any]], group: str, kind: str) -> bool:
+    return any(
+        rule.get("group") in {group, "*"} and rule.get("kind") in {kind, "*"} for rule in rules
+    )
+
+
+def environment_rules(env: str, rendered: dict[str, list[RenderedObject]]) -> list[Problem]:
+    """Rules that tie an environment's objects together.
+
+    Each Application is in project `<env>`, targets the in-cluster server, and follows
+    `gitops/apps/<app>/overlays/<env>` of this repository. The AppProject `<env>` exists, takes
+    sources only from this repository, and admits each object its Applications deploy (kind
+    whitelisted, namespace among its destinations), as Argo CD would check at sync time.
+    """
+    env_key = _relative(tree.GITOPS_DIR / "envs" / env)
+    env_objects = rendered.get(env_key, [])
+    problems: list[Problem] = []
+    projects = {
+        item.manifest["metadata"]["name"]: item
+        for item in env_objects
+        if item.manifest.get("kind") == "AppProject"
+    }
+    project = projects.get(env)
+    if project is None:
+        problems.append(Problem(env_key, f"AppProject argocd/{env}", "metadata.name", "missing"))
+    else:
+        repos = (project.manifest.get("spec") or {}).get("sourceRepos") or []
+        if repos != [GITOPS_REPO_URL]:
+            problems.append(
+                Problem(
+                    project.origin,
+                    describe(project.manifest),
+                    "spec.sourceRepos",
+                    f"must be exactly [{GITOPS_REPO_URL!r}], found {repos!r}",
+                )
+            )
+    for item in env_objects:
+        app = item.manifest
+        if app.get("kind") != "Application":
+            continue
+        problems += _application_problems(env, item, project, rendered)
+    return problems
+
+
+def _application_problems(
+    env: str,
+    item: RenderedObject,
+    project: RenderedObject | None,
+    rendered: dict[str, list[RenderedObject]],
+) -> list[Problem]:
+    app = item.manifest
+    name = describe(app)
+    spec = app.get("spec") or {}
+    destination = spec.get("destination") or {}
+    problems = []
+    revision = environment_revision(env)
+
+    def add(field: str, message: str) -> None:
+        problems.append(Problem(item.origin, name, field, message))
+
+    if spec.get("project") != env:
+        add("spec.project", f"must be {env!r}, found {spec.get('project')!r}")
+    if destination.get("server") != IN_CLUSTER_SERVER:
+        add("spec.destination.server", f"must be {IN_CLUSTER_SERVER!r}")
+    sources = _sources(app)
+    for index, source in enumerate(sources):
+        field = "spec.source" if spec.get("source") and index == 0 else f"spec.sources[{index}]"
+        if source.get("repoURL") != GITOPS_REPO_URL:
+            add(f"{field}.repoURL", f"must be {GITOPS_REPO_URL!r}")
+        if source.get("targetRevision") != revision:
+            add(
+                f"{field}.targetRevision",
+                f"must be {revision!r} (gitops/envs/{env}/revision.yaml), "
+                f"found {source.get('targetRevision')!r}",
+            )
+        path = str(source.get("path", "")).strip("/")
+        if not re.fullmatch(rf"gitops/apps/[a-z0-9-]+/overlays/{re.escape(env)}", path):
+            add(f"{field}.path", f"must be gitops/apps/<app>/overlays/{env}, found {path!r}")
+    if project is None:
+        return problems
+    project_spec = project.manifest.get("spec") or {}
+    destinations = {
+        (entry.get("server"), entry.get("namespace"))
+        for entry in project_spec.get("destinations") or []
+    }
+    for source in sources:
+        relative = _local_source_path(source)
+        for obj in rendered.get(relative or "", []):
+            problems += _admission_problems(obj, destination, project_spec, destinations)
+    return problems
+
+
+def _admission_problems(
+    item: RenderedObject,
+    destination: dict[str, Any],
+    project_spec: dict[str, Any],
+    destinations: set[tuple[Any, Any]],
+) -> list[Problem]:
+    manifest = item.manifest
+    name = describe(manifest)
+    kind = str(manifest.get("kind", ""))
+    group = _group(str(manifest.get("apiVersion", "")))
+    if kind in CLUSTER_SCOPED_KINDS:
+        if not _permits(project_spec.get("clusterResourceWhitelist") or [], group, kind):
+            return [Problem(item.origin, name, "kind", "cluster-scoped kind not whitelisted")]
+        return []
+    problems = []
+    if not _permits(project_spec.get("namespaceResourceWhitelist") or [], group, kind):
+        message = "kind not in the project's namespaceResourceWhitelist"
+        problems.append(Problem(item.origin, name, "kind", message))
+    namespace = (manifest.get("metadata") or {}).get("namespace") or destination.get("namespace")
+    server = destination.get("server")
+    if (server, namespace) not in destinations and (server, "*") not in destinations:
+        problems.append(
+            Problem(item.origin, name, "metadata.namespace", "not a destination of the project")
+        )
+    return problems

@@ -1,0 +1,226 @@
+"""Schemas: each object against the strict Kubernetes schemas of `kubernetes-validate`, or, for
+Argo CD kinds, against the CRDs in `../shared/argocd/crds` plus a walk for unknown keys."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+
+from .tree import ARGOCD_API_VERSION, ARGOCD_KINDS, GitOpsError, Problem, _require_shared
+
+_MESSAGE_LIMIT = 300
+
+
+def describe(manifest: dict[str, Any]) -> str:
+    """A short name for an object: `Deployment podinfo/frontend`, `Namespace podinfo`."""
+    metadata = manifest.get("metadata") or {}
+    name = metadata.get("name", "<unnamed>")
+    namespace = metadata.get("namespace")
+    return f"{manifest.get('kind', '<no kind>')} {namespace + '/' if namespace else ''}{name}"
+
+
+def json_path(parts: Sequence[str | int]) -> str:
+    """`["spec", "containers", 0, "image"]` -> `spec.containers[0].image`; odd keys quoted."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_$][A-Za-z0-9_$-]*", part):
+            text += f".{part}" if text else part
+        else:
+            text += f'["{part}"]'
+    return text or "(object)"
+
+
+def schema_version(kubernetes_version: str) -> str:
+    """`v1.36.2` or `1.36` -> `1.36`; fails for versions kubernetes-validate has no schemas for."""
+    match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?", kubernetes_version.strip())
+    if match is None:
+        raise GitOpsError(f"not a Kubernetes version: {kubernetes_version!r} (expected v1.36.2)")
+    version = f"{match.group(1)}.{match.group(2)}"
+    available = _kubernetes_schema_versions()
+    if version not in available:
+        raise GitOpsError(
+            f"kubernetes-validate has no schemas for Kubernetes {version} "
+            f"(it has {available[0]} to {available[-1]})"
+        )
+    return version
+
+
+@lru_cache(maxsize=1)
+def _kubernetes_schema_versions() -> tuple[str, ...]:
+    root = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+    found = []
+    for entry in root.iterdir():
+        match = re.fullmatch(r"v(\d+)\.(\d+)\.0-local-strict", entry.name)
+        if match:
+            found.append((int(match.group(1)), int(match.group(2))))
+    return tuple(f"{major}.{minor}" for major, minor in sorted(found))
+
+
+def _schema_file(version: str, name: str) -> Any:
+    root = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+    entry = root / f"v{version}.0-local-strict" / name
+    return json.loads(entry.read_text()) if entry.is_file() else None
+
+
+@lru_cache(maxsize=8)
+def _kubernetes_registry(version: str) -> Registry:
+    definitions = _schema_file(version, "_definitions.json")
+    return Resource.from_contents(definitions) @ Registry()
+
+
+@lru_cache(maxsize=256)
+def _kubernetes_validator(
+    version: str, kind: str, api_version: str
+) -> jsonschema.protocols.Validator | None:
+    """The strict schema that `kubernetes_validate.validate(..., strict=True)` uses.
+
+    Loaded once per version and kind (validate() reloads it per call) and used with
+    `iter_errors`, so every error is reported, not only the first.
+    """
+    api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema = _schema_file(version, f"{kind.lower()}-{api}.json")
+    if schema is None:
+        return None
+    registry = Resource.from_contents(schema) @ _kubernetes_registry(version)
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+@lru_cache(maxsize=8)
+def _object_meta_validator(version: str) -> jsonschema.protocols.Validator:
+    ref = "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    return jsonschema.Draft202012Validator({"$ref": ref}, registry=_kubernetes_registry(version))
+
+
+@lru_cache(maxsize=4)
+def crd_schema(kind: str) -> dict[str, Any]:
+    """The `openAPIV3Schema` of an Argo CD kind, from `shared/argocd/crds/<kind>.yaml`."""
+    path = _require_shared() / "argocd" / "crds" / f"{kind.lower()}.yaml"
+    if not path.is_file():
+        raise GitOpsError(f"{path}: missing; shared/argocd/crds should hold the Argo CD CRDs")
+    crd = yaml.safe_load(path.read_text())
+    for version in crd["spec"]["versions"]:
+        if f"{crd['spec']['group']}/{version['name']}" == ARGOCD_API_VERSION:
+            return dict(version["schema"]["openAPIV3Schema"])
+    raise GitOpsError(f"{path}: no {ARGOCD_API_VERSION} version")
+
+
+@lru_cache(maxsize=4)
+def _crd_validator(kind: str) -> jsonschema.protocols.Validator:
+    return jsonschema.Draft7Validator(crd_schema(kind))
+
+
+# --- Validation --------------------------------------------------------------------------------
+
+
+def _shorten(message: str) -> str:
+    return message if len(message) <= _MESSAGE_LIMIT else message[: _MESSAGE_LIMIT - 3] + "..."
+
+
+def _unknown_key(
+    source: str, name: str, parts: list[str | int], key: str, known: Sequence[str]
+) -> Problem:
+    message = f"unknown field {key!r}"
+    close = difflib.get_close_matches(key, list(known), n=1)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    return Problem(source, name, json_path([*parts, key]), message)
+
+
+def _schema_problems(
+    validator: jsonschema.protocols.Validator,
+    instance: Any,
+    source: str,
+    name: str,
+    prefix: Sequence[str | int] = (),
+) -> list[Problem]:
+    problems = []
+    for error in validator.iter_errors(instance):
+        parts = [*prefix, *error.absolute_path]
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = list((error.schema.get("properties") or {}).keys())
+            for key in sorted(set(error.instance) - set(known)):
+                problems.append(_unknown_key(source, name, parts, key, known))
+            continue
+        if error.validator == "required" and isinstance(error.instance, dict):
+            missing = [key for key in error.validator_value if key not in error.instance]
+            parts = [*parts, *missing[:1]]
+        problems.append(Problem(source, name, json_path(parts), _shorten(error.message)))
+    return problems
+
+
+def _walk_unknown_keys(
+    instance: Any, schema: dict[str, Any], parts: list[str | int], source: str, name: str
+) -> Iterator[Problem]:
+    """Keys the CRD does not list, where it lists `properties` and allows nothing more.
+
+    The CRDs set no `additionalProperties: false`, so jsonschema alone accepts misspelled keys;
+    the API server would prune them silently. A schema with `additionalProperties` (a map) or
+    `x-kubernetes-preserve-unknown-fields` accepts any key.
+    """
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return
+    if isinstance(instance, dict):
+        properties = schema.get("properties")
+        additional = schema.get("additionalProperties")
+        for key, value in instance.items():
+            if properties is not None and key in properties:
+                yield from _walk_unknown_keys(value, properties[key], [*parts, key], source, name)
+            elif isinstance(additional, dict):
+                yield from _walk_unknown_keys(value, additional, [*parts, key], source, name)
+            elif properties is not None and additional is None:
+                yield _unknown_key(source, name, parts, key, list(properties))
+    elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(instance):
+            yield from _walk_unknown_keys(item, schema["items"], [*parts, index], source, name)
+
+
+def _is_argocd(manifest: dict[str, Any]) -> bool:
+    return manifest.get("apiVersion") == ARGOCD_API_VERSION and manifest.get("kind") in ARGOCD_KINDS
+
+
+def validate_manifest(obj: dict[str, Any], kubernetes_version: str, source: str) -> list[Problem]:
+    """Schema problems of one object, each naming the field at fault.
+
+    Argo CD kinds (`argoproj.io/v1alpha1` Application, AppProject, ApplicationSet) are checked
+    against their CRD schema from shared/ plus an unknown-key walk, and their `metadata` against
+    Kubernetes' ObjectMeta; everything else against kubernetes-validate's strict schema for
+    `kubernetes_version` (`v1.36.2` and `1.36` both mean 1.36). A kind with no schema is a
+    problem: the cluster would not know it either.
+    """
+    name = describe(obj)
+    version = schema_version(kubernetes_version)
+    if not isinstance(obj.get("kind"), str) or not isinstance(obj.get("apiVersion"), str):
+        return [Problem(source, name, "kind", "an object needs apiVersion and kind")]
+    if _is_argocd(obj):
+        kind = str(obj["kind"])
+        problems = _schema_problems(_crd_validator(kind), obj, source, name)
+        problems += _walk_unknown_keys(obj, crd_schema(kind), [], source, name)
+        meta = obj.get("metadata")
+        if isinstance(meta, dict):
+            problems += _schema_problems(
+                _object_meta_validator(version), meta, source, name, ["metadata"]
+            )
+        return problems
+    validator = _kubernetes_validator(version, obj["kind"], obj["apiVersion"])
+    if validator is None:
+        return [
+            Problem(
+                source,
+                name,
+                "apiVersion",
+                f"no schema for {obj['kind']} {obj['apiVersion']} in Kubernetes {version}: "
+                "a removed API version, a misspelled kind, or a CRD this validator lacks",
+            )
+        ]
+    return _schema_problems(validator, obj, source, name)
