@@ -17,14 +17,7 @@ from components.cloudflare import (
 from components.kubernetes import KubernetesCluster
 from components.providers import make_providers
 from components.proxmox import NodeVm, NodeVmArgs, TalosImage, TalosImageArgs
-from components.talos import (
-    ClusterNode,
-    RollingUpgrade,
-    RollingUpgradeArgs,
-    TalosCluster,
-    TalosClusterArgs,
-    UpgradeNode,
-)
+from components.talos import ClusterNode, TalosCluster, TalosClusterArgs
 from config import load
 
 stack, secrets = load()
@@ -65,28 +58,8 @@ talos_cluster = TalosCluster(
         stack=stack,
         nodes=[ClusterNode(n, vms[n.name].mac_address, vms[n.name].vm) for n in stack.nodes],
         installer_image=image.installer_image,
-        protect=protect,
-    ),
-)
-RollingUpgrade(
-    "upgrade",
-    RollingUpgradeArgs(
-        cluster_name=stack.cluster_name,
-        nodes=[
-            UpgradeNode(
-                n.name,
-                str(n.ip),
-                n.role,
-                talos_cluster.applies[n.name],
-                talos_cluster.config_digests[n.name],
-            )
-            for n in stack.nodes
-        ],
-        talos_version=stack.talos_version,
         schematic_id=image.schematic_id,
-        installer_image=image.installer_image,
-        talosconfig=talos_cluster.talosconfig,
-        bootstrap=talos_cluster.bootstrap,
+        protect=protect,
     ),
 )
 kubernetes = KubernetesCluster(

@@ -202,26 +202,48 @@ def talosconfig(cluster: str, client: dict[str, Any], endpoints: list, nodes: li
     return _secret(yaml.safe_dump({"context": cluster, "contexts": {cluster: context}}))
 
 
+def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A v1alpha1 strategic-merge patch, as far as this program's patches go: maps merge, other
+    values (lists included) replace (siderolabs/talos `pkg/machinery/config/configpatcher`)."""
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def machine_configuration(args: dict[str, Any]) -> str:
     """`talos_machine_configuration.machine_configuration`: the generated multi-document YAML
     (terraform-provider-talos `pkg/talos/util.go`, `bundle.Serialize`), the v1alpha1 document
-    first, then each patch document that is not a v1alpha1 patch. Only the fields the inputs
-    decide are filled in; the offline checks merge the patches into the real generated base
+    first, with the v1alpha1 patches merged in, then each patch document of another kind. Only
+    the fields the inputs decide are filled in: the images follow `kubernetes_version` as the
+    generator sets them (siderolabs/talos `pkg/machinery/constants`: KubeletImage,
+    APIServerImage); the offline checks merge the patches into the real generated base
     (`offline/validators/checks.py`)."""
+    kubernetes = "v" + str(args.get("kubernetesVersion") or "").removeprefix("v")
     v1alpha1: dict[str, Any] = {
         "version": "v1alpha1",
-        "machine": {"type": args.get("machineType")},
+        "machine": {
+            "type": args.get("machineType"),
+            "kubelet": {"image": f"ghcr.io/siderolabs/kubelet:{kubernetes}"},
+        },
         "cluster": {
             "clusterName": args.get("clusterName"),
             "controlPlane": {"endpoint": args.get("clusterEndpoint")},
         },
     }
-    docs = [v1alpha1]
+    if args.get("machineType") == "controlplane":
+        v1alpha1["cluster"]["apiServer"] = {"image": f"registry.k8s.io/kube-apiserver:{kubernetes}"}
+    others = []
     for patch in args.get("configPatches") or []:
         doc = yaml.safe_load(patch)
         if isinstance(doc, dict) and "kind" in doc:
-            docs.append(doc)
-    return _secret(yaml.safe_dump_all(docs, sort_keys=True))
+            others.append(doc)
+        elif isinstance(doc, dict):
+            v1alpha1 = _merge(v1alpha1, doc)
+    return _secret(yaml.safe_dump_all([v1alpha1, *others], sort_keys=True))
 
 
 def tunnel_token(account_id: str, tunnel_id: str, secret: str) -> str:

@@ -35,6 +35,7 @@ from .plan_diff import (
     EXIT_PROTECTED,
     EXIT_USAGE,
     SECRET,
+    SECRET_CHANGED,
     PlanDiff,
     PlanFileError,
     ResourceChange,
@@ -72,8 +73,8 @@ SHOW_LIMIT = 200
 def show(value: Any) -> str:
     if value is ABSENT:
         return "(absent)"
-    if value == SECRET:
-        return SECRET
+    if value in (SECRET, SECRET_CHANGED):
+        return str(value)
     text = json.dumps(value, sort_keys=True)
     if len(text) > SHOW_LIMIT:
         return f"{text[:SHOW_LIMIT]}... ({len(text)} characters)"

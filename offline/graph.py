@@ -40,6 +40,7 @@ def resource_entries(run: ProgramRun) -> list[dict[str, Any]]:
                 "deleted_with": r.deleted_with,
                 "inputs": r.inputs,
                 "secret_inputs": r.secret_inputs,
+                "secret_digests": r.secret_digests,
             }
         )
     return entries

@@ -1,13 +1,14 @@
 """The offline plan: run the program for one stack under Pulumi's mock runtime and show the graph.
 
     python -m offline.plan --stack dev [--stack-file FILE] [--format text|json|mermaid]
-                           [--baseline PLAN.json]
+                           [--baseline PLAN.json [--allow-loss NAME]... [--allow-loss-file F]]
 
 After printing the plan it checks what the stack would create against the upstream schemas
 (`offline/validators/checks.py`) and runs the policy pack (`policy/rules.py`). With
 `--baseline` (the JSON plan of what runs now, for example of the base branch) it also fails when
-the change would replace or delete a protected resource, which `pulumi up` refuses
-(`offline/diff.py` decides what is replaced). Exit status: 0 the config is valid, the plan
+the change would replace or delete a protected resource, which `pulumi up` refuses, unless
+`--allow-loss` names it, or more than one control plane (`offline/validators/change_gate.py`;
+`offline/plan_diff.py` decides what is replaced). Exit status: 0 the config is valid, the plan
 printed and every check passed; 1 the config is invalid, a check failed, a mandatory policy is
 violated or a protected resource would be lost (every problem on stderr, no traceback); 2 a
 usage error (bad arguments, a missing stack or baseline file).
@@ -22,10 +23,11 @@ from pathlib import Path
 from config.errors import NAMESPACE, ConfigError
 
 from .graph import plan_document
-from .plan_diff import PlanFileError, diff_plans, load_plan
+from .plan_diff import PlanFileError, load_plan
 from .render import RENDERERS
 from .run import run_program
 from .stackfile import StackFileError, read_stack_config
+from .validators.change_gate import AllowanceFileError, change_problems, read_allowances
 from .validators.checks import run_checks
 from .validators.policy_check import policy_violations, report_lines
 
@@ -43,17 +45,34 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--baseline",
         type=Path,
-        help="the JSON plan of what runs now: fail when a protected resource would be lost",
+        help="the JSON plan of what runs now: fail when a protected resource would be lost, or "
+        "more than one control plane replaced or deleted",
+    )
+    p.add_argument(
+        "--allow-loss",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a protected resource (name or URN) this change means to replace or delete",
+    )
+    p.add_argument(
+        "--allow-loss-file", type=Path, help="allowances, one name or URN per line (# comments)"
     )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if (args.allow_loss or args.allow_loss_file) and not args.baseline:
+        print("error: --allow-loss and --allow-loss-file need --baseline", file=sys.stderr)
+        return EXIT_USAGE
     try:
         baseline = load_plan(args.baseline) if args.baseline else None
-    except PlanFileError as exc:
-        print(f"error: --baseline {exc}", file=sys.stderr)
+        allowed = list(args.allow_loss)
+        if args.allow_loss_file:
+            allowed += read_allowances(args.allow_loss_file)
+    except (PlanFileError, AllowanceFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
         values = read_stack_config(args.stack, args.stack_file)
@@ -78,10 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     for note in checks.notes:
         print(f"note: {note}", file=sys.stderr)
     if baseline is not None:
-        checks.problems += [
-            f"{loss}, but it is protected: `pulumi up` refuses (offline.diff shows why)"
-            for loss in diff_plans(baseline, doc).protected_losses()
-        ]
+        checks.problems += change_problems(baseline, doc, allowed)
     if checks.problems:
         print(f"plan checks failed ({len(checks.problems)} problem(s)):", file=sys.stderr)
         for problem in checks.problems:

@@ -13,6 +13,7 @@ from .replacement import Rules, ignored, is_downgrade, load_rules, matches
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_PROTECTED = 0, 1, 2, 3
 SECRET = "[secret]"
+SECRET_CHANGED = "[secret, changed]"
 
 Document = dict[str, Any]
 
@@ -93,8 +94,9 @@ class PlanDiff:
     """Resources with nothing to send to their provider (dependencies alone may have changed)."""
     outputs: list[ValueChange]
     invokes: list[ValueChange]
-    """Provider calls (invokes) by function token, paired in call order: `token[1].workerNodes`,
-    or `token[2]` for a call made only by one plan."""
+    """Provider calls (invokes) by function token. Calls made alike by both plans are set aside
+    first; the rest are paired in order: `token[0].workerNodes` for a call that changed,
+    `token[0]` for a call only one plan makes (indexes count the differing calls only)."""
 
     @property
     def empty(self) -> bool:
@@ -215,6 +217,14 @@ def _resource_change(old: Document, new: Document, rules: Rules) -> ResourceChan
     after = set(new.get("secret_inputs") or [])
     if before != after:
         change.changes.append(ValueChange("secret_inputs", sorted(before), sorted(after)))
+    # A secret whose value changed: `[secret]` on both sides, told apart by its digest.
+    old_digests, new_digests = old.get("secret_digests") or {}, new.get("secret_digests") or {}
+    for path in sorted(before & after):
+        if path in old_digests and path in new_digests and old_digests[path] != new_digests[path]:
+            if ignored(path, ignore):
+                change.ignored.append(path)
+            else:
+                change.changes.append(ValueChange(f"inputs.{path}", SECRET, SECRET_CHANGED))
     old_deps, new_deps = set(old.get("dependencies") or []), set(new.get("dependencies") or [])
     change.dependencies_added = sorted(new_deps - old_deps)
     change.dependencies_removed = sorted(old_deps - new_deps)
@@ -260,7 +270,8 @@ def diff_plans(old: Document, new: Document, rules: Rules | None = None) -> Plan
     calls_old, calls_new = _calls(old), _calls(new)
     invokes: list[ValueChange] = []
     for token in sorted(calls_old.keys() | calls_new.keys()):
-        invokes += value_changes(calls_old.get(token, []), calls_new.get(token, []), token)
+        before_calls, after_calls = _unmatched(calls_old.get(token, []), calls_new.get(token, []))
+        invokes += value_changes(before_calls, after_calls, token)
     return PlanDiff(
         old_stack=str(old.get("stack", "")),
         new_stack=str(new.get("stack", "")),
@@ -279,6 +290,19 @@ def _calls(doc: Document) -> dict[str, list[Any]]:
     for invoke in doc.get("invokes", []):
         calls.setdefault(invoke["token"], []).append(invoke.get("args", {}))
     return calls
+
+
+def _unmatched(old: list[Any], new: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The calls of each side without those the other side makes alike (a new node's config
+    does not shift every call after it)."""
+    remaining = list(new)
+    left = []
+    for call in old:
+        if call in remaining:
+            remaining.remove(call)
+        else:
+            left.append(call)
+    return left, remaining
 
 
 def _order(item: ResourceRef | ResourceChange) -> tuple[str, str]:

@@ -7,6 +7,8 @@ and which inputs are secret, so tests and the offline plan can assert on the rea
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +49,8 @@ class Registration:
     additional_secret_outputs: list[str]
     inputs: dict[str, Any]
     secret_inputs: list[str]
+    secret_digests: dict[str, str] = field(default_factory=dict)
+    """Per secret input, a digest of its value (`secret_digest`): a changed secret shows."""
     replacement_trigger: Any = None
     """The `replacement_trigger` option's value: a change of it replaces the resource."""
     replace_on_changes: list[str] = field(default_factory=list)
@@ -68,19 +72,31 @@ class InvokeRecord:
     depends_on: list[str] = field(default_factory=list)
 
 
-def _clean(value: Any, path: str, secrets: list[str]) -> Any:
-    """Plain JSON from a Struct: secrets hidden (and their paths noted), references as URNs."""
+def secret_digest(value: Any) -> str:
+    """A short digest of a secret value, so two plans can tell that a secret changed without
+    showing it. The offline run never holds a real secret (stack-file secrets are placeholders,
+    provider secrets fabricated by `answers.py`), and the digest is one-way."""
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _clean(value: Any, path: str, secrets: list[str], digests: dict[str, str] | None = None) -> Any:
+    """Plain JSON from a Struct: secrets hidden (their paths and digests noted), references as
+    URNs."""
     if isinstance(value, dict):
         if value.get(SIG) == SECRET_SIG:
             secrets.append(path)
+            if digests is not None:
+                digests[path] = secret_digest(value.get("value"))
             return SECRET
         if value.get(SIG) == RESOURCE_SIG:
             return value.get("urn")
         return {
-            k: _clean(v, f"{path}.{k}" if path else k, secrets) for k, v in sorted(value.items())
+            k: _clean(v, f"{path}.{k}" if path else k, secrets, digests)
+            for k, v in sorted(value.items())
         }
     if isinstance(value, list):
-        return [_clean(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+        return [_clean(v, f"{path}[{i}]", secrets, digests) for i, v in enumerate(value)]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if value == UNKNOWN:
@@ -88,9 +104,11 @@ def _clean(value: Any, path: str, secrets: list[str]) -> Any:
     return value
 
 
-def clean_struct(struct: Any) -> tuple[dict[str, Any], list[str]]:
+def clean_struct(
+    struct: Any, digests: dict[str, str] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     secrets: list[str] = []
-    return _clean(json_format.MessageToDict(struct), "", secrets), secrets
+    return _clean(json_format.MessageToDict(struct), "", secrets, digests), secrets
 
 
 class RecordingMonitor(MockMonitor):
@@ -103,7 +121,8 @@ class RecordingMonitor(MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
-        inputs, secret_inputs = clean_struct(request.object)
+        digests: dict[str, str] = {}
+        inputs, secret_inputs = clean_struct(request.object, digests)
         self.registrations.append(
             Registration(
                 urn=response.urn,
@@ -121,6 +140,7 @@ class RecordingMonitor(MockMonitor):
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 inputs=inputs,
                 secret_inputs=secret_inputs,
+                secret_digests=digests,
                 replacement_trigger=_trigger(request),
                 replace_on_changes=list(request.replaceOnChanges),
                 delete_before_replace=bool(request.deleteBeforeReplace),

@@ -4,7 +4,6 @@ kubeconfig and talosconfig."""
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -16,6 +15,7 @@ from .. import type_token
 from .client_args import client_args, machine_secrets_args
 from .documents import NodeMachine, NodeNetwork, node_patches
 from .lifecycle import StepContext, health_gate, kubernetes_upgrade, node_exit
+from .upgrades import RollingUpgrade, RollingUpgradeArgs, UpgradeNode
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class TalosClusterArgs:
     stack: StackConfig
     nodes: list[ClusterNode]
     installer_image: pulumi.Input[str]
+    schematic_id: pulumi.Input[str]
     protect: bool = False
 
 
@@ -70,7 +71,8 @@ class TalosCluster(pulumi.ComponentResource):
     applies: dict[str, talos.machine.ConfigurationApply]
     exits: dict[str, pulumi.Resource]
     config_digests: dict[str, pulumi.Output[str]]
-    """Per node, a digest of the patches this program puts into its configuration."""
+    """Per node, a digest (secret) of its machine configuration."""
+    upgrade: RollingUpgrade
     bootstrap: talos.machine.Bootstrap
     health: pulumi.Resource
     kubernetes_upgrade: pulumi.Resource
@@ -116,7 +118,19 @@ class TalosCluster(pulumi.ComponentResource):
                 opts=pulumi.InvokeOutputOptions(parent=self),
             ).talos_config
         )
-        steps = StepContext(self.talosconfig, ",".join(cp_ips), self)
+        # The steps' own talosconfig names no node (each step passes `-n`), so adding or removing
+        # a worker leaves every step's input alone.
+        steps_talosconfig = pulumi.Output.secret(
+            talos.client.get_configuration_output(
+                cluster_name=stack.cluster_name,
+                client_configuration=client.apply(
+                    lambda c: client_args(c, talos.client.GetConfigurationClientConfigurationArgs)
+                ),
+                endpoints=cp_ips,
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            ).talos_config
+        )
+        steps = StepContext(steps_talosconfig, ",".join(cp_ips), self)
         self.kubernetes_upgrade = kubernetes_upgrade(
             f"{name}-kubernetes-upgrade",
             steps,
@@ -133,9 +147,6 @@ class TalosCluster(pulumi.ComponentResource):
                     *node_documents_inputs(stack, n.config, n.mac_address, installer)
                 )
             )
-            self.config_digests[node.config.name] = patches.apply(
-                lambda p: hashlib.sha256(json.dumps(p, sort_keys=True).encode()).hexdigest()[:16]
-            )
             generated = talos.machine.get_configuration_output(
                 cluster_name=stack.cluster_name,
                 cluster_endpoint=stack.cluster_endpoint,
@@ -147,6 +158,11 @@ class TalosCluster(pulumi.ComponentResource):
                 docs=False,
                 examples=False,
                 opts=pulumi.InvokeOutputOptions(parent=self),
+            )
+            self.config_digests[node.config.name] = pulumi.Output.secret(
+                generated.machine_configuration.apply(
+                    lambda c: hashlib.sha256(str(c).encode()).hexdigest()[:16]
+                )
             )
             ip = str(node.config.ip)
             exit_step = node_exit(
@@ -171,18 +187,17 @@ class TalosCluster(pulumi.ComponentResource):
                 # plan time, `talos_machine_configuration_apply_resource.go` ModifyPlan) and the
                 # node's rolling step reboots the nodes one at a time; `auto` would reboot every
                 # changed node at once, control planes included, without a drain.
+                # If that dry-run fails (the node unreachable at plan time), the provider falls
+                # back to `auto` (ModifyPlan, resolveApplyMode): see README, "Upgrades".
                 apply_mode="staged_if_needing_reboot",
-                # A removed node drains, leaves etcd and wipes its state before its VM goes.
-                on_destroy={"graceful": True, "reboot": False, "reset": True},
+                # No `on_destroy` reset: the node's exit step owns leaving (drain, graceful
+                # reset, Node object, etcd member), in that order, whatever Pulumi deletes first.
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[node.vm, exit_step, self.kubernetes_upgrade],
                     # A new VM is a blank node: configure it again. Deleted first, as the VM.
                     replace_with=[node.vm],
                     delete_before_replace=True,
-                    # `pulumi destroy` deletes the VMs: no reset that loses etcd quorum or hangs
-                    # on the last control plane.
-                    deleted_with=secrets,
                 ),
             )
 
@@ -198,8 +213,37 @@ class TalosCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.applies[first.config.name]]),
         )
 
-        # The health gate: every node configured, etcd bootstrapped, Kubernetes answering.
-        # Everything in the cluster is created with a provider whose kubeconfig waits for it.
+        # One node at a time: Talos upgrades and reboots into staged configurations.
+        self.upgrade = RollingUpgrade(
+            "upgrade",
+            RollingUpgradeArgs(
+                cluster_name=stack.cluster_name,
+                nodes=[
+                    UpgradeNode(
+                        n.config.name,
+                        str(n.config.ip),
+                        n.config.role,
+                        self.applies[n.config.name],
+                        self.config_digests[n.config.name],
+                    )
+                    for n in args.nodes
+                ],
+                talos_version=stack.talos_version,
+                schematic_id=args.schematic_id,
+                installer_image=args.installer_image,
+                talosconfig=steps_talosconfig,
+                bootstrap=self.bootstrap,
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # It was a top-level component before it moved in here: same resources.
+                aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
+            ),
+        )
+
+        # The health gate: every node configured and upgraded, etcd bootstrapped, Kubernetes
+        # answering. Everything in the cluster is created with a provider whose kubeconfig waits
+        # for it, so nothing in the cluster changes while nodes reboot.
         self.health = health_gate(
             f"{name}-health",
             steps,
@@ -209,7 +253,7 @@ class TalosCluster(pulumi.ComponentResource):
                 "KUBERNETES_VERSION": stack.kubernetes_version,
                 "INSTALLER_IMAGE": args.installer_image,
             },
-            after=[self.bootstrap, *self.applies.values()],
+            after=[self.bootstrap, *self.applies.values(), *self.upgrade.steps],
         )
         kubeconfig = talos.cluster.Kubeconfig(
             f"{name}-kubeconfig",

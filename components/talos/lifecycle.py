@@ -37,7 +37,7 @@ def kubernetes_upgrade(
     this step. Nothing on create: a new cluster starts at the version of its config."""
     return command.local.Command(
         name,
-        create=scripts.NOTHING,
+        create=scripts.KUBERNETES_DONE,
         update=scripts.UPGRADE_KUBERNETES,
         stdin=context.talosconfig,
         environment={
@@ -57,13 +57,14 @@ def health_gate(
     versions: dict[str, pulumi.Input[str]],
     after: list[pulumi.Resource],
 ) -> command.local.Command:
-    """`talosctl health` over the nodes of the config, when the cluster is created and whenever
-    its node set or versions change, not at every preview (as the `talos_cluster_health` data
-    source would: it fails when any node is down). Everything in the cluster waits for it."""
+    """`talosctl health` when the cluster is created (over the nodes of the config) and whenever
+    its node set or versions change (over the members the cluster sees), not at every preview
+    (as the `talos_cluster_health` data source would: it fails when any node is down).
+    Everything in the cluster waits for it."""
     return command.local.Command(
         name,
-        create=scripts.HEALTH,
-        update=scripts.HEALTH,
+        create=scripts.HEALTH_CREATE,
+        update=scripts.HEALTH_UPDATE,
         stdin=context.talosconfig,
         environment={"ENDPOINTS": context.endpoints, "WORKERS": ",".join(workers), **versions},
         interpreter=SHELL,
@@ -80,11 +81,12 @@ def node_exit(
     vm: pulumi.Resource,
     cluster: pulumi.Resource,
 ) -> command.local.Command:
-    """On delete, removes a node from Kubernetes (its Node object) and, for a control plane,
-    from etcd if its graceful reset did not. Its node's configuration apply depends on it, so it
-    runs after the reset and before the VM goes; it is replaced with its VM (a replaced node
-    registers afresh). `deleted_with` the cluster's secrets: `pulumi destroy` skips it (and the
-    resets) instead of shrinking etcd node by node to its last member."""
+    """On delete, takes a node out of the cluster: drains it, resets it gracefully (it leaves
+    etcd, wipes its state and powers off), deletes its Node object and, for a control plane that
+    died first, its etcd member. It runs before the VM goes (it depends on it) and is replaced
+    with it (a replaced node leaves, its successor registers afresh). `deleted_with` the
+    cluster's secrets: `pulumi destroy` skips it instead of shrinking etcd node by node to its
+    last member, which a graceful reset cannot leave."""
     return command.local.Command(
         name,
         create=scripts.NOTHING,

@@ -2,8 +2,8 @@
 
 Every step reads the talosconfig on stdin (never on the command line or in a file that outlives
 it) and decides from what the cluster runs now whether it has work to do, so that it can run again
-at any time: a changed talosconfig (renewed client certificate, a new node) or endpoint list makes
-Pulumi run the step's `update`, which then finds nothing to do and exits 0.
+at any time: a changed talosconfig (renewed client certificate) or endpoint list makes Pulumi run
+the step's `update`, which then finds nothing to do and exits 0.
 
 What the commands do in Talos v1.13 (siderolabs/talos v1.13.9):
 - `talosctl upgrade` installs the new image, cordons and drains the node itself (the kubectl drain
@@ -11,8 +11,13 @@ What the commands do in Talos v1.13 (siderolabs/talos v1.13.9):
   leaves the node cordoned), reboots it and uncordons it (`cmd/talosctl/cmd/talos/upgrade.go`).
   It no longer checks etcd quorum (that check lives only in the legacy handler,
   `internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go`), so each step runs
-  `talosctl health` before it. `--preserve` only matters on the legacy path (a node older than
-  1.13.0-alpha.2), where it keeps the EPHEMERAL partition; the new path always keeps it.
+  `talosctl health` before it. `--preserve` is deprecated: the new path always keeps EPHEMERAL.
+- `talosctl reboot` does not drain unless told (`--drain`, default false, `reboot.go`); the
+  Reboot sequence only stops the pods (`v1alpha1_sequencer.go`).
+- `talosctl reset --graceful` cordons, drains (logging, not failing on, a drain error), leaves
+  etcd and wipes (`v1alpha1_sequencer.go`, Reset), hence `kubectl drain` first.
+- `-o jsonpath` prints each result on its own line, literals included
+  (`cmd/talosctl/cmd/talos/output/jsonpath.go`): `{.a}{.b}` gives two lines per resource.
 - `talosctl get version` (`runtime.Version`, `pkg/machinery/resources/runtime/version.go`) is the
   running version; the Image Factory adds an extension named `schematic` whose version is the
   schematic ID (siderolabs/image-factory `internal/artifacts/schematic.go`).
@@ -59,8 +64,9 @@ ENDPOINT="$(reachable_endpoint)" || {
 talos() { talosctl -e "$ENDPOINT" -n "$NODE" "$@"; }
 
 running="$(talos get version -o jsonpath='{.spec.version}')"
-schematic="$(talos get extensions -o jsonpath='{.spec.metadata.name}={.spec.metadata.version}' \\
-  | sed -n 's/^schematic=//p')"
+# Name and version of each extension, one per line: the version after the line `schematic`.
+schematic="$(talos get extensions -o jsonpath='{.spec.metadata.name}{.spec.metadata.version}' \\
+  | awk 'previous == "schematic" { print; exit } { previous = $0 }')"
 pending=no
 if active="$(talos get machineconfig v1alpha1 -o jsonpath='{.spec}')" \\
   && staged="$(talos get machineconfig persistent -o jsonpath='{.spec}' 2>/dev/null)" \\
@@ -79,14 +85,19 @@ fi
 talosctl -e "$ENDPOINT" -n "$ENDPOINT" health --wait-timeout 10m
 if [ "$running" != "$TALOS_VERSION" ] || [ "$schematic" != "$SCHEMATIC" ]; then
   echo "$NODE_NAME: Talos $running ($schematic) -> $TALOS_VERSION ($SCHEMATIC)"
-  talos upgrade --image "$INSTALLER_IMAGE" --preserve --wait --timeout 30m --drain-timeout 10m
+  talos upgrade --image "$INSTALLER_IMAGE" --wait --timeout 30m --drain-timeout 10m
 else
   echo "$NODE_NAME: a staged machine configuration waits for a reboot"
-  talos reboot --wait --timeout 20m
+  talos reboot --drain --drain-timeout 10m --wait --timeout 20m
 fi
 talosctl -e "$ENDPOINT" -n "$ENDPOINT" health --wait-timeout 10m
 """
 )
+
+KUBERNETES_DONE = 'echo "kubernetes: v$KUBERNETES_VERSION, upgrade-k8s complete"'
+"""The line a Kubernetes step prints when the cluster is wholly at its target: `create` prints it
+(a new cluster starts there), and the next `update` reads it back from the step's previous output
+(`PULUMI_COMMAND_STDOUT`, pulumi-command `addPreviousOutputInEnv`, on by default)."""
 
 UPGRADE_KUBERNETES = (
     PRELUDE
@@ -94,6 +105,7 @@ UPGRADE_KUBERNETES = (
 ENDPOINT="$(reachable_endpoint)" || {
   echo "error: no control plane of the cluster answers at $ENDPOINTS" >&2; exit 1; }
 target="v$KUBERNETES_VERSION"
+done_line="kubernetes: $target, upgrade-k8s complete"
 behind=""
 # The kubelet of every node that answers (a node not configured yet gets the new version with
 # its configuration), and the API server every control plane is told to run.
@@ -107,19 +119,23 @@ for node in $(echo "$ENDPOINTS" | tr ',' ' '); do
     2>/dev/null)" || continue
   [ "${image##*:}" = "$target" ] || behind="$behind $node(kube-apiserver ${image##*:})"
 done
-if [ -z "$behind" ]; then
+# upgrade-k8s syncs the bootstrap manifests last: images at the target after a run that failed
+# there are not enough, the previous run must have completed.
+if [ -z "$behind" ] && printf '%s\\n' "${PULUMI_COMMAND_STDOUT:-}" | grep -qxF "$done_line"; then
   echo "Kubernetes runs $target on every node that answers: nothing to do"
+  echo "$done_line"
   exit 0
 fi
-echo "Kubernetes -> $target; behind:$behind"
+echo "Kubernetes -> $target; behind:${behind:- none, but the last upgrade to it did not complete}"
 talosctl -e "$ENDPOINT" -n "$ENDPOINT" health --wait-timeout 10m
 talosctl -e "$ENDPOINT" -n "$ENDPOINT" upgrade-k8s --to "$KUBERNETES_VERSION" \\
   --with-docs=false --with-examples=false
 talosctl -e "$ENDPOINT" -n "$ENDPOINT" health --wait-timeout 10m
+echo "$done_line"
 """
 )
 
-HEALTH = (
+HEALTH_CREATE = (
     PRELUDE
     + """: "${WORKERS?}"
 ENDPOINT="$(reachable_endpoint)" || {
@@ -129,6 +145,18 @@ set -- --control-plane-nodes "$ENDPOINTS"
 talosctl -e "$ENDPOINT" -n "$ENDPOINT" health "$@" --wait-timeout 10m
 """
 )
+"""A new cluster: every node of the config, and only those, must be up and healthy."""
+
+HEALTH_UPDATE = (
+    PRELUDE
+    + """ENDPOINT="$(reachable_endpoint)" || {
+  echo "error: no control plane of the cluster answers at $ENDPOINTS" >&2; exit 1; }
+talosctl -e "$ENDPOINT" -n "$ENDPOINT" health --wait-timeout 10m
+"""
+)
+"""A running cluster: healthy as the cluster itself sees it (its discovered members). Not the
+node lists of the config: Pulumi deletes a removed node only after every update, so during this
+step the node is still a member, and a check against the new list would fail the removal."""
 
 NODE_EXIT = (
     PRELUDE
@@ -141,7 +169,19 @@ ENDPOINT="$(reachable_endpoint)" || {
   exit 1
 }
 talosctl -e "$ENDPOINT" -n "$ENDPOINT" kubeconfig --force "$WORK/kubeconfig" >/dev/null
-kubectl --kubeconfig "$WORK/kubeconfig" delete node "$NODE_NAME" --ignore-not-found --wait=false
+kube() { kubectl --kubeconfig "$WORK/kubeconfig" "$@"; }
+if timeout 30 talosctl -e "$ENDPOINT" -n "$NODE" version >/dev/null 2>&1; then
+  # Alive: drain it first (PDBs honoured; a graceful reset only logs a failed drain), then
+  # reset it gracefully: it leaves etcd and wipes STATE and EPHEMERAL, then powers off.
+  if kube get node "$NODE_NAME" >/dev/null 2>&1; then
+    kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout=10m
+  fi
+  talosctl -e "$ENDPOINT" -n "$NODE" reset --graceful --reboot=false \\
+    --system-labels-to-wipe STATE --system-labels-to-wipe EPHEMERAL --wait --timeout 10m
+else
+  echo "$NODE_NAME does not answer: no drain, no reset; removing what the cluster keeps of it"
+fi
+kube delete node "$NODE_NAME" --ignore-not-found --wait=false
 if [ "$ROLE" = controlplane ]; then
   # A graceful reset leaves etcd itself; a node that died first is still a member.
   member="$(talosctl -e "$ENDPOINT" -n "$ENDPOINT" etcd members \\

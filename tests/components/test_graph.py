@@ -136,8 +136,10 @@ def test_cluster_objects_wait_behind_the_health_gate() -> None:
     assert sorted(env["ENDPOINTS"].split(",") + env["WORKERS"].split(",")) == sorted(
         n["ip"] for n in nodes
     )
-    assert health.inputs["create"] == health.inputs["update"]
-    assert "talosctl" in health.inputs["create"] and " health " in health.inputs["create"]
+    assert "--control-plane-nodes" in health.inputs["create"]  # a new cluster: the config's
+    assert "--control-plane-nodes" not in health.inputs["update"]  # after: what it discovers
+    steps = {r.urn for r in by_type(run, COMMAND) if r.name.startswith("upgrade-")}
+    assert steps and steps <= waits_for(health)  # nothing in the cluster changes mid-upgrade
     release = only(run, RELEASE)
     assert release.provider.startswith(provider.urn + "::")
 

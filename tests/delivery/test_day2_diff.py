@@ -74,6 +74,12 @@ def test_a_talos_patch_bump_replaces_nothing_that_must_survive(stack: str) -> No
     nodes = [n["name"] for n in structured(_values(stack), "nodes")]
     assert {f"upgrade-{n}" for n in nodes} <= updated
     assert set(nodes) <= updated  # VmLegacy: disks[0].importFrom, read at creation only
+    # A secret input that changed shows, its value still hidden: each node's configuration
+    # (its digest, secret) carries the new installer image.
+    step = next(c for c in diff.updated if c.name == f"upgrade-{nodes[0]}")
+    assert ("inputs.environment.CONFIG_DIGEST", "[secret]", "[secret, changed]") in [
+        (v.path, v.old, v.new) for v in step.changes
+    ]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -220,3 +226,59 @@ def test_the_offline_plan_fails_when_a_protected_resource_would_be_replaced(
     ) in err
     assert plan.main(args) == 0  # the same plan as the baseline: nothing lost
     assert plan.main([*args[:-1], str(tmp_path / "missing.json")]) == 2
+
+
+def _moved_first_node(tmp_path: Path, *, nodes_moved: int = 1) -> tuple[Path, list[str]]:
+    from offline.paths import REPO_ROOT
+
+    text = (REPO_ROOT / "Pulumi.prod.yaml").read_text()
+    moved = []
+    for node in structured(_values("prod"), "nodes")[:nodes_moved]:
+        needle = f"vm_id: {node['vm_id']}\n"
+        assert text.count(needle) == 1
+        text = text.replace(needle, f"vm_id: {node['vm_id'] + 100}\n")
+        moved.append(node["name"])
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(text)
+    return path, moved
+
+
+def test_a_protected_loss_passes_when_the_change_allows_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from offline import plan
+
+    baseline = tmp_path / "base.json"
+    baseline.write_text(json.dumps(document("prod")))
+    stack_file, [name] = _moved_first_node(tmp_path)
+    args = ["--stack", "prod", "--format", "json", "--baseline", str(baseline)]
+    assert plan.main([*args, "--stack-file", str(stack_file), "--allow-loss", name]) == 0
+    allowances = tmp_path / "prod.txt"
+    allowances.write_text(f"# moved to a new VM ID\n{name}\n")
+    assert (
+        plan.main([*args, "--stack-file", str(stack_file), "--allow-loss-file", str(allowances)])
+        == 0
+    )
+    capsys.readouterr()
+    # An allowance that matches nothing of the change is refused: none outlives its change.
+    assert plan.main([*args, "--allow-loss", name]) == 1
+    assert f"--allow-loss {name}: no protected resource of this change" in capsys.readouterr().err
+    assert plan.main(["--stack", "prod", "--allow-loss", name]) == 2
+
+
+def test_two_control_planes_at_once_fail_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from offline import plan
+
+    baseline = tmp_path / "base.json"
+    baseline.write_text(json.dumps(document("prod")))
+    stack_file, moved = _moved_first_node(tmp_path, nodes_moved=2)
+    allow = [a for name in moved for a in ("--allow-loss", name)]
+    args = ["--stack", "prod", "--format", "json", "--baseline", str(baseline)]
+    assert plan.main([*args, "--stack-file", str(stack_file), *allow]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"control planes {', '.join(sorted(moved))} would be replaced or deleted in one change"
+        in err
+    )

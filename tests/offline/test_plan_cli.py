@@ -56,6 +56,7 @@ def test_json_plan_lists_the_graph(capsys: pytest.CaptureFixture[str], stack: st
         "deleted_with",
         "inputs",
         "secret_inputs",
+        "secret_digests",
     }
     assert all(set(r) == resource_keys for r in doc["resources"])
     assert all(set(i) == {"token", "args"} for i in doc["invokes"])

