@@ -43,6 +43,10 @@ class ProxmoxHost(Model):
     """Datastore for VM disks."""
     image_datastore: str = "local"
     """Datastore (with the `import` content type, Proxmox VE 8.4+) that receives the Talos image."""
+    lost: bool = False
+    """The host is gone for good: Pulumi forgets its VMs and image file when they are deleted or
+    replaced (`retain_on_delete`) instead of asking its dead API (README, "When a Proxmox host
+    dies")."""
 
 
 class ProxmoxConfig(Model):

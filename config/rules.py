@@ -107,7 +107,9 @@ def node_rules(
                 )
     count = [n.get("role") for n in written].count("controlplane")
     if proxmox is not None:
-        found, warned = spread_rules(written, environment, [h.name for h in proxmox.hosts])
+        # A host marked lost is no place to spread to: its control plane moves to a survivor.
+        usable = [h.name for h in proxmox.hosts if not h.lost]
+        found, warned = spread_rules(written, environment, usable)
         problems += found
         warnings += warned
     if count == 0 or count % 2 == 0:
@@ -300,6 +302,23 @@ def gitops_rules(gitops: GitOpsConfig, environment: str | None) -> list[ConfigPr
     ]
 
 
+def lost_host_warnings(nodes: list[Any], proxmox: Any) -> list[str]:
+    """Nodes still placed on a host marked lost: the next step is to move them."""
+    lost = {h.name for h in getattr(proxmox, "hosts", []) if getattr(h, "lost", False)}
+    stranded = [
+        str(n.get("name"))
+        for n in nodes
+        if isinstance(n, dict) and isinstance(n.get("host"), str) and n["host"] in lost
+    ]
+    if not stranded:
+        return []
+    return [
+        f"{key('nodes')}: {', '.join(stranded)} on a host marked lost "
+        f"({', '.join(sorted(lost))}); move them to another host, one control plane per change "
+        '(README, "When a Proxmox host dies")'
+    ]
+
+
 def cross_rules(parsed: dict[str, Any]) -> tuple[list[ConfigProblem], list[str]]:
     """All rules whose inputs parsed; returns problems and warnings."""
     problems: list[ConfigProblem] = []
@@ -320,6 +339,7 @@ def cross_rules(parsed: dict[str, Any]) -> tuple[list[ConfigProblem], list[str]]
         )
         problems += found
         warnings += warned
+        warnings += lost_host_warnings(parsed["nodes_written"], parsed.get("proxmox"))
     if "talos_extensions" in parsed:
         problems += extension_rules(parsed["talos_extensions"])
     if "gitops" in parsed:

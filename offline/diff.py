@@ -90,6 +90,8 @@ def _resource_lines(change: ResourceChange) -> list[str]:
     lines += [f"may be replaced: {reason}" for reason in change.possible_reasons]
     if change.replaced and change.delete_before_replace:
         lines.append("deleted before its replacement is created (`delete_before_replace`)")
+    if change.replaced and change.retain_on_delete:
+        lines.append("the one it replaces is forgotten, not deleted (`retain_on_delete`)")
     if change.replaced and change.protect:
         lines.append("PROTECTED: `pulumi up` refuses to replace it")
     lines += [_change_line(c) for c in change.changes]
@@ -109,7 +111,7 @@ def _ordered(diff: PlanDiff) -> list[tuple[str, ResourceRef | ResourceChange]]:
     """Replacements first (what a reviewer must see), then deletions, creations, updates."""
     rows: list[tuple[str, ResourceRef | ResourceChange]] = []
     rows += [(_operation(c), c) for c in diff.replaced]
-    rows += [("- delete", r) for r in diff.deleted]
+    rows += [("- forget" if r.retain_on_delete else "- delete", r) for r in diff.deleted]
     rows += [("+ create", r) for r in diff.created]
     rows += [(_operation(c), c) for c in diff.updated]
     return rows

@@ -38,6 +38,7 @@ def resource_entries(run: ProgramRun) -> list[dict[str, Any]]:
                 "delete_before_replace": r.delete_before_replace,
                 "retain_on_delete": r.retain_on_delete,
                 "deleted_with": r.deleted_with,
+                "aliases": r.aliases,
                 "inputs": r.inputs,
                 "secret_inputs": r.secret_inputs,
                 "secret_digests": r.secret_digests,

@@ -54,6 +54,8 @@ class ResourceRef:
     type: str
     name: str
     protect: bool = False
+    retain_on_delete: bool = False
+    """Deleted from the stack only (forgotten), not from the provider."""
 
 
 UPDATE, REPLACE = "update", "replace"
@@ -73,6 +75,8 @@ class ResourceChange:
     """Conditional provider rules that may replace it (the condition is in the reason)."""
     delete_before_replace: bool = False
     protect: bool = False
+    retain_on_delete: bool = False
+    """The resource being replaced is forgotten, not deleted (`retain_on_delete`)."""
     ignored: list[str] = field(default_factory=list)
     """Changed inputs that `ignore_changes` keeps from the provider."""
     dependencies_added: list[str] = field(default_factory=list)
@@ -164,7 +168,13 @@ def _index(doc: Document) -> dict[str, Document]:
 
 
 def _ref(entry: Document) -> ResourceRef:
-    return ResourceRef(entry["urn"], entry["type"], entry["name"], bool(entry.get("protect")))
+    return ResourceRef(
+        entry["urn"],
+        entry["type"],
+        entry["name"],
+        bool(entry.get("protect")),
+        bool(entry.get("retain_on_delete")),
+    )
 
 
 def _input_path(change: ValueChange) -> str:
@@ -203,6 +213,8 @@ def _resource_change(old: Document, new: Document, rules: Rules) -> ResourceChan
         new["name"],
         delete_before_replace=bool(new.get("delete_before_replace")),
         protect=bool(old.get("protect")),
+        # The engine reads it from the state of the one it deletes: the old plan's.
+        retain_on_delete=bool(old.get("retain_on_delete")),
     )
     ignore = list(new.get("ignore_changes") or [])
     for value in value_changes(old.get("inputs", {}), new.get("inputs", {}), "inputs"):
@@ -210,7 +222,10 @@ def _resource_change(old: Document, new: Document, rules: Rules) -> ResourceChan
             change.ignored.append(_input_path(value))
         else:
             change.changes.append(value)
-    for key in ("protect", "provider", "parent", "replacement_trigger"):
+    for key in ("protect", "retain_on_delete"):  # a plan from before a key was recorded: False
+        if bool(old.get(key)) != bool(new.get(key)):
+            change.changes.append(ValueChange(key, bool(old.get(key)), bool(new.get(key))))
+    for key in ("provider", "parent", "replacement_trigger"):
         if old.get(key) != new.get(key):
             change.changes.append(ValueChange(key, old.get(key), new.get(key)))
     before = set(old.get("secret_inputs") or [])
@@ -260,7 +275,7 @@ def _replace_with(changed: dict[str, ResourceChange], after: dict[str, Document]
 def diff_plans(old: Document, new: Document, rules: Rules | None = None) -> PlanDiff:
     """The difference from plan `old` to plan `new` (both plan documents)."""
     rules = rules if rules is not None else load_rules()
-    before, after = _index(old), _index(new)
+    before, after = _index(old), _moved(_index(old), _index(new))
     changed: dict[str, ResourceChange] = {}
     for urn in after.keys() & before.keys():
         change = _resource_change(before[urn], after[urn], rules)
@@ -290,6 +305,51 @@ def _calls(doc: Document) -> dict[str, list[Any]]:
     for invoke in doc.get("invokes", []):
         calls.setdefault(invoke["token"], []).append(invoke.get("args", {}))
     return calls
+
+
+def _urn_parts(urn: str) -> tuple[str, str, str]:
+    """(`urn:pulumi:<stack>::<project>`, qualified type, name)."""
+    prefix, project, kind, name = urn.split("::", 3)
+    return f"{prefix}::{project}", kind, name
+
+
+def _moved(before: dict[str, Document], after: dict[str, Document]) -> dict[str, Document]:
+    """`after` keyed by the URN each resource had in `before` when it moved under an alias, as
+    the engine pairs them (children inherit their parent's alias: pulumi
+    `pkg/resource/deploy/step_generator.go`, generateAliases). A moved resource keeps its
+    state: only its inputs can change it."""
+    old_urn: dict[str, str] = {}
+    for urn, entry in after.items():
+        if urn in before:
+            continue
+        found = next(
+            (a for a in entry.get("aliases") or [] if a in before and a not in after), None
+        )
+        if found:
+            old_urn[urn] = found
+    grew = True
+    while grew:  # children of moved parents, parents first
+        grew = False
+        for urn, entry in after.items():
+            parent = entry.get("parent") or ""
+            if urn in old_urn or parent not in old_urn:
+                continue
+            head, kind, name = _urn_parts(urn)
+            child_type = kind.rsplit("$", 1)[-1]
+            candidate = f"{head}::{_urn_parts(old_urn[parent])[1]}${child_type}::{name}"
+            if candidate in before and candidate not in after:
+                old_urn[urn] = candidate
+                grew = True
+    out = {}
+    for urn, entry in after.items():
+        if urn in old_urn:
+            moved_from = before[old_urn[urn]]
+            # Parent and URN come from the move, not from a change to send to the provider.
+            entry = {**entry, "urn": old_urn[urn], "parent": moved_from.get("parent")}
+            out[old_urn[urn]] = entry
+        else:
+            out[urn] = entry
+    return out
 
 
 def _unmatched(old: list[Any], new: list[Any]) -> tuple[list[Any], list[Any]]:

@@ -59,6 +59,8 @@ class Registration:
     replace_with: list[str] = field(default_factory=list)
     """URNs of resources whose replacement replaces this one (the `replace_with` option)."""
     deleted_with: str = ""
+    aliases: list[str] = field(default_factory=list)
+    """The URNs this resource was known by (its `aliases` option); children inherit a parent's."""
 
 
 @dataclass
@@ -111,6 +113,32 @@ def clean_struct(
     return _clean(json_format.MessageToDict(struct), "", secrets, digests), secrets
 
 
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def _alias_urns(request: Any, urn: str) -> list[str]:
+    """The URN of each alias: given, or built from its spec as the engine does (pulumi
+    `sdk/go/common/resource/urn.go`, NewURN: stack, project, parent-qualified type, name)."""
+    prefix, project, _, name = urn.split("::", 3)
+    stack = prefix.removeprefix("urn:pulumi:")
+    out = []
+    for alias in request.aliases:
+        if alias.urn:
+            out.append(alias.urn)
+            continue
+        spec = alias.spec
+        kind = spec.type or request.type
+        parent = spec.parentUrn or ("" if spec.noParent else request.parent)
+        parent_type = parent.split("::")[2] if parent else ""
+        if parent_type and parent_type != ROOT_STACK_TYPE:  # the stack qualifies nothing
+            kind = f"{parent_type}${kind}"
+        out.append(
+            f"urn:pulumi:{spec.stack or stack}::{spec.project or project}::{kind}::"
+            f"{spec.name or name}"
+        )
+    return out
+
+
 class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
@@ -147,6 +175,7 @@ class RecordingMonitor(MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 replace_with=list(request.replace_with),
                 deleted_with=request.deletedWith,
+                aliases=_alias_urns(request, response.urn),
             )
         )
         return response

@@ -126,7 +126,9 @@ class TalosImage(pulumi.ComponentResource):
                 # The factory builds a schematic's image on its first request: give the node's
                 # download task time (default 600 s); a rerun of `pulumi up` finds it cached.
                 upload_timeout=1800,
-                opts=pulumi.ResourceOptions(parent=self, provider=args.proxmox_provider),
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=args.proxmox_provider, retain_on_delete=host.lost
+                ),
             )
             self.file_ids[host.name] = image.id
         self.schematic_id = schematic.id

@@ -134,6 +134,8 @@ class NodeVm(pulumi.ComponentResource):
                 protect=args.protect,
                 # Its VM ID is fixed: a replacement can only be created once this one is gone.
                 delete_before_replace=True,
+                # On a host that is gone for good, deleting the VM can only mean forgetting it.
+                retain_on_delete=args.host.lost,
                 # Perpetual diffs of the provider: an unset disk `speed` block is reported as
                 # changed on every update (muhlba91/pulumi-proxmoxve #664), and a cpu or memory
                 # change adds `cdrom` and disk fields that replace the VM (#35, #563).

@@ -254,6 +254,7 @@ class TalosCluster(pulumi.ComponentResource):
                 "INSTALLER_IMAGE": args.installer_image,
             },
             after=[self.bootstrap, *self.applies.values(), *self.upgrade.steps],
+            members=list(self.exits.values()),
         )
         kubeconfig = talos.cluster.Kubeconfig(
             f"{name}-kubeconfig",

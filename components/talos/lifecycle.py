@@ -56,6 +56,7 @@ def health_gate(
     workers: list[str],
     versions: dict[str, pulumi.Input[str]],
     after: list[pulumi.Resource],
+    members: list[pulumi.Resource],
 ) -> command.local.Command:
     """`talosctl health` when the cluster is created (over the nodes of the config) and whenever
     its node set or versions change (over the members the cluster sees), not at every preview
@@ -66,7 +67,14 @@ def health_gate(
         create=scripts.HEALTH_CREATE,
         update=scripts.HEALTH_UPDATE,
         stdin=context.talosconfig,
-        environment={"ENDPOINTS": context.endpoints, "WORKERS": ",".join(workers), **versions},
+        environment={
+            "ENDPOINTS": context.endpoints,
+            "WORKERS": ",".join(workers),
+            # The nodes' exit steps are replaced with their VMs: a replaced node (same name
+            # and address) changes this, so the gate checks that its successor joined.
+            "MEMBERS": pulumi.Output.all(*[m.id for m in members]).apply(",".join),
+            **versions,
+        },
         interpreter=SHELL,
         opts=pulumi.ResourceOptions(parent=context.parent, depends_on=after),
     )

@@ -120,8 +120,12 @@ for node in $(echo "$ENDPOINTS" | tr ',' ' '); do
   [ "${image##*:}" = "$target" ] || behind="$behind $node(kube-apiserver ${image##*:})"
 done
 # upgrade-k8s syncs the bootstrap manifests last: images at the target after a run that failed
-# there are not enough, the previous run must have completed.
-if [ -z "$behind" ] && printf '%s\\n' "${PULUMI_COMMAND_STDOUT:-}" | grep -qxF "$done_line"; then
+# there are not enough. The last run that completed is in the previous output: when it names
+# another version, the run to this one did not complete. No such line (a step created before it
+# was printed): trust the images.
+last="$(printf '%s\\n' "${PULUMI_COMMAND_STDOUT:-}" \\
+  | grep -E '^kubernetes: v[^,]+, upgrade-k8s complete$' | tail -n 1)" || last=""
+if [ -z "$behind" ] && { [ -z "$last" ] || [ "$last" = "$done_line" ]; }; then
   echo "Kubernetes runs $target on every node that answers: nothing to do"
   echo "$done_line"
   exit 0
@@ -169,22 +173,48 @@ ENDPOINT="$(reachable_endpoint)" || {
   exit 1
 }
 talosctl -e "$ENDPOINT" -n "$ENDPOINT" kubeconfig --force "$WORK/kubeconfig" >/dev/null
-kube() { kubectl --kubeconfig "$WORK/kubeconfig" "$@"; }
-if timeout 30 talosctl -e "$ENDPOINT" -n "$NODE" version >/dev/null 2>&1; then
-  # Alive: drain it first (PDBs honoured; a graceful reset only logs a failed drain), then
-  # reset it gracefully: it leaves etcd and wipes STATE and EPHEMERAL, then powers off.
+# Straight to the API server of the control plane that answered, not the VIP, which may be
+# moving off a control plane that leaves.
+kube() { kubectl --kubeconfig "$WORK/kubeconfig" --server "https://$ENDPOINT:6443" "$@"; }
+PAUSE="${PAUSE:-10}"  # seconds between attempts (the tests set 0)
+retry() {
+  for attempt in 1 2 3 4 5; do
+    if "$@"; then return 0; fi
+    echo "attempt $attempt failed: $*" >&2; sleep "$PAUSE"
+  done
+  return 1
+}
+node_answers() { timeout 30 talosctl -e "$ENDPOINT" -n "$NODE" version >/dev/null 2>&1; }
+alive=no
+for attempt in 1 2 3; do
+  if node_answers; then alive=yes; break; fi
+  sleep "$PAUSE"
+done
+if [ $alive = yes ]; then
+  # Drain first (PDBs honoured; a graceful reset only logs a failed drain), then reset it
+  # gracefully: it leaves etcd, wipes STATE and EPHEMERAL and powers off. Not `reset --wait`,
+  # which can hang once the node is off (siderolabs/talos#11119): wait until it stops answering.
   if kube get node "$NODE_NAME" >/dev/null 2>&1; then
-    kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout=10m
+    kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout=10m \\
+      --skip-wait-for-delete-timeout=60
   fi
   talosctl -e "$ENDPOINT" -n "$NODE" reset --graceful --reboot=false \\
-    --system-labels-to-wipe STATE --system-labels-to-wipe EPHEMERAL --wait --timeout 10m
+    --system-labels-to-wipe STATE --system-labels-to-wipe EPHEMERAL --wait=false
+  waited=0
+  while node_answers; do  # at most 60 probes
+    if [ $waited -ge 600 ]; then
+      echo "error: $NODE_NAME still answers 10 minutes after its reset" >&2; exit 1
+    fi
+    sleep "$PAUSE"; waited=$((waited + 10))
+  done
 else
   echo "$NODE_NAME does not answer: no drain, no reset; removing what the cluster keeps of it"
 fi
-kube delete node "$NODE_NAME" --ignore-not-found --wait=false
+retry kube delete node "$NODE_NAME" --ignore-not-found --wait=false
 if [ "$ROLE" = controlplane ]; then
   # A graceful reset leaves etcd itself; a node that died first is still a member.
-  member="$(talosctl -e "$ENDPOINT" -n "$ENDPOINT" etcd members \\
+  members="$(talosctl -e "$ENDPOINT" -n "$ENDPOINT" etcd members)"
+  member="$(printf '%s\\n' "$members" \\
     | awk -v host="$NODE_NAME" 'NR > 1 && $3 == host { print $2 }')"
   if [ -n "$member" ]; then
     talosctl -e "$ENDPOINT" -n "$ENDPOINT" etcd remove-member "$member"

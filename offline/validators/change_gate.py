@@ -7,6 +7,10 @@
   allowance that matches no loss of this change is itself a problem, so none outlives its change.
 - Replace or delete more than one control plane at once: each leaves etcd as it goes, and two at
   a time can leave etcd without quorum.
+- Remove or replace a node whose configuration apply, as it runs now, still resets the node on
+  delete (`onDestroy.reset`, what this program set before its exit steps owned leaving): the
+  provider reads that from its state, so the reset would come before the exit step's drain.
+  Apply the program's new version first, with the same nodes.
 """
 
 from __future__ import annotations
@@ -69,6 +73,15 @@ def change_problems(
             and CONTROL_PLANE_TAG in (old.get(ref.urn, {}).get("inputs", {}).get("tags") or [])
         }
     )
+    applies = "talos:machine/configurationApply:ConfigurationApply"
+    for ref in [*diff.replaced, *diff.deleted]:
+        on_destroy = old.get(ref.urn, {}).get("inputs", {}).get("onDestroy") or {}
+        if ref.type == applies and on_destroy.get("reset"):
+            problems.append(
+                f"{ref.name}: its configuration apply, as it runs now, resets the node when "
+                "deleted (onDestroy.reset), before the node's exit step could drain it; apply "
+                "this version of the program first without removing or replacing nodes"
+            )
     if len(lost) > 1:
         problems.append(
             f"control planes {', '.join(lost)} would be replaced or deleted in one change: etcd "

@@ -282,3 +282,63 @@ def test_two_control_planes_at_once_fail_the_plan(
         f"control planes {', '.join(sorted(moved))} would be replaced or deleted in one change"
         in err
     )
+
+
+def test_a_lost_host_forgets_its_vms_instead_of_calling_its_dead_api() -> None:
+    """Step 1 marks the host lost (an option change only); step 2 moves its nodes: the old VMs
+    are forgotten (`retain_on_delete`), the exit steps clean the cluster up."""
+    from config.loader import validate
+
+    values = _values("prod")
+    proxmox = structured(values, "proxmox")
+    dead = proxmox["hosts"][0]["name"]
+    proxmox["hosts"][0]["lost"] = True
+    marked = with_key(values, "proxmox", proxmox)
+    step1 = diff_plans(document("prod"), document("prod", marked))
+    assert step1.replaced == [] and step1.created == [] and step1.deleted == []
+    stranded = [n["name"] for n in structured(values, "nodes") if n["host"] == dead]
+    assert {c.name for c in step1.changed} == {*stranded, f"talos-image-{dead}"}
+    assert all([v.path for v in c.changes] == ["retain_on_delete"] for c in step1.changed)
+    assert any(
+        "on a host marked lost" in w for w in validate(marked, stack_values("prod")[1]).warnings
+    )
+    # Step 2: the control plane on it moves to another host (one per change).
+    nodes = structured(values, "nodes")
+    cp = next(n for n in nodes if n["host"] == dead and n["role"] == "controlplane")
+    cp["host"] = next(h["name"] for h in proxmox["hosts"] if h["name"] != dead)
+    step2 = diff_plans(document("prod", marked), document("prod", with_key(marked, "nodes", nodes)))
+    vm = next(c for c in step2.replaced if c.name == cp["name"])
+    assert vm.reasons[0].startswith("nodeName: the provider replaces on `nodeName`")
+    assert vm.retain_on_delete
+    assert {c.name for c in step2.replaced} == {
+        cp["name"],
+        f"talos-{cp['name']}",
+        f"talos-{cp['name']}-exit",
+    }
+
+
+def test_nodes_whose_running_apply_still_resets_them_wait_for_this_version(
+    tmp_path: Path,
+) -> None:
+    """A baseline from before the exit steps: its applies reset the node on delete."""
+    from offline.validators.change_gate import change_problems
+
+    values = _values("prod")
+    nodes = structured(values, "nodes")
+    worker = next(n for n in reversed(nodes) if n["role"] == "worker")
+    four = with_key(
+        values,
+        "nodes",
+        [*nodes, dict(worker, name="prod-worker-4", vm_id=worker["vm_id"] + 1, ip="203.0.113.24")],
+    )
+    baseline = copy.deepcopy(document("prod", four))
+    for r in baseline["resources"]:
+        if r["type"] == "talos:machine/configurationApply:ConfigurationApply":
+            r["inputs"]["onDestroy"] = {"graceful": True, "reboot": False, "reset": True}
+    # Not a protected loss here: the VM is allowed; the apply's reset is the problem.
+    problems = change_problems(baseline, document("prod"), ["prod-worker-4"])
+    assert problems == [
+        "talos-prod-worker-4: its configuration apply, as it runs now, resets the node when "
+        "deleted (onDestroy.reset), before the node's exit step could drain it; apply this "
+        "version of the program first without removing or replacing nodes"
+    ]

@@ -50,7 +50,7 @@ def test_an_added_worker_creates_exactly_its_resources(dev_with_worker: dict) ->
     # upgrade checks the new node too. The Kubernetes provider only gains a dependency (on the
     # new node's apply, through the health gate): nothing to send to it, so not a change.
     assert {c.name: [v.path for v in c.changes] for c in diff.changed} == {
-        "talos-health": ["inputs.environment.WORKERS"],
+        "talos-health": ["inputs.environment.MEMBERS", "inputs.environment.WORKERS"],
         "talos-kubernetes-upgrade": ["inputs.environment.NODES"],
     }
     assert all(c.operation == "update" for c in diff.changed)
@@ -165,3 +165,45 @@ def test_bad_files(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert f"error: {bad}: {message}" in captured.err
+
+
+def test_a_component_moved_under_an_alias_is_paired_with_its_children() -> None:
+    """The engine pairs a resource with its alias, and children inherit their parent's: a moved
+    component and its steps are neither created nor deleted."""
+    head = "urn:pulumi:prod::talos-platform::"
+
+    def entry(urn: str, parent: str = "", aliases: list[str] | None = None, **inputs) -> dict:
+        kind = urn.split("::")[2].rsplit("$", 1)[-1]
+        return {
+            "urn": urn,
+            "type": kind,
+            "name": urn.rsplit("::", 1)[1],
+            "parent": parent,
+            "aliases": aliases or [],
+            "inputs": inputs,
+        }
+
+    old_parent = f"{head}talos-platform:talos:RollingUpgrade::upgrade"
+    old_child = f"{head}talos-platform:talos:RollingUpgrade$command:local:Command::upgrade-cp-1"
+    new_parent = f"{head}talos-platform:talos:Cluster$talos-platform:talos:RollingUpgrade::upgrade"
+    new_child = (
+        f"{head}talos-platform:talos:Cluster$talos-platform:talos:RollingUpgrade"
+        "$command:local:Command::upgrade-cp-1"
+    )
+    old = {
+        "project": "p",
+        "stack": "prod",
+        "resources": [entry(old_parent), entry(old_child, old_parent, create="true")],
+    }
+    new = {
+        "project": "p",
+        "stack": "prod",
+        "resources": [
+            entry(new_parent, aliases=[old_parent]),
+            entry(new_child, new_parent, create="echo"),
+        ],
+    }
+    diff = diff_plans(old, new)
+    assert diff.created == [] and diff.deleted == []
+    [change] = diff.changed
+    assert (change.urn, [c.path for c in change.changes]) == (old_child, ["inputs.create"])

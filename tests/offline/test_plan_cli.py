@@ -54,6 +54,7 @@ def test_json_plan_lists_the_graph(capsys: pytest.CaptureFixture[str], stack: st
         "delete_before_replace",
         "retain_on_delete",
         "deleted_with",
+        "aliases",
         "inputs",
         "secret_inputs",
         "secret_digests",

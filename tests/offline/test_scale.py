@@ -56,7 +56,7 @@ def by_urn(doc: Document) -> dict[str, Document]:
 
 
 NODE_SET_INPUTS = {
-    "talos-health": {"WORKERS"},
+    "talos-health": {"WORKERS", "MEMBERS"},
     "talos-kubernetes-upgrade": {"NODES"},
 }
 """The node lists of two cluster-wide steps: they run again (the health gate over the new node

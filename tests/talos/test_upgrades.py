@@ -78,6 +78,7 @@ def test_configuration_is_staged_when_it_needs_a_reboot() -> None:
 def run_step(script: str, env: dict[str, str], tmp_path: Path) -> tuple[int, list[str], str]:
     log = tmp_path / "calls.log"
     log.write_text("")
+    (tmp_path / "calls.log.down").unlink(missing_ok=True)
     full = {
         "PATH": f"{FAKES}:{os.environ['PATH']}",
         "FAKE_LOG": str(log),
@@ -86,6 +87,7 @@ def run_step(script: str, env: dict[str, str], tmp_path: Path) -> tuple[int, lis
         "FAKE_KUBELET": "v1.35.0",
         "FAKE_APISERVER": "v1.35.0",
         "ENDPOINTS": "10.0.0.1,10.0.0.2,10.0.0.3",
+        "PAUSE": "0",
         **env,
     }
     done = subprocess.run(
@@ -183,6 +185,15 @@ def test_a_kubernetes_upgrade_that_did_not_complete_runs_again(tmp_path: Path) -
     assert out.splitlines()[-1] == "kubernetes: v1.35.0, upgrade-k8s complete"
 
 
+def test_a_step_from_before_the_record_trusts_the_images(tmp_path: Path) -> None:
+    """Its previous output holds no record (created as `true`): no upgrade-k8s for nothing."""
+    code, calls, out = run_step(
+        scripts.UPGRADE_KUBERNETES, {**K8S, "PULUMI_COMMAND_STDOUT": ""}, tmp_path
+    )
+    assert code == 0, out
+    assert not any("upgrade-k8s" in c for c in calls)
+
+
 def test_a_new_cluster_records_its_kubernetes_version(tmp_path: Path) -> None:
     done = subprocess.run(
         ["/bin/sh", "-c", scripts.KUBERNETES_DONE],
@@ -226,10 +237,13 @@ def test_a_removed_worker_is_drained_reset_and_deleted_in_that_order(tmp_path: P
     code, calls, out = run_step(scripts.NODE_EXIT, env, tmp_path)
     assert code == 0, out
     acting = [c for c in calls if " drain " in f" {c} " or " reset " in f" {c} " or "delete" in c]
-    assert [a.split()[2] if a.startswith("--kubeconfig") else a for a in acting] == [
+    # kubectl straight to the API server that answered, not the VIP.
+    kubectl = [c for c in acting if c.startswith("--kubeconfig")]
+    assert kubectl and all(" --server https://10.0.0.1:6443 " in c for c in kubectl)
+    assert [a.split()[4] if a.startswith("--kubeconfig") else a for a in acting] == [
         "drain",
         "-e 10.0.0.1 -n 10.0.0.4 reset --graceful --reboot=false --system-labels-to-wipe STATE "
-        "--system-labels-to-wipe EPHEMERAL --wait --timeout 10m",
+        "--system-labels-to-wipe EPHEMERAL --wait=false",
         "delete",
     ]
     assert any("drain prod-worker-1 --ignore-daemonsets --delete-emptydir-data" in c for c in calls)
