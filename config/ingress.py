@@ -42,8 +42,12 @@ def service_problem(service: str) -> str | None:
         return None
     if service.startswith(("unix:", "unix+tls:")):
         return None if service.split(":", 1)[1] else "a socket path after unix:"
-    url = urlsplit(service)
-    if not url.scheme or not url.hostname:
+    try:
+        url = urlsplit(service)
+        hostname = url.hostname
+    except ValueError:  # an unclosed IPv6 bracket: "http://[::1"
+        hostname = None
+    if not hostname or not url.scheme:
         return (
             "a URL with scheme and host (http://name.namespace.svc.cluster.local:80), "
             "http_status:<code>, hello_world, bastion, socks-proxy or unix:<path>"
@@ -58,6 +62,8 @@ def path_problem(path: str) -> str | None:
         re.compile(path)
     except re.error as exc:
         return f"a valid regular expression ({exc})"
+    except (OverflowError, RecursionError, MemoryError):  # a{4294967296}, ((((...)))) deep
+        return "a valid regular expression of reasonable size and nesting"
     return None
 
 

@@ -16,14 +16,16 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic import TypeAdapter, ValidationError
 
-from .errors import NAMESPACE, ConfigError, ConfigProblem, key
+from .errors import HIDDEN, NAMESPACE, ConfigError, ConfigProblem, credential_kind, key, redact
 from .models import OPTIONAL_SECRETS, REQUIRED_SECRETS, SECTIONS, StackConfig, is_argocd_ui
 from .repository import tree_repository
 from .rules import cross_rules
 
 _ADAPTERS = {name: TypeAdapter(kind) for name, kind in SECTIONS.items()}
 _PROXMOX_TOKEN = re.compile(r"^[^@\s]+@[^!\s]+![^=\s]+=[0-9a-fA-F-]{36}$")
-HIDDEN = "[secret]"
+_MAX_WALK = 200_000
+"""Items of one config value inspected for credentials (the stack file reader bounds a document
+to fewer, see `offline/stackfile.py`)."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,59 @@ def _decode(value: Any) -> Any:
     if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
+            # Not JSON, or JSON Python refuses: an integer of more than 4300 digits, nesting
+            # deeper than the interpreter's recursion limit. Validated as the text it is.
             return value
     return value
+
+
+def _first_credential(value: Any, path: str) -> tuple[str, str] | None:
+    """The path and kind of the first credential-looking text (or key) in `value`."""
+    stack: list[tuple[str, Any]] = [(path, value)]
+    seen = 0
+    while stack and seen < _MAX_WALK:
+        where, item = stack.pop()
+        seen += 1
+        if isinstance(item, str):
+            kind = credential_kind(item)
+            if kind:
+                return where, kind
+        elif isinstance(item, dict):
+            for name, child in reversed(list(item.items())):
+                stack.append((f"{where}.{name}", child))
+                stack.append((where, str(name)))
+        elif isinstance(item, list):
+            stack += [(f"{where}[{i}]", child) for i, child in reversed(list(enumerate(item)))]
+    return None
+
+
+def _plain_credentials(raw: dict[str, Any], secret_keys: set[str]) -> list[ConfigProblem]:
+    """A credential in a plain (not secret) value would reach the plan, its JSON and the
+    pull-request comment: whatever key it is under, it is a problem, and never shown."""
+    secret_names = {key(name) for name in REQUIRED_SECRETS + OPTIONAL_SECRETS}
+    problems = []
+    for full in sorted(raw, key=str):
+        if full in secret_keys or full in secret_names:
+            continue  # a secret, or a secret given in plain text (`_check_secrets`)
+        found = _first_credential(_decode(raw[full]), str(full))
+        if found is None:
+            continue
+        where, kind = found
+        advice = (
+            f"; a private GitOps repository takes its token from the secret {key('gitops_token')}"
+            if kind == "a URL with credentials"
+            else ""
+        )
+        problems.append(
+            ConfigProblem(
+                where,
+                HIDDEN,
+                f"no credential in plain-text config (this looks like {kind}): keep credentials "
+                f"in secrets (`pulumi config set --secret {NAMESPACE}:<key>`){advice}",
+            )
+        )
+    return problems
 
 
 def _check_secrets(raw: dict[str, Any], secret_keys: set[str]) -> list[ConfigProblem]:
@@ -158,12 +210,41 @@ def _webhook(raw: dict[str, Any], cloudflare: Any) -> list[ConfigProblem]:
 def validate(
     raw: dict[str, Any], secret_keys: set[str] | frozenset[str] = frozenset()
 ) -> Validated:
-    """Validate raw config values (keys `talos-platform:<name>`, values as Pulumi gives them)."""
+    """Validate raw config values (keys `talos-platform:<name>`, values as Pulumi gives them).
+
+    Never raises: hostile input (any type, any size the stack file reader lets through) gives
+    problems. A problem under a key set as a secret never carries its value.
+    """
+    try:
+        result = _validate(raw, secret_keys)
+    except Exception as exc:  # a bug, but the run must still end in a report, not a traceback
+        return Validated(
+            None,
+            [
+                ConfigProblem(
+                    key("*"),
+                    None,
+                    "a configuration the validator can check: it failed with "
+                    f"{type(exc).__name__} (please report this, with the stack file's shape)",
+                )
+            ],
+        )
+    hidden = {str(k) for k in secret_keys}
+    result.problems = [
+        p
+        if not any(p.key == s or p.key.startswith((f"{s}.", f"{s}[")) for s in hidden)
+        else ConfigProblem(p.key, HIDDEN, p.expected)
+        for p in result.problems
+    ]
+    return result
+
+
+def _validate(raw: dict[str, Any], secret_keys: set[str] | frozenset[str]) -> Validated:
     problems: list[ConfigProblem] = []
     parsed: dict[str, Any] = {}
     known = set(SECTIONS) | set(REQUIRED_SECRETS) | set(OPTIONAL_SECRETS)
-    for full in sorted(raw):
-        namespace, _, name = full.partition(":")
+    for full in sorted(raw, key=str):
+        namespace, _, name = str(full).partition(":")
         if namespace == NAMESPACE and name not in known:
             problems.append(
                 ConfigProblem(
@@ -190,6 +271,7 @@ def validate(
         except ValidationError as exc:
             problems += _problems(name, exc)
     problems += _check_secrets(raw, set(secret_keys))
+    problems += _plain_credentials(raw, set(secret_keys))
     problems += _repository_credentials(raw, parsed.get("gitops"))
     problems += _webhook(raw, parsed.get("cloudflare"))
     found, warnings = cross_rules(parsed)
@@ -213,7 +295,7 @@ def load() -> tuple[StackConfig, Secrets]:
     raw, secret_keys = read_raw()
     result = validate(raw, secret_keys)
     for warning in result.warnings:
-        pulumi.log.warn(warning)
+        pulumi.log.warn(redact(warning))
     if result.config is None:
         raise ConfigError(result.problems)
 

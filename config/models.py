@@ -69,17 +69,46 @@ class NetworkConfig(Model):
     vlan: int | None = Field(default=None, ge=1, le=4094)
 
 
+# Sizes of a node's VM, bounded by what Proxmox VE and the bpg provider accept, so a value either
+# fails here, naming the key, the value and the bound, or is one `pulumi up` can create.
+VM_ID_MIN, VM_ID_MAX = 100, 999_999_999
+"""Proxmox VE's `pve-vmid` standard option: "<integer> (100 - 999999999)" (proxmox/pve-docs
+`api-viewer/apidata.js`; the bpg provider's `VMIDValidator` would let up to 2147483647 through,
+`proxmoxtf/resource/vm/validators.go`, and Proxmox then refuses it)."""
+CORES_MAX = 2304
+"""Cores per socket (the VM has one socket, `components/proxmox/vm.py`). qemu-server's schema has
+`cores` minimum 1 and no maximum (proxmox/qemu-server `src/PVE/QemuServer.pm`, `cores`); the start
+fails when sockets x cores exceeds the host's CPUs ("MAX $allowed_vcpus vcpus allowed per VM on
+this node", same file, `config_to_command`). The bpg provider refuses more than 2304
+(`proxmoxtf/resource/vm/vm.go`, `mkCPUCores`: `IntBetween(1, 2304)`)."""
+MEMORY_MB_MIN, MEMORY_MB_MAX = 2048, 268_435_456
+"""Proxmox accepts 16 MiB and up (qemu-server `src/PVE/QemuServer/Memory.pm`, `$memory_fmt`
+`current` minimum 16), the bpg provider 64 MiB to 256 TiB (`proxmoxtf/resource/vm/vm.go`,
+`mkMemoryDedicated`: `IntBetween(64, 268435456)`). The floor here is this project's, above what
+Talos itself needs of a control plane (siderolabs/talos `pkg/minimal/limits.go`, `Memory`: 1848
+MiB) so no node boots too small to join."""
+DISK_GB_MIN, DISK_GB_MAX = 10, 8_589_934_591
+"""qemu-server takes a new disk's size in GiB with no maximum (`src/PVE/QemuServer/Drive.pm`,
+`$NEW_DISK_RE`, format `disk-size`); the bpg provider takes 1 and up (`proxmoxtf/resource/vm/disk/
+schema.go`, `mkDiskSize`: `IntAtLeast(1)`) and converts GiB to bytes in an int64
+(`proxmox/types/disk_size.go`, `DiskSizeFromGigabytes`: size * 1024^3), which overflows above
+2^33 - 1 GiB. The install disk's floor of 10 GiB is this project's, above Talos's minimum
+(siderolabs/talos `pkg/minimal/limits.go`, `DiskSize`: 6 GiB)."""
+DATA_DISK_GB_MIN = 1
+"""bpg `proxmoxtf/resource/vm/disk/schema.go`, `mkDiskSize`: `IntAtLeast(1)`."""
+
+
 class NodeConfig(Model):
     name: DnsLabel
     role: Role
     host: DnsLabel
     """The Proxmox host (one of `proxmox.hosts[].name`) that runs this node's VM."""
-    vm_id: int = Field(ge=100, le=999_999_999)
+    vm_id: int = Field(ge=VM_ID_MIN, le=VM_ID_MAX)
     ip: IPv4
-    cores: int = Field(default=2, ge=1, le=256)
-    memory_mb: int = Field(default=4096, ge=2048)
-    disk_gb: int = Field(default=32, ge=10)
-    data_disk_gb: int | None = Field(default=None, ge=1)
+    cores: int = Field(default=2, ge=1, le=CORES_MAX)
+    memory_mb: int = Field(default=4096, ge=MEMORY_MB_MIN, le=MEMORY_MB_MAX)
+    disk_gb: int = Field(default=32, ge=DISK_GB_MIN, le=DISK_GB_MAX)
+    data_disk_gb: int | None = Field(default=None, ge=DATA_DISK_GB_MIN, le=DISK_GB_MAX)
     """An optional second disk, offered to workloads as the Talos user volume `data`."""
 
 
