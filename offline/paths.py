@@ -1,21 +1,20 @@
-"""Where things are: the repository, and the upstream reference data beside it.
+"""Where things are: the repository, and the upstream reference data vendored into it.
 
-The upstream schemas, CRDs and chart defaults (Talos v1.13, Argo CD 3.4.4) are not part of this
-repository: they are read from `$PLATFORM_SHARED_DIR`, or else from `../shared` beside the
-repository. Whatever needs them says so when they are absent.
+The upstream schemas, CRDs and Helm chart (Talos v1.13, Argo CD 3.4.4 / chart argo-cd 10.1.1) are
+pinned copies under `upstream/` (see upstream/README.md for where each comes from and how to
+refresh it), so every check runs in any clone.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_ENV_VAR = "PLATFORM_SHARED_DIR"
-
-
-def shared_dir() -> Path | None:
-    """`$PLATFORM_SHARED_DIR`, else `../shared`; None if absent."""
-    configured = os.environ.get(SHARED_ENV_VAR)
-    path = Path(configured) if configured else REPO_ROOT.parent / "shared"
-    return path if path.is_dir() else None
+#: Pinned upstream data (upstream/README.md: provenance and `upstream/refresh.py`).
+UPSTREAM_DIR = REPO_ROOT / "upstream"
+#: Talos v1.13 `config.schema.json` and the generated base configs.
+TALOS_SCHEMA_DIR = UPSTREAM_DIR / "talos" / "v1.13"
+#: Argo CD CRDs (`application.yaml`, `applicationset.yaml`, `appproject.yaml`).
+ARGOCD_CRDS_DIR = UPSTREAM_DIR / "argocd" / "crds"
+#: The argo-cd Helm chart source (10.1.1), with its redis-ha subchart under `charts/`.
+ARGOCD_CHART_DIR = UPSTREAM_DIR / "charts" / "argo-cd"

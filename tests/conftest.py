@@ -7,34 +7,15 @@ test that needs a run gets it from `recorded()`, cached per config.
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from offline.graph import plan_document
-from offline.paths import shared_dir
 from offline.run import ProgramRun, run_program
 from offline.stackfile import read_stack_config
 
 STACKS = ("dev", "staging", "prod")
 NS = "talos-platform"
-
-
-def require_shared(relative: str) -> Path:
-    base = shared_dir()
-    if base is None or not (base / relative).exists():
-        if os.environ.get("PLATFORM_REQUIRE_SHARED") == "1":
-            pytest.fail(
-                f"../shared/{relative} not found, and CI requires it (PLATFORM_REQUIRE_SHARED)"
-            )
-        pytest.skip(
-            f"../shared/{relative} not found: this test needs the upstream data that CI provides "
-            "beside the repository (see README, 'Tests')"
-        )
-    return base / relative
 
 
 def stack_values(stack: str) -> tuple[dict[str, str], frozenset[str]]:

@@ -1,7 +1,7 @@
 """Check Talos machine-configuration documents against the upstream Talos v1.13 JSON schema.
 
-The schema and generated base configs live in `../shared/talos/v1.13/` (not shipped with the
-project): `schema_dir()` finds them, and callers say clearly when they are absent.
+The schema and generated base configs are vendored in `upstream/talos/v1.13/` (pinned to Talos
+v1.13.9, see upstream/README.md): `schema_dir()` is that folder.
 """
 
 from __future__ import annotations
@@ -16,15 +16,12 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..paths import shared_dir
-
-TALOS_DIR = Path("talos") / "v1.13"
+from ..paths import TALOS_SCHEMA_DIR
 
 
-def schema_dir() -> Path | None:
-    base = shared_dir()
-    path = base / TALOS_DIR if base else None
-    return path if path and (path / "config.schema.json").is_file() else None
+def schema_dir() -> Path:
+    """`upstream/talos/v1.13`: `config.schema.json` and the generated base configs."""
+    return TALOS_SCHEMA_DIR
 
 
 @dataclass(frozen=True)

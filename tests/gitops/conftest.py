@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from offline.validators import gitops
 
-SHARED_MISSING = "../shared not found: upstream Argo CD CRDs are needed; CI provides them"
-
 #: The oldest and newest Kubernetes minor the stacks may run (Talos v1.13: v1.31 to v1.36).
 KUBERNETES_VERSIONS = ("v1.31.0", "v1.36.2")
-
-
-@pytest.fixture(scope="session")
-def shared() -> Path:
-    path = gitops.shared_dir()
-    if path is None:
-        pytest.skip(SHARED_MISSING)
-    return path
 
 
 @pytest.fixture(scope="session")

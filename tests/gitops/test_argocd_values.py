@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from components.argocd import values as argocd
+from offline.paths import ARGOCD_CHART_DIR
 from offline.validators.helm_values import load_chart_defaults, unknown_keys
 
 URL = "https://argocd-dev.example.com"
@@ -25,8 +25,8 @@ COMPONENTS = (
 
 
 @pytest.fixture(scope="module")
-def defaults(shared: Path) -> dict[str, Any]:
-    return load_chart_defaults(shared)
+def defaults() -> dict[str, Any]:
+    return load_chart_defaults()
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -41,8 +41,8 @@ def test_a_misspelled_key_is_caught(defaults: dict[str, Any]) -> None:
     assert sorted(unknown_keys(values, defaults)) == ["configs.parms", "server.replicaz"]
 
 
-def test_chart_constants_match_the_chart(shared: Path) -> None:
-    chart = yaml.safe_load((shared / "argocd" / "chart-10.1.1" / "Chart.yaml").read_text())
+def test_chart_constants_match_the_chart() -> None:
+    chart = yaml.safe_load((ARGOCD_CHART_DIR / "Chart.yaml").read_text())
     assert (chart["name"], chart["version"], chart["appVersion"]) == (
         argocd.CHART_NAME,
         argocd.CHART_VERSION,

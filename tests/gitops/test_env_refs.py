@@ -14,7 +14,7 @@ import yaml
 
 from offline.validators import gitops
 from offline.validators.checks import run_checks
-from tests.conftest import by_type, document, recorded, require_shared
+from tests.conftest import by_type, document, recorded
 from tests.delivery.gitrepo import GitRepo, isolate_git
 from tools.promote import main as promote
 
@@ -81,7 +81,7 @@ def test_a_stack_that_follows_another_ref_than_its_tree_is_a_problem(
 
 
 def test_validate_environment_compares_with_the_stack_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
         gitops.tree, "STACKS_DIR", _stacks_with(tmp_path, "staging", "env/staging", "env/stage")
@@ -111,7 +111,6 @@ def test_a_stack_without_a_revision_is_a_problem(
 def test_the_offline_plan_catches_a_tree_that_moved_away_from_its_stack(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    require_shared("argocd/crds/application.yaml")
     tree = tmp_path / "gitops"
     shutil.copytree(gitops.GITOPS_DIR, tree)
     revision = tree / "envs" / "prod" / "revision.yaml"

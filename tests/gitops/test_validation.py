@@ -30,7 +30,7 @@ def _replace(path: Path, old: str, new: str) -> None:
 
 @pytest.mark.parametrize("kubernetes_version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("env", gitops.ENVIRONMENTS)
-def test_environment_has_no_problems(env: str, kubernetes_version: str, shared: Path) -> None:
+def test_environment_has_no_problems(env: str, kubernetes_version: str) -> None:
     problems = gitops.validate_environment(env, kubernetes_version)
     assert not problems, "\n".join(map(str, problems))
 
@@ -55,7 +55,7 @@ def test_misspelled_field_in_an_overlay_patch_is_caught(gitops_copy: Path) -> No
     assert fields == {"spec.maxReplica"}
 
 
-def test_misspelled_application_field_is_caught(gitops_copy: Path, shared: Path) -> None:
+def test_misspelled_application_field_is_caught(gitops_copy: Path) -> None:
     app = gitops_copy / "envs" / "staging" / "podinfo.yaml"
     _replace(app, "selfHeal: true", "selfHeel: true")
     problems = gitops.validate_path(gitops_copy / "envs" / "staging", "1.36")
@@ -66,7 +66,7 @@ def test_misspelled_application_field_is_caught(gitops_copy: Path, shared: Path)
     assert any("did you mean 'selfHeal'" in p.message for p in problems)
 
 
-def test_argo_objects_are_checked_against_the_crds(rendered: dict[str, Any], shared: Path) -> None:
+def test_argo_objects_are_checked_against_the_crds(rendered: dict[str, Any]) -> None:
     app = copy.deepcopy(find(rendered["dev"], "Application", "podinfo"))
     app["spec"]["revisionHistoryLimit"] = "ten"
     del app["spec"]["destination"]
@@ -131,7 +131,7 @@ def test_image_tags(image: str, pinned: bool) -> None:
     assert (gitops.image_tag_problem(image) is None) is pinned
 
 
-def test_environment_rules_catch_a_cross_wired_application(gitops_copy: Path, shared: Path) -> None:
+def test_environment_rules_catch_a_cross_wired_application(gitops_copy: Path) -> None:
     app = gitops_copy / "envs" / "prod" / "podinfo.yaml"
     _replace(
         app, "path: gitops/apps/podinfo/overlays/prod", "path: gitops/apps/podinfo/overlays/dev"
@@ -181,21 +181,11 @@ def test_missing_kubectl_says_what_to_install(
         gitops.kubectl_path()
 
 
-def test_missing_shared_dir_is_a_clear_error(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("PLATFORM_SHARED_DIR", str(tmp_path / "absent"))
-    assert gitops.shared_dir() is None
+def test_a_missing_crd_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(gitops.schemas, "ARGOCD_CRDS_DIR", tmp_path)
     gitops.crd_schema.cache_clear()
     try:
-        with pytest.raises(gitops.GitOpsError, match=r"\.\./shared not found"):
+        with pytest.raises(gitops.GitOpsError, match=r"upstream/argocd/crds should hold"):
             gitops.crd_schema("Application")
     finally:
         gitops.crd_schema.cache_clear()
-
-
-def test_shared_dir_follows_the_environment_variable(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("PLATFORM_SHARED_DIR", str(tmp_path))
-    assert gitops.shared_dir() == tmp_path

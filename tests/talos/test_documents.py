@@ -8,15 +8,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offline.validators.talos_schema import full_configuration, kind_of, validate_documents
-from tests.conftest import STACKS, recorded, require_shared
+from offline.validators.talos_schema import (
+    full_configuration,
+    kind_of,
+    schema_dir,
+    validate_documents,
+)
+from tests.conftest import STACKS, recorded
 
 CONFIG_INVOKE = "talos:machine/getConfiguration:getConfiguration"
 
 
 @pytest.fixture(scope="module")
 def talos_dir() -> Path:
-    return require_shared("talos/v1.13/config.schema.json").parent
+    return schema_dir()
 
 
 def sent_patches(stack: str) -> list[tuple[str, str, list[dict]]]:

@@ -4,7 +4,7 @@ Argo CD syncs `gitops/envs/<env>` (the app-of-apps of one environment) and, thro
 Applications found there, `gitops/apps/<app>/overlays/<env>`. This module renders those folders
 with kustomize and checks every object:
 
-- Argo CD kinds against the CRD schemas in `../shared/argocd/crds` (plus a walk that rejects keys
+- Argo CD kinds against the CRD schemas in `upstream/argocd/crds` (plus a walk that rejects keys
   the schema does not list, which the CRDs alone would accept);
 - everything else against the strict Kubernetes schemas shipped by `kubernetes-validate`;
 - the platform rules in `object_rules` and `environment_rules`;
@@ -45,7 +45,6 @@ from .tree import (
     Problem,
     RenderedObject,
     environment_revision,
-    shared_dir,
 )
 from .validate import validate_environment, validate_path
 from .versions import app_version_file, app_versions, set_app_version
@@ -85,7 +84,6 @@ __all__ = [
     "revision_problems",
     "schema_version",
     "set_app_version",
-    "shared_dir",
     "stack_revision",
     "validate_environment",
     "validate_manifest",

@@ -1,5 +1,5 @@
 """Schemas: each object against the strict Kubernetes schemas of `kubernetes-validate`, or, for
-Argo CD kinds, against the CRDs in `../shared/argocd/crds` plus a walk for unknown keys."""
+Argo CD kinds, against the CRDs in `upstream/argocd/crds` plus a walk for unknown keys."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
-from .tree import ARGOCD_API_VERSION, ARGOCD_KINDS, GitOpsError, Problem, _require_shared
+from ...paths import ARGOCD_CRDS_DIR
+from .tree import ARGOCD_API_VERSION, ARGOCD_KINDS, GitOpsError, Problem
 
 _MESSAGE_LIMIT = 300
 
@@ -104,10 +105,10 @@ def _object_meta_validator(version: str) -> jsonschema.protocols.Validator:
 
 @lru_cache(maxsize=4)
 def crd_schema(kind: str) -> dict[str, Any]:
-    """The `openAPIV3Schema` of an Argo CD kind, from `shared/argocd/crds/<kind>.yaml`."""
-    path = _require_shared() / "argocd" / "crds" / f"{kind.lower()}.yaml"
+    """The `openAPIV3Schema` of an Argo CD kind, from `upstream/argocd/crds/<kind>.yaml`."""
+    path = ARGOCD_CRDS_DIR / f"{kind.lower()}.yaml"
     if not path.is_file():
-        raise GitOpsError(f"{path}: missing; shared/argocd/crds should hold the Argo CD CRDs")
+        raise GitOpsError(f"{path}: missing; upstream/argocd/crds should hold the Argo CD CRDs")
     crd = yaml.safe_load(path.read_text())
     for version in crd["spec"]["versions"]:
         if f"{crd['spec']['group']}/{version['name']}" == ARGOCD_API_VERSION:
@@ -193,7 +194,7 @@ def validate_manifest(obj: dict[str, Any], kubernetes_version: str, source: str)
     """Schema problems of one object, each naming the field at fault.
 
     Argo CD kinds (`argoproj.io/v1alpha1` Application, AppProject, ApplicationSet) are checked
-    against their CRD schema from shared/ plus an unknown-key walk, and their `metadata` against
+    against their CRD schema from upstream/ plus an unknown-key walk, and their `metadata` against
     Kubernetes' ObjectMeta; everything else against kubernetes-validate's strict schema for
     `kubernetes_version` (`v1.36.2` and `1.36` both mean 1.36). A kind with no schema is a
     problem: the cluster would not know it either.

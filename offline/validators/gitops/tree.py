@@ -16,7 +16,7 @@ from typing import Any
 from config.errors import NAMESPACE
 from config.repository import tree_repository, tree_revision
 
-from ...paths import REPO_ROOT, SHARED_ENV_VAR, shared_dir
+from ...paths import REPO_ROOT
 
 GITOPS_DIR: Path = REPO_ROOT / "gitops"
 ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
@@ -98,16 +98,6 @@ def environment_revision(env: str) -> str:
         return tree_revision(env, GITOPS_DIR)
     except ValueError as exc:
         raise GitOpsError(str(exc).replace(str(GITOPS_DIR.parent) + os.sep, "")) from exc
-
-
-def _require_shared() -> Path:
-    path = shared_dir()
-    if path is None:
-        raise GitOpsError(
-            f"../shared not found (set {SHARED_ENV_VAR} to its location): the upstream "
-            "Argo CD CRDs in shared/argocd/crds are needed to validate Argo CD objects"
-        )
-    return path
 
 
 def _relative(path: Path) -> str:

@@ -1,0 +1,146 @@
+"""upstream/: the provenance table in its README lists every vendored file, `refresh.py` pins the
+same sources as the table, and what is vendored is consistent (CRDs from the chart, the redis-ha
+subchart the argo-cd chart asks for)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from offline.paths import ARGOCD_CHART_DIR, ARGOCD_CRDS_DIR, TALOS_SCHEMA_DIR, UPSTREAM_DIR
+
+HEADER = ["path", "what", "upstream repo", "tag", "commit", "upstream path", "licence"]
+#: Written for this project, not vendored: the README's own table and the refresh script.
+NOT_VENDORED = {"refresh.py"}
+
+
+def _load_refresh() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("upstream_refresh", UPSTREAM_DIR / "refresh.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    dont_write = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # no __pycache__ inside upstream/
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = dont_write
+    return module
+
+
+refresh = _load_refresh()
+
+
+def _cell(text: str) -> str:
+    return text.strip().strip("`")
+
+
+def provenance() -> dict[str, dict[str, str]]:
+    """The README's provenance table: path -> column -> value (backticks removed)."""
+    lines = (UPSTREAM_DIR / "README.md").read_text().splitlines()
+    start = next(
+        i for i, line in enumerate(lines) if [_cell(c) for c in line.split("|")[1:-1]] == HEADER
+    )
+    rows: dict[str, dict[str, str]] = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [_cell(c) for c in line.split("|")[1:-1]]
+        assert len(cells) == len(HEADER), line
+        row = dict(zip(HEADER, cells, strict=True))
+        assert row["path"] not in rows, f"{row['path']} listed twice"
+        rows[row["path"]] = row
+    return rows
+
+
+def vendored_files() -> list[str]:
+    out = []
+    for path in sorted(UPSTREAM_DIR.rglob("*")):
+        relative = path.relative_to(UPSTREAM_DIR)
+        if not path.is_file() or "__pycache__" in relative.parts:
+            continue
+        if path.name.startswith(("README", "LICENSE")) or relative.as_posix() in NOT_VENDORED:
+            continue
+        out.append(relative.as_posix())
+    return out
+
+
+def test_every_vendored_file_is_in_the_provenance_table() -> None:
+    rows = provenance()
+    folders = [p for p in rows if p.endswith("/")]
+    unlisted = [
+        name
+        for name in vendored_files()
+        if name not in rows and not any(name.startswith(folder) for folder in folders)
+    ]
+    assert unlisted == []
+
+
+def test_every_row_of_the_table_exists() -> None:
+    for path in provenance():
+        target = UPSTREAM_DIR / path
+        assert target.is_dir() if path.endswith("/") else target.is_file(), path
+
+
+def test_refresh_pins_what_the_table_says() -> None:
+    rows = provenance()
+    hand_written = {p for p, row in rows.items() if row["tag"] == "—"}
+    assert hand_written == {"provider-rules/"}
+    assert {item.path for item in refresh.ITEMS} == rows.keys() - hand_written
+    for item in refresh.ITEMS:
+        row = rows[item.path]
+        pinned = {
+            "upstream repo": item.source.repo,
+            "tag": item.source.tag,
+            "commit": item.source.commit,
+            "upstream path": item.upstream_path,
+            "licence": item.source.licence,
+        }
+        assert {key: row[key] for key in pinned} == pinned, item.path
+
+
+def test_pins_are_full_commits() -> None:
+    for source in refresh.SOURCES:
+        assert len(source.commit) == 40 and int(source.commit, 16) >= 0, source
+
+
+def test_each_source_has_its_licence_beside_what_is_vendored() -> None:
+    licences = dict(refresh.LICENSES)
+    for path, source in licences.items():
+        text = (UPSTREAM_DIR / path).read_text()
+        expected = {"Apache-2.0": "Apache License", "MPL-2.0": "Mozilla Public License"}
+        assert expected[source.licence] in text[:200], path
+    for item in refresh.ITEMS:
+        folder = item.path if item.path.endswith("/") else item.path.rsplit("/", 1)[0] + "/"
+        covering = [p for p, s in licences.items() if s == item.source]
+        assert any(folder.startswith(p.removesuffix("LICENSE")) for p in covering), item.path
+
+
+def test_crds_are_the_charts_templates_without_helm_lines() -> None:
+    for crd in sorted(ARGOCD_CRDS_DIR.glob("*.yaml")):
+        template = ARGOCD_CHART_DIR / "templates" / "crds" / f"crd-{crd.name}"
+        assert crd.read_bytes() == refresh.strip_helm_template_lines(template.read_bytes())
+    assert len(list(ARGOCD_CRDS_DIR.glob("*.yaml"))) == 3
+
+
+def test_the_unpacked_redis_ha_is_the_version_the_chart_asks_for() -> None:
+    refresh.check_consistency(UPSTREAM_DIR)
+
+
+def test_consistency_check_catches_a_wrong_subchart(tmp_path: Path) -> None:
+    chart = tmp_path / "charts" / "argo-cd"
+    (chart / "charts" / "redis-ha").mkdir(parents=True)
+    for name in ("Chart.yaml", "Chart.lock"):
+        (chart / name).write_bytes((ARGOCD_CHART_DIR / name).read_bytes())
+    (chart / "charts" / "redis-ha" / "Chart.yaml").write_text("name: redis-ha\nversion: 4.39.0\n")
+    with pytest.raises(refresh.RefreshError, match=r"vendored subchart is 4\.39\.0"):
+        refresh.check_consistency(tmp_path)
+
+
+def test_talos_data_is_in_place() -> None:
+    names = sorted(p.name for p in TALOS_SCHEMA_DIR.iterdir())
+    assert names == ["base-controlplane.yaml", "base-worker.yaml", "config.schema.json"]

@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""Refresh the vendored upstream data in `upstream/` from the pinned upstream tags.
+
+Every item below is pinned to a tag AND the commit that tag must resolve to. The script fetches
+each tag with `git` (shallow, over the network, from GitHub), refuses to go on if the tag does not
+resolve to the pinned commit, builds the new `charts/`, `talos/` and `argocd/` folders in a
+temporary directory, prints what changes (files added, removed and changed, with line counts) and
+then replaces those folders. `provider-rules/` and the README are maintained by hand and are never
+touched.
+
+    python upstream/refresh.py                   # fetch, verify, rewrite, print the diff summary
+    python upstream/refresh.py --check           # the same without writing; exit 1 if different
+    python upstream/refresh.py --git-dir argoproj/argo-helm=/path/to/clone ...
+                                                 # use an existing clone instead of fetching
+
+To move to a new upstream version: change the tag and commit of its `Source` below (the commit from
+`git ls-remote https://github.com/<repo> refs/tags/<tag>^{}`, or `<tag>` for a lightweight tag),
+update the provenance table in upstream/README.md to the same values (tests/test_upstream.py
+compares the two), run this script, and review the diff it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import io
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+UPSTREAM_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Source:
+    """One upstream repository at a pinned tag."""
+
+    repo: str  # owner/name on GitHub
+    tag: str
+    commit: str  # what `tag` must resolve to (`<tag>^{commit}`)
+    licence: str  # SPDX id of the repository's root LICENSE
+
+    @property
+    def url(self) -> str:
+        return f"https://github.com/{self.repo}.git"
+
+
+ARGO_HELM = Source(
+    repo="argoproj/argo-helm",
+    tag="argo-cd-10.1.1",
+    commit="af0a9310bacbaa4636018dfe22c801a6d33a5c43",
+    licence="Apache-2.0",
+)
+REDIS_HA = Source(
+    repo="DandyDeveloper/charts",
+    tag="redis-ha-4.38.0",
+    commit="2e2539a8960ead2c268f48bdde3b2cdf2b2f1ac8",
+    licence="Apache-2.0",
+)
+TALOS = Source(
+    repo="siderolabs/talos",
+    tag="v1.13.9",
+    commit="3ebd10a7c1bd0f81742bdcd0c3fe56d727db7401",
+    licence="MPL-2.0",
+)
+SOURCES = (ARGO_HELM, REDIS_HA, TALOS)
+
+
+def strip_helm_template_lines(text: bytes) -> bytes:
+    """A chart's CRD template as plain YAML: drop every line that is a Helm action (`{{ ... }}`).
+
+    The argo-cd chart wraps each CRD in `{{- if .Values.crds.install }}` and adds optional
+    annotations and labels with `{{- with ... }}` blocks; without those lines the CRD is what the
+    chart renders with its default values (`crds.keep: true`, no extra annotations or labels).
+    """
+    lines = text.decode("utf-8").splitlines(keepends=True)
+    out = "".join(line for line in lines if not line.lstrip().startswith("{{"))
+    if "{{" in out:
+        raise RefreshError("a Helm action is left inside a line of a CRD template")
+    return out.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Item:
+    """A file or (path ending in `/`) a folder of `upstream/`, and where it comes from."""
+
+    path: str  # relative to upstream/
+    source: Source
+    upstream_path: str  # in the source repository
+    transform: Callable[[bytes], bytes] | None = None
+
+
+TALOS_STABILITY = "pkg/machinery/config/types/v1alpha1/testdata/stability/v1.13"
+ARGO_CD_CRDS = "charts/argo-cd/templates/crds"
+
+#: In order: a folder nested in an earlier one (the redis-ha subchart) is written after it.
+ITEMS = (
+    Item("charts/argo-cd/", ARGO_HELM, "charts/argo-cd/"),
+    Item("charts/argo-cd/charts/redis-ha/", REDIS_HA, "charts/redis-ha/"),
+    Item(
+        "talos/v1.13/config.schema.json",
+        TALOS,
+        "pkg/machinery/config/schemas/config.schema.json",
+    ),
+    Item("talos/v1.13/base-controlplane.yaml", TALOS, f"{TALOS_STABILITY}/base-controlplane.yaml"),
+    Item("talos/v1.13/base-worker.yaml", TALOS, f"{TALOS_STABILITY}/base-worker.yaml"),
+    Item(
+        "argocd/crds/application.yaml",
+        ARGO_HELM,
+        f"{ARGO_CD_CRDS}/crd-application.yaml",
+        strip_helm_template_lines,
+    ),
+    Item(
+        "argocd/crds/applicationset.yaml",
+        ARGO_HELM,
+        f"{ARGO_CD_CRDS}/crd-applicationset.yaml",
+        strip_helm_template_lines,
+    ),
+    Item(
+        "argocd/crds/appproject.yaml",
+        ARGO_HELM,
+        f"{ARGO_CD_CRDS}/crd-appproject.yaml",
+        strip_helm_template_lines,
+    ),
+)
+
+#: Each source repository's root LICENSE, copied beside what is vendored from it.
+LICENSES = (
+    ("charts/argo-cd/LICENSE", ARGO_HELM),
+    ("charts/argo-cd/charts/redis-ha/LICENSE", REDIS_HA),
+    ("talos/LICENSE", TALOS),
+    ("argocd/LICENSE", ARGO_HELM),
+)
+
+#: The top-level folders of upstream/ this script owns and rewrites whole.
+MANAGED = ("charts", "talos", "argocd")
+
+
+class RefreshError(Exception):
+    pass
+
+
+def git(git_dir: Path, *args: str) -> bytes:
+    result = subprocess.run(
+        ["git", f"--git-dir={git_dir}", *args], capture_output=True, check=False
+    )
+    if result.returncode != 0:
+        raise RefreshError(
+            f"git {' '.join(args)} failed in {git_dir}: {result.stderr.decode().strip()}"
+        )
+    return result.stdout
+
+
+def fetch(source: Source, workdir: Path) -> Path:
+    """A bare repository holding `source.tag` (shallow), fetched from GitHub."""
+    git_dir = workdir / source.repo.replace("/", "+")
+    subprocess.run(["git", "init", "--quiet", "--bare", str(git_dir)], check=True)
+    print(f"fetching {source.repo} {source.tag} ...", file=sys.stderr)
+    git(
+        git_dir,
+        "fetch",
+        "--quiet",
+        "--depth=1",
+        "--no-tags",
+        source.url,
+        f"+refs/tags/{source.tag}:refs/tags/{source.tag}",
+    )
+    return git_dir
+
+
+def verify(source: Source, git_dir: Path) -> None:
+    """The tag resolves to the pinned commit, or RefreshError."""
+    commit = git(git_dir, "rev-parse", "--verify", f"refs/tags/{source.tag}^{{commit}}")
+    got = commit.decode().strip()
+    if got != source.commit:
+        raise RefreshError(
+            f"{source.repo}: tag {source.tag} is commit {got}, but {source.commit} is pinned "
+            "(the tag moved, or the pin is wrong): check upstream before changing the pin"
+        )
+    print(f"verified {source.repo} {source.tag} = {got}", file=sys.stderr)
+
+
+def write_folder(git_dir: Path, item: Item, dest: Path) -> None:
+    """`item.upstream_path` of the pinned commit, as it is in Git, written to `dest`."""
+    prefix = PurePosixPath(item.upstream_path.rstrip("/"))
+    archive = git(git_dir, "archive", "--format=tar", item.source.commit, str(prefix))
+    if dest.exists():
+        shutil.rmtree(dest)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        for member in tar.getmembers():
+            if member.isdir():
+                continue
+            relative = PurePosixPath(member.name).relative_to(prefix)
+            if not member.isfile() or ".." in relative.parts:
+                raise RefreshError(f"{item.source.repo}: {member.name}: not a plain file")
+            target = dest / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            extracted = tar.extractfile(member)
+            assert extracted is not None
+            target.write_bytes(extracted.read())
+            if member.mode & 0o111:
+                target.chmod(0o755)
+    if not any(dest.iterdir()):
+        raise RefreshError(f"{item.source.repo}: {item.upstream_path} is empty or missing")
+
+
+def build(git_dirs: dict[str, Path], staging: Path) -> None:
+    for item in ITEMS:
+        git_dir = git_dirs[item.source.repo]
+        dest = staging / item.path
+        if item.path.endswith("/"):
+            write_folder(git_dir, item, dest)
+            continue
+        data = git(git_dir, "show", f"{item.source.commit}:{item.upstream_path}")
+        if item.transform is not None:
+            data = item.transform(data)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+    for path, source in LICENSES:
+        (staging / path).write_bytes(git(git_dirs[source.repo], "show", f"{source.commit}:LICENSE"))
+    check_consistency(staging)
+
+
+def check_consistency(staging: Path) -> None:
+    """The unpacked redis-ha subchart is the version the argo-cd chart and its Chart.lock name."""
+    chart_dir = staging / "charts" / "argo-cd"
+    chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text())
+    lock = yaml.safe_load((chart_dir / "Chart.lock").read_text())
+    for dependency in chart.get("dependencies") or []:
+        name = dependency["name"]
+        subchart = chart_dir / "charts" / name / "Chart.yaml"
+        if not subchart.is_file():
+            raise RefreshError(f"argo-cd chart: dependency {name} is not vendored in charts/{name}")
+        version = yaml.safe_load(subchart.read_text())["version"]
+        locked = {d["name"]: d["version"] for d in lock.get("dependencies") or []}
+        if not (dependency["version"] == locked.get(name) == version):
+            raise RefreshError(
+                f"argo-cd chart: dependency {name} {dependency['version']} (Chart.lock: "
+                f"{locked.get(name)}), but the vendored subchart is {version}: pin the "
+                f"{name} tag the chart asks for"
+            )
+
+
+def files_under(root: Path) -> dict[str, Path]:
+    out = {}
+    for folder in MANAGED:
+        base = root / folder
+        if base.is_dir():
+            for path in base.rglob("*"):
+                if path.is_file():
+                    out[path.relative_to(root).as_posix()] = path
+    return out
+
+
+def diff_summary(old_root: Path, new_root: Path) -> list[str]:
+    """One line per added, removed or changed file (`+`, `-`, `M` with line counts)."""
+    old, new = files_under(old_root), files_under(new_root)
+    lines = []
+    for name in sorted(old.keys() | new.keys()):
+        if name not in old:
+            lines.append(f"+ {name}")
+        elif name not in new:
+            lines.append(f"- {name}")
+        elif old[name].read_bytes() != new[name].read_bytes():
+            before = old[name].read_text(errors="replace").splitlines()
+            after = new[name].read_text(errors="replace").splitlines()
+            diff = list(difflib.unified_diff(before, after, lineterm="", n=0))
+            added = sum(1 for d in diff if d.startswith("+") and not d.startswith("+++"))
+            removed = sum(1 for d in diff if d.startswith("-") and not d.startswith("---"))
+            lines.append(f"M {name} (+{added} -{removed})")
+    return lines
+
+
+def replace_managed(staging: Path) -> None:
+    for folder in MANAGED:
+        target = UPSTREAM_DIR / folder
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(staging / folder, target)
+
+
+def parse_git_dirs(values: list[str]) -> dict[str, Path]:
+    known = {source.repo for source in SOURCES}
+    out = {}
+    for value in values:
+        repo, sep, path = value.partition("=")
+        if not sep or repo not in known:
+            raise SystemExit(
+                f"--git-dir {value!r}: expected OWNER/NAME=PATH, one of {sorted(known)}"
+            )
+        git_dir = Path(path)
+        if (git_dir / ".git").is_dir():
+            git_dir = git_dir / ".git"
+        out[repo] = git_dir
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if upstream/ would change"
+    )
+    parser.add_argument(
+        "--git-dir",
+        action="append",
+        default=[],
+        metavar="OWNER/NAME=PATH",
+        help="use this clone (bare or not) of a source instead of fetching it; still verified",
+    )
+    args = parser.parse_args(argv)
+    given = parse_git_dirs(args.git_dir)
+    try:
+        with tempfile.TemporaryDirectory(prefix="upstream-refresh-") as tmp:
+            workdir = Path(tmp)
+            git_dirs = {}
+            for source in SOURCES:
+                git_dirs[source.repo] = given.get(source.repo) or fetch(source, workdir)
+                verify(source, git_dirs[source.repo])
+            staging = workdir / "staging"
+            build(git_dirs, staging)
+            changes = diff_summary(UPSTREAM_DIR, staging)
+            for line in changes:
+                print(line)
+            counts = {mark: sum(1 for c in changes if c[0] == mark) for mark in "+-M"}
+            print(
+                f"{len(changes)} file(s) differ: {counts['+']} added, {counts['-']} removed, "
+                f"{counts['M']} changed"
+            )
+            if args.check:
+                return 1 if changes else 0
+            if changes:
+                replace_managed(staging)
+                print("upstream/ rewritten; update README.md's provenance table if a pin moved")
+    except RefreshError as exc:
+        print(f"refresh failed: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
