@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
+
+import yaml
 
 from .run import ProgramRun
 
@@ -85,6 +89,36 @@ def critical_path(entries: list[dict[str, Any]]) -> list[str]:
 
     chains = [longest(u) for u in graph]
     return list(max(chains, key=len)) if chains else []
+
+
+NODE_COMPONENT = "talos-platform:proxmox:NodeVm"
+"""The component each cluster node has, named after the node."""
+MACHINE_CONFIGURATION = "talos:machine/getConfiguration:getConfiguration"
+
+
+def node_roles(doc: dict[str, Any]) -> dict[str, str]:
+    """Each cluster node (a `NodeVm` component's name) and its role, `controlplane` or `worker`:
+    the machine type its Talos configuration is rendered for (`node` when none names it)."""
+    rendered: dict[str, str] = {}
+    for call in doc.get("invokes", []):
+        if call["token"] != MACHINE_CONFIGURATION:
+            continue
+        for text in call["args"].get("configPatches", []):
+            patch = yaml.safe_load(text) if isinstance(text, str) else None
+            if isinstance(patch, dict) and patch.get("kind") == "HostnameConfig":
+                rendered[str(patch.get("hostname"))] = str(call["args"].get("machineType"))
+    return {
+        r["name"]: rendered.get(r["name"], "node")
+        for r in doc["resources"]
+        if r["type"] == NODE_COMPONENT
+    }
+
+
+def node_of(name: str, nodes: Iterable[str]) -> str | None:
+    """The node a resource named `name` belongs to: the longest node name that is the whole name
+    or stands in it between dashes (`upgrade-prod-worker-1`, not `upgrade-prod-worker-10`)."""
+    found = [n for n in nodes if re.search(rf"(^|-){re.escape(n)}(-|$)", name)]
+    return max(found, key=len) if found else None
 
 
 def plan_document(run: ProgramRun) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The offline plan: run the program for one stack under Pulumi's mock runtime and show the graph.
 
-    python -m offline.plan --stack dev [--stack-file FILE] [--format text|json|mermaid]
+    python -m offline.plan --stack dev [--stack-file FILE] [--format text|json|mermaid|mermaid-md]
                            [--baseline PLAN.json [--allow-loss NAME]... [--allow-loss-file F]]
 
 After printing the plan it checks what the stack would create against the upstream schemas
@@ -8,10 +8,12 @@ After printing the plan it checks what the stack would create against the upstre
 `--baseline` (the JSON plan of what runs now, for example of the base branch) it also fails when
 the change would replace or delete a protected resource, which `pulumi up` refuses, unless
 `--allow-loss` names it, or more than one control plane (`offline/validators/change_gate.py`;
-`offline/plan_diff.py` decides what is replaced). Exit status: 0 the config is valid, the plan
-printed and every check passed; 1 the config is invalid, a check failed, a mandatory policy is
-violated or a protected resource would be lost (every problem on stderr, no traceback); 2 a
-usage error (bad arguments, a missing stack or baseline file).
+`offline/plan_diff.py` decides what is replaced). Its last line on stderr names every check
+that ran and what it covered (`checks passed: ...`, or `checks ran: ...` when one failed).
+Exit status: 0 the config is valid, the plan printed and every check passed; 1 the config is
+invalid, a check failed, a mandatory policy is violated or a protected resource would be lost
+(every problem on stderr, no traceback); 2 a usage error (bad arguments, a missing stack or
+baseline file).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from pulumi_policy import EnforcementLevel
 
 from config.errors import NAMESPACE, ConfigError
 
@@ -29,7 +33,7 @@ from .run import run_program
 from .stackfile import StackFileError, read_stack_config
 from .validators.change_gate import AllowanceFileError, change_problems, read_allowances
 from .validators.checks import run_checks
-from .validators.policy_check import policy_violations, report_lines
+from .validators.policy_check import Violation, policy_violations, report_lines, rules
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -106,9 +110,20 @@ def main(argv: list[str] | None = None) -> int:
     violations = policy_violations(doc, environment)
     for line in report_lines(violations):
         print(line, file=sys.stderr)
-    if checks.problems or any(v.mandatory for v in violations):
-        return EXIT_INVALID
-    return EXIT_OK
+    failed = bool(checks.problems) or any(v.mandatory for v in violations)
+    print(checks_line(checks.ran, violations, baseline is not None, failed), file=sys.stderr)
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def checks_line(ran: list[str], violations: list[Violation], baseline: bool, failed: bool) -> str:
+    """One line naming every check that ran and what it covered, for the pull-request comment:
+    `checks passed: ...` when all passed, `checks ran: ...` otherwise (the problems are above)."""
+    pack = rules()
+    enforced = sum(pack.enforcement_of(p) != EnforcementLevel.DISABLED for p in pack.POLICIES)
+    advisory = sum(not v.mandatory for v in violations)
+    policies = f"policies {enforced}" + (f" ({advisory} advisory finding(s))" if advisory else "")
+    done = [*ran, policies, *(["changes against the baseline"] if baseline else [])]
+    return f"checks {'ran' if failed else 'passed'}: {', '.join(done)}"
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any
 
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor, Mocks
+from pulumi.runtime.settings import get_project, get_stack
 
 SIG = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -129,14 +130,27 @@ def _alias_urns(request: Any, urn: str) -> list[str]:
         spec = alias.spec
         kind = spec.type or request.type
         parent = spec.parentUrn or ("" if spec.noParent else request.parent)
-        parent_type = parent.split("::")[2] if parent else ""
-        if parent_type and parent_type != ROOT_STACK_TYPE:  # the stack qualifies nothing
-            kind = f"{parent_type}${kind}"
         out.append(
-            f"urn:pulumi:{spec.stack or stack}::{spec.project or project}::{kind}::"
-            f"{spec.name or name}"
+            engine_urn(
+                spec.stack or stack, spec.project or project, parent, kind, spec.name or name
+            )
         )
     return out
+
+
+def qualified_type(parent: str, type_: str) -> str:
+    """The engine's qualified type of a `type_` resource under `parent` (a URN, or empty): the
+    parent's qualified type, `$`, the type; the root Stack qualifies nothing (pulumi
+    `pkg/resource/deploy/deployment.go`, generateURN)."""
+    parent_type = parent.split("::")[2] if parent else ""
+    if parent_type and parent_type != ROOT_STACK_TYPE:
+        return f"{parent_type}${type_}"
+    return type_
+
+
+def engine_urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    """The URN the engine gives a resource (pulumi `sdk/go/common/resource/urn.go`, NewURN)."""
+    return f"urn:pulumi:{stack}::{project}::{qualified_type(parent, type_)}::{name}"
 
 
 class RecordingMonitor(MockMonitor):
@@ -144,6 +158,12 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
         self.invokes: list[InvokeRecord] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The engine's URN, not the mock's: the mock qualifies a type with its parent's last
+        type only, and top-level resources with `pulumi:pulumi:Stack$`. Every reference the
+        program makes (parent, dependencies, providers, resource inputs) comes from here."""
+        return engine_urn(get_stack(), get_project(), parent, type_, name)
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)

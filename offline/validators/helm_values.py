@@ -4,18 +4,22 @@ The argo-cd chart ships no values schema, so a key the chart does not read (`ser
 `configs.parms`) renders without complaint and the setting is simply lost. Its `values.yaml`
 lists every key the templates read, so comparing our values against those defaults finds such
 keys, except below maps the chart passes through as they are (see `is_free_form`).
+`ignored_values` then spares the keys that a template reads although `values.yaml` omits them
+(`.Values.a.b`, `index .Values "a" "b"`, in the chart's and its subcharts' templates).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-CHART_DEFAULTS_PATH = Path("argocd") / "chart-10.1.1" / "values.yaml"
+from ..paths import ARGOCD_CHART_DIR
 
 #: Maps whose keys are data, not chart settings, found by where they are.
 #: - configs.cm, configs.params, configs.rbac: every entry becomes a key of the argocd-cm,
@@ -41,7 +45,9 @@ FREE_FORM_PATHS = frozenset(
 #: Keys whose value is a Kubernetes object fragment the chart copies with `toYaml`, wherever
 #: they appear: any field of the Kubernetes type is valid, and the chart's default (if any) is
 #: only an example (`global.nodeSelector` defaults to `kubernetes.io/os: linux`,
-#: `*.containerSecurityContext` to a few SecurityContext fields, `resources` to `{}`).
+#: `*.containerSecurityContext` to a few SecurityContext fields, `resources` to `{}`,
+#: redis-ha's `haproxy.deploymentStrategy` to `type: RollingUpdate` with `rollingUpdate` only in
+#: a comment).
 #: `affinity` is not here: `global.affinity` is the chart's own small schema
 #: (`podAntiAffinity: soft`), while `<component>.affinity` defaults to `{}` and is caught by the
 #: empty-map rule.
@@ -49,6 +55,7 @@ FREE_FORM_KEYS = frozenset(
     {
         "annotations",
         "containerSecurityContext",
+        "deploymentStrategy",
         "labels",
         "nodeSelector",
         "podAnnotations",
@@ -57,25 +64,6 @@ FREE_FORM_KEYS = frozenset(
         "securityContext",
     }
 )
-
-#: Keys of the redis-ha subchart (dependency redis-ha 4.38.0) that the argo-cd chart's
-#: values.yaml does not repeat but that we set: the replica count and each redis-ha pod's
-#: resources. Only these are added; everything else under `redis-ha` must be in values.yaml.
-REDIS_HA_SUBCHART_DEFAULTS: dict[str, Any] = {
-    "redis-ha": {
-        "replicas": 3,
-        "redis": {"resources": {}},
-        "sentinel": {"resources": {}},
-        "haproxy": {
-            "replicas": 3,
-            "resources": {},
-            # charts/redis-ha/values.yaml (tag redis-ha-4.38.0): `deploymentStrategy`,
-            # read by templates/redis-haproxy-deployment.yaml.
-            "deploymentStrategy": {"type": "RollingUpdate", "rollingUpdate": {}},
-        },
-        "splitBrainDetection": {"resources": {}},
-    }
-}
 
 
 def _merge_missing(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
@@ -86,20 +74,33 @@ def _merge_missing(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
             target[key] = copy.deepcopy(value)
 
 
-def load_chart_defaults(shared: Path) -> dict[str, Any]:
-    """The argo-cd 10.1.1 chart's default values (`shared/argocd/chart-10.1.1/values.yaml`).
+def load_chart_defaults(chart_dir: Path = ARGOCD_CHART_DIR) -> dict[str, Any]:
+    """The default values of the argo-cd chart in `chart_dir` (`upstream/charts/argo-cd`, 10.1.1).
 
-    `REDIS_HA_SUBCHART_DEFAULTS` is merged in, since the redis-ha subchart's own values.yaml is
-    not in shared/. Raises FileNotFoundError naming the file if it is missing.
+    Each dependency of its `Chart.yaml` (redis-ha 4.38.0) found unpacked in `charts/<name>/` has
+    its own `values.yaml` merged in below its name, as Helm does: the parent's values win.
+    Raises FileNotFoundError naming the file if the chart's values.yaml is missing.
     """
-    path = Path(shared) / CHART_DEFAULTS_PATH
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: chart defaults not found (shared/ is incomplete)")
-    defaults = yaml.safe_load(path.read_text())
-    if not isinstance(defaults, dict):
-        raise ValueError(f"{path}: expected a mapping of values")
-    _merge_missing(defaults, REDIS_HA_SUBCHART_DEFAULTS)
+    chart_dir = Path(chart_dir)
+    defaults = _values_file(chart_dir / "values.yaml")
+    chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text()) or {}
+    for dependency in chart.get("dependencies") or []:
+        subchart_values = chart_dir / "charts" / dependency["name"] / "values.yaml"
+        if subchart_values.is_file():
+            key = dependency.get("alias") or dependency["name"]
+            target = defaults.setdefault(key, {})
+            _merge_missing(target, _values_file(subchart_values))
     return defaults
+
+
+def _values_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: chart defaults not found")
+    # libyaml where PyYAML has it: argo-cd's values.yaml takes 0.14 s with the Python loader.
+    values = yaml.load(path.read_text(), getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a mapping of values")
+    return values
 
 
 def is_free_form(path: str, key: str, default: Any) -> bool:
@@ -125,16 +126,97 @@ def unknown_keys(
     `unknown_keys({"server": {"replicaz": 2}}, defaults)` -> `["server.replicaz"]`. Recurses
     into maps the chart defines, and stops at free-form ones (`is_free_form`).
     """
-    found: list[str] = []
+    return [path for path, _ in _unknown_items(values, defaults, prefix)]
+
+
+def _unknown_items(
+    values: Mapping[str, Any], defaults: Mapping[str, Any], prefix: str = ""
+) -> list[tuple[str, Any]]:
+    """`unknown_keys` with the value found at each path."""
+    found: list[tuple[str, Any]] = []
     for key, value in values.items():
         path = f"{prefix}.{key}" if prefix else str(key)
         if key not in defaults:
-            found.append(path)
+            found.append((path, value))
             continue
         default = defaults[key]
         if not isinstance(value, Mapping) or not isinstance(default, Mapping):
             continue
         if is_free_form(path, str(key), default):
             continue
-        found += unknown_keys(value, default, path)
+        found += _unknown_items(value, default, path)
+    return found
+
+
+# --- What the templates read -------------------------------------------------------------------
+
+_DOTTED_READ = re.compile(r"\.Values((?:\.[A-Za-z0-9_]+)+)")
+_INDEX_READ = re.compile(r"index\s+\$?\.Values((?:\.[A-Za-z0-9_]+)*)((?:\s+\"[^\"]+\")+)")
+
+
+def _reads(text: str) -> set[str]:
+    """Dotted value paths a template text reads: `.Values.server.replicas`, `index .Values "a"`."""
+    found = {match.group(1)[1:] for match in _DOTTED_READ.finditer(text)}
+    for match in _INDEX_READ.finditer(text):
+        parts = [p for p in match.group(1).split(".") if p]
+        parts += re.findall(r'"([^"]+)"', match.group(2))
+        found.add(".".join(parts))
+    return found
+
+
+@lru_cache(maxsize=8)
+def template_references(chart_dir: Path) -> frozenset[str]:
+    """Every value path the templates of the chart in `chart_dir` read, by text search.
+
+    A subchart's reads (`charts/<name>/templates`) are put below its name (or alias), as Helm
+    passes them, except `global.*`, which every chart sees at the top.
+    """
+    chart_dir = Path(chart_dir)
+    found = {path for file in _template_files(chart_dir) for path in _reads(file.read_text())}
+    chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text()) or {}
+    for dependency in chart.get("dependencies") or []:
+        key = dependency.get("alias") or dependency["name"]
+        for file in _template_files(chart_dir / "charts" / dependency["name"]):
+            for path in _reads(file.read_text()):
+                found.add(path if path.split(".")[0] == "global" else f"{key}.{path}")
+    return frozenset(found)
+
+
+def _template_files(chart_dir: Path) -> list[Path]:
+    templates = chart_dir / "templates"
+    return sorted(p for p in templates.rglob("*") if p.is_file()) if templates.is_dir() else []
+
+
+@lru_cache(maxsize=8)
+def _cached_defaults(chart_dir: Path) -> dict[str, Any]:
+    return load_chart_defaults(chart_dir)
+
+
+def ignored_values(chart_dir: Path, values: Mapping[str, Any]) -> list[str]:
+    """Dotted paths of `values` the chart in `chart_dir` never reads: Helm would drop them.
+
+    A path is ignored when it is not in the chart's default values (with its subcharts', see
+    `load_chart_defaults`; below free-form maps anything goes, see `unknown_keys`) and no
+    template reads it (`template_references`); a map that templates read only parts of
+    (`global.g` of `global`) is looked into.
+    """
+    chart_dir = Path(chart_dir).resolve()
+    reads = template_references(chart_dir)
+    found: list[str] = []
+    for path, value in _unknown_items(values, _cached_defaults(chart_dir)):
+        found += _unread(path, value, reads)
+    return found
+
+
+def _unread(path: str, value: Any, reads: frozenset[str]) -> list[str]:
+    if path in reads:
+        return []
+    below = [read for read in reads if read.startswith(path + ".")]
+    if not below:
+        return [path]
+    if not isinstance(value, Mapping):
+        return []
+    found: list[str] = []
+    for key, item in value.items():
+        found += _unread(f"{path}.{key}", item, reads)
     return found

@@ -12,15 +12,9 @@ import yaml
 from offline.paths import REPO_ROOT
 from offline.plan import main
 from offline.validators.checks import run_checks
-from tests.conftest import STACKS, document, require_shared
+from tests.conftest import STACKS, document
 
 K8S = "v1.36.2"
-
-
-@pytest.fixture(autouse=True)
-def _shared() -> None:
-    require_shared("argocd/crds/application.yaml")
-    require_shared("talos/v1.13/config.schema.json")
 
 
 def resource(doc: dict, name: str) -> dict:

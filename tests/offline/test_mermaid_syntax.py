@@ -1,5 +1,6 @@
 """Every Mermaid diagram we publish parses with Mermaid's own parser: the plan's graph of each
-stack (pasted into pull-request comments) and the pictures in the README and docs."""
+stack (pasted into pull-request comments) and of a 150-node stack, folded, and the pictures in
+the README and docs."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from offline.paths import REPO_ROOT
-from offline.render import render_mermaid
+from offline.render import render_mermaid, render_mermaid_markdown
 from tests.conftest import STACKS, document
+from tests.offline.test_scale import scaled_plan
 
 CHECKER = REPO_ROOT / "tools" / "mermaid"
 
@@ -45,6 +47,18 @@ def test_plan_graphs_and_doc_pictures_parse(tmp_path: Path) -> None:
     result = check(files)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("ok ") >= len(files)
+
+
+def test_a_150_node_graph_parses_bare_and_fenced(tmp_path: Path) -> None:
+    """The folded graph of a 150-node stack, as `--format mermaid` and `--format mermaid-md`
+    print it (the pull-request comment fences the former)."""
+    doc = scaled_plan(150)
+    bare, fenced = tmp_path / "150.mmd", tmp_path / "150.md"
+    bare.write_text(render_mermaid(doc))
+    fenced.write_text(render_mermaid_markdown(doc))
+    result = check([bare, fenced])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("ok ") == 2
 
 
 def test_a_broken_diagram_is_reported(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ import yaml
 
 from offline.answers import FABRICATED_SECRETS
 from offline.paths import REPO_ROOT
-from offline.plan import main
+from offline.plan import main, parser
+from offline.render import RENDERERS
 from tests.conftest import STACKS, document
 
 SECRET_VALUES = ("offline-secret-placeholder", "s3cr3t-value")
@@ -34,8 +36,9 @@ def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_json_plan_lists_the_graph(capsys: pytest.CaptureFixture[str], stack: str) -> None:
-    code, out, _ = run_main(capsys, "--stack", stack, "--format", "json")
+    code, out, err = run_main(capsys, "--stack", stack, "--format", "json")
     assert code == 0
+    assert_checks_passed(stack, err)
     doc = json.loads(out)
     assert set(doc) == {"project", "stack", "resources", "invokes", "outputs", "summary"}
     assert doc["stack"] == stack and doc["project"] == "talos-platform"
@@ -98,6 +101,66 @@ def test_mermaid_plan_is_a_graph_with_subgraphs(capsys: pytest.CaptureFixture[st
     assert any("==>" in line for line in lines), "the critical path is drawn"
     assert sum("-->" in line or "==>" in line for line in lines) > 20
     assert_no_secret(out)
+
+
+def test_mermaid_md_plan_is_the_graph_fenced() -> None:
+    assert parser().parse_args(["--stack", "dev", "--format", "mermaid-md"]).format == "mermaid-md"
+    out = RENDERERS["mermaid-md"](document("dev"))
+    assert out == f"```mermaid\n{RENDERERS['mermaid'](document('dev'))}```\n"
+    assert out.startswith("```mermaid\ngraph LR\n") and out.endswith("\n```\n")
+    assert out.count("```") == 2
+
+
+def checks_line(err: str) -> str:
+    [line] = [line for line in err.splitlines() if line.startswith("checks ")]
+    return line
+
+
+def assert_checks_passed(stack: str, err: str) -> None:
+    """The pull-request comment shows the plan's stderr: a reviewer sees what was checked, and
+    how much of it, not only that nothing failed."""
+    line = checks_line(err)
+    assert line.startswith("checks passed: ")
+    doc = document(stack)
+    nodes = sum(r["type"] == "talos-platform:proxmox:NodeVm" for r in doc["resources"])
+    assert f"Talos machine configurations {nodes}" in line
+    assert f"VMs {nodes}" in line
+    objects = sum(
+        r["type"].startswith("kubernetes:") and not r["type"].startswith("kubernetes:helm.sh")
+        for r in doc["resources"]
+    )
+    assert f"Kubernetes objects {objects}" in line
+    assert f"GitOps tree ({stack}) " in line
+    for check in ("Proxmox downloads", "Helm"):
+        assert check in line
+    assert re.search(r"policies [1-9]\d*", line)
+    assert re.search(r"PodDisruptionBudgets [1-9]\d*", line)
+
+
+def test_a_failing_plan_says_which_checks_ran_not_passed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def mutate(config: dict) -> None:
+        config["talos-platform:gitops"]["repo_url"] = "https://git.example.com/other.git"
+
+    path = _write_stack(tmp_path, mutate)
+    code, _, err = run_main(capsys, "--stack", "prod", "--stack-file", str(path))
+    assert code == 1
+    line = checks_line(err)
+    assert line.startswith("checks ran: ") and "Talos machine configurations 6" in line
+    assert "checks passed" not in err
+
+
+def test_a_plan_against_a_baseline_names_the_change_gate(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    baseline = tmp_path / "base.json"
+    baseline.write_text(json.dumps(document("staging")))
+    code, _, err = run_main(
+        capsys, "--stack", "staging", "--format", "json", "--baseline", str(baseline)
+    )
+    assert code == 0
+    assert checks_line(err).endswith(", changes against the baseline")
 
 
 def _write_stack(tmp_path: Path, mutate) -> Path:

@@ -40,8 +40,8 @@ def _plan_manifest(resource: dict[str, Any]) -> dict[str, Any] | None:
     return {**(resource.get("inputs") or {}), "kind": kind}
 
 
-def plan_budgets(doc: dict[str, Any]) -> list[Budget]:
-    """The PodDisruptionBudgets the program creates, against its Deployments and StatefulSets."""
+def plan_objects(doc: dict[str, Any]) -> list[Placed]:
+    """The Kubernetes objects the program creates (plan resources `kubernetes:*`), placed."""
     objects = []
     for resource in doc["resources"]:
         manifest = _plan_manifest(resource)
@@ -49,7 +49,12 @@ def plan_budgets(doc: dict[str, Any]) -> list[Budget]:
             continue
         namespace = (manifest.get("metadata") or {}).get("namespace") or "default"
         objects.append(Placed(manifest, str(namespace), f"resource {resource['name']}"))
-    return kubernetes_budgets(objects)
+    return objects
+
+
+def plan_budgets(doc: dict[str, Any]) -> list[Budget]:
+    """The PodDisruptionBudgets the program creates, against its Deployments and StatefulSets."""
+    return kubernetes_budgets(plan_objects(doc))
 
 
 # --- The argo-cd Helm release ------------------------------------------------------------------
@@ -164,13 +169,12 @@ def stack_environment(doc: dict[str, Any]) -> tuple[str, str] | None:
     return env, str(namespace)
 
 
-def gitops_budgets(
+def gitops_objects(
     rendered: dict[str, list[gitops.RenderedObject]], default_namespace: str
-) -> list[Budget]:
-    """The budgets of a rendered environment (`gitops._render_environment`), against its
-    Deployments and StatefulSets. An object without a namespace is in the destination namespace
-    of the Application that follows its folder (`default_namespace` for the environment folder,
-    which the root Application follows)."""
+) -> list[Placed]:
+    """The objects of a rendered environment (`gitops._render_environment`), placed: an object
+    without a namespace is in the destination namespace of the Application that follows its
+    folder (`default_namespace` for the environment folder, which the root Application follows)."""
     folder_namespace: dict[str, str] = {}
     for items in rendered.values():
         for item in items:
@@ -191,7 +195,15 @@ def gitops_budgets(
         for item in items:
             namespace = (item.manifest.get("metadata") or {}).get("namespace") or fallback
             objects.append(Placed(item.manifest, str(namespace), item.origin))
-    return kubernetes_budgets(objects)
+    return objects
+
+
+def gitops_budgets(
+    rendered: dict[str, list[gitops.RenderedObject]], default_namespace: str
+) -> list[Budget]:
+    """The budgets of a rendered environment (`gitops._render_environment`), against its
+    Deployments and StatefulSets (namespaces as `gitops_objects` places them)."""
+    return kubernetes_budgets(gitops_objects(rendered, default_namespace))
 
 
 # --- The check ---------------------------------------------------------------------------------

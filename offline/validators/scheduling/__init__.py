@@ -1,0 +1,40 @@
+"""Scheduling and capacity: can the stack's nodes run everything the plan makes them run, roll
+every Deployment and drain every node for an upgrade?
+
+From the plan alone: the nodes (nodes.py: labels, taints, allocatable from the VM size less
+what Talos and the kubelet reserve), the workloads (sources.py: the program's own objects,
+the GitOps environment, the Helm releases, what Talos runs itself; workloads.py: pods and their
+requests), a greedy scheduler with kube-scheduler's filters (scheduler.py, filters.py,
+spread.py), then every rolling update (rollout.py) and every drain (drain.py).
+
+Not modelled: preferred (anti-)affinity and ScheduleAnyway spreads (scoring only), priority and
+preemption, ephemeral storage, volumes and their zones, host ports, Jobs and CronJobs, HPA
+scale-up beyond minReplicas, the kernel's share of the VM's memory.
+"""
+
+from .cluster import Cluster, Reason
+from .nodes import Node, Taint, plan_nodes
+from .report import Report, evaluate, node_table, scheduling_problems, table
+from .scheduler import Failure, explain, place, schedule
+from .workloads import Pod, Workload, pod_requests, workloads_of
+
+__all__ = [
+    "Cluster",
+    "Failure",
+    "Node",
+    "Pod",
+    "Reason",
+    "Report",
+    "Taint",
+    "Workload",
+    "evaluate",
+    "explain",
+    "node_table",
+    "place",
+    "plan_nodes",
+    "pod_requests",
+    "schedule",
+    "scheduling_problems",
+    "table",
+    "workloads_of",
+]

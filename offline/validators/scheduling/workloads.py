@@ -1,0 +1,162 @@
+"""Workloads and their pods, from Kubernetes manifests of any source.
+
+A Deployment or StatefulSet runs `spec.replicas` pods (1 when unset), or the `minReplicas` of the
+HorizontalPodAutoscaler that scales it (disruption.objects._replicas); a DaemonSet one pod on
+each node it is eligible for (the scheduler decides which); a Pod with `spec.nodeName` (the
+Talos control-plane static pods) one pod bound to that node. Jobs, CronJobs and bare Pods are
+not placed.
+
+A pod requests, per resource, the larger of its longest init container and the sum of its
+containers (sidecars, init containers with `restartPolicy: Always`, counted with the
+containers), plus `spec.overhead`; a container with a limit and no request requests its limit
+(API server defaulting). A pod without requests counts 0 (and the report notes it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..disruption.objects import Placed, _name, _pod_labels, _replicas
+from .quantities import QuantityError, cpu_millis, memory_bytes
+
+KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Pod")
+#: A label standing for the ReplicaSet's `pod-template-hash`, so that `matchLabelKeys` and the
+#: surge pod of a rolling update (another revision) are told apart from the running pods.
+REVISION_LABEL = "pod-template-hash"
+
+
+class WorkloadError(ValueError):
+    """A workload this check cannot read."""
+
+
+@dataclass(eq=False)
+class Workload:
+    source: str
+    kind: str
+    namespace: str
+    name: str
+    replicas: int
+    replicas_from: str
+    spec: dict[str, Any]
+    """The pod template's spec."""
+    labels: dict[str, str]
+    cpu: int
+    memory: int
+    has_requests: bool
+    manifest: dict[str, Any] = field(repr=False)
+    bound_to: str | None = None
+
+    @property
+    def title(self) -> str:
+        return f"{self.source} {self.kind} {self.namespace}/{self.name}"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+    @property
+    def evictable(self) -> bool:
+        """Whether a drain evicts its pods (`--ignore-daemonsets`; mirror pods stay)."""
+        return self.kind in ("Deployment", "StatefulSet")
+
+
+@dataclass(eq=False)
+class Pod:
+    workload: Workload
+    labels: dict[str, str]
+
+    @property
+    def namespace(self) -> str:
+        return self.workload.namespace
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.workload.spec
+
+
+def _requests(container: dict[str, Any]) -> tuple[int, int, bool]:
+    resources = container.get("resources") or {}
+    requests = dict(resources.get("limits") or {})
+    requests.update(resources.get("requests") or {})
+    cpu, memory = requests.get("cpu"), requests.get("memory")
+    return (
+        cpu_millis(cpu) if cpu is not None else 0,
+        memory_bytes(memory) if memory is not None else 0,
+        cpu is not None or memory is not None,
+    )
+
+
+def pod_requests(spec: dict[str, Any]) -> tuple[int, int, bool]:
+    """(millicores, bytes, whether anything is requested) of a pod spec."""
+    cpu = memory = 0
+    found = False
+    init_cpu = init_memory = 0
+    for container in spec.get("initContainers") or []:
+        c, m, f = _requests(container)
+        found = found or f
+        if container.get("restartPolicy") == "Always":
+            cpu, memory = cpu + c, memory + m
+        else:
+            init_cpu, init_memory = max(init_cpu, c), max(init_memory, m)
+    for container in spec.get("containers") or []:
+        c, m, f = _requests(container)
+        found = found or f
+        cpu, memory = cpu + c, memory + m
+    overhead = spec.get("overhead") or {}
+    extra_cpu = cpu_millis(overhead["cpu"]) if "cpu" in overhead else 0
+    extra_memory = memory_bytes(overhead["memory"]) if "memory" in overhead else 0
+    return max(cpu, init_cpu) + extra_cpu, max(memory, init_memory) + extra_memory, found
+
+
+def workloads_of(objects: list[Placed]) -> list[Workload]:
+    """The workloads among `objects` (HorizontalPodAutoscalers among them set replicas)."""
+    hpas = [o for o in objects if o.manifest.get("kind") == "HorizontalPodAutoscaler"]
+    workloads = []
+    for item in objects:
+        manifest, kind = item.manifest, item.manifest.get("kind")
+        if kind not in KINDS:
+            continue
+        if kind == "Pod":
+            spec = manifest.get("spec") or {}
+            labels = dict((manifest.get("metadata") or {}).get("labels") or {})
+            if not spec.get("nodeName"):
+                continue
+            replicas, replicas_from = 1, f"bound to {spec['nodeName']}"
+        else:
+            spec = ((manifest.get("spec") or {}).get("template") or {}).get("spec") or {}
+            labels = _pod_labels(manifest)
+            if kind == "DaemonSet":
+                replicas, replicas_from = 0, "one per eligible node"
+            else:
+                replicas, replicas_from = _replicas(item, hpas)
+        try:
+            cpu, memory, found = pod_requests(spec)
+        except QuantityError as exc:
+            where = f"{item.where} {kind} {item.namespace}/{_name(manifest)}"
+            raise WorkloadError(f"{where}: {exc}") from exc
+        workloads.append(
+            Workload(
+                source=item.where,
+                kind=str(kind),
+                namespace=item.namespace,
+                name=_name(manifest),
+                replicas=replicas,
+                replicas_from=replicas_from,
+                spec=spec,
+                labels={str(k): str(v) for k, v in labels.items()},
+                cpu=cpu,
+                memory=memory,
+                has_requests=found,
+                manifest=manifest,
+                bound_to=spec.get("nodeName") if kind == "Pod" else None,
+            )
+        )
+    return workloads
+
+
+def new_pod(workload: Workload, revision: str = "current") -> Pod:
+    labels = dict(workload.labels)
+    if workload.kind == "Deployment":
+        labels[REVISION_LABEL] = revision
+    return Pod(workload, labels)

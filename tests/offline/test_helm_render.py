@@ -1,0 +1,161 @@
+"""Helm releases rendered by the pinned Helm from the vendored chart, and every object checked.
+
+Each render runs `helm template` (about 0.5 s); renders are cached per values within the
+process, so the shipped stacks render once for this module and test_checks together.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from offline.validators import helm_render
+from offline.validators.helm_render import (
+    HELM_SHA256,
+    HelmError,
+    file_sha256,
+    helm_binary,
+    release_problems,
+    render_release,
+    rendered_releases,
+    verify_binary,
+)
+from tests.conftest import document
+
+K8S = "v1.36.2"
+
+
+def release(doc: dict) -> dict:
+    return next(r for r in doc["resources"] if r["type"] == helm_render.RELEASE_TYPE)
+
+
+def with_values(stack: str, **changes: object) -> dict:
+    """The stack's plan document with dotted `changes` made to the argo-cd values."""
+    doc = copy.deepcopy(document(stack))
+    values = release(doc)["inputs"]["values"]
+    for dotted, value in changes.items():
+        *parents, last = dotted.replace("__", ".").split(".")
+        target = values
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return doc
+
+
+def workloads(objects: list[dict]) -> set[tuple[str, str]]:
+    kinds = ("Deployment", "StatefulSet", "DaemonSet")
+    return {(o["kind"], o["metadata"]["name"]) for o in objects if o["kind"] in kinds}
+
+
+@pytest.mark.parametrize(
+    ("stack", "redis"),
+    [
+        ("dev", {("Deployment", "argocd-redis")}),
+        (
+            "prod",
+            {("StatefulSet", "argocd-redis-ha-server"), ("Deployment", "argocd-redis-ha-haproxy")},
+        ),
+    ],
+)
+def test_shipped_stacks_render_and_validate(stack: str, redis: set) -> None:
+    doc = document(stack)
+    assert release_problems(doc, K8S) == []
+    objects = rendered_releases(doc, K8S)["argocd"]
+    found = workloads(objects)
+    assert redis <= found
+    assert ("Deployment", "argocd-server") in found
+    assert not any("redis-ha" in name for _, name in found - redis)
+    # CRDs are installed with the release (--include-crds); chart tests are not rendered.
+    assert {o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"} == {
+        "applications.argoproj.io",
+        "applicationsets.argoproj.io",
+        "appprojects.argoproj.io",
+    }
+    assert not any(o["kind"] == "Pod" for o in objects)
+    assert all(o["metadata"].get("namespace") in (None, "argocd") for o in objects)
+
+
+def test_rendered_objects_are_copies() -> None:
+    resource = release(document("dev"))
+    first = render_release(resource, K8S)
+    first[0]["kind"] = "Changed"
+    assert render_release(resource, K8S)[0]["kind"] != "Changed"
+
+
+def test_misspelt_value_names_the_release_and_the_values_path() -> None:
+    problems = release_problems(with_values("prod", **{"server.replica": 3}), K8S)
+    assert len(problems) == 1
+    assert problems[0].startswith("argocd: Helm value `server.replica` ")
+    assert "Helm would ignore it" in problems[0]
+
+
+def test_misspelt_subchart_value_is_caught_below_the_subchart_key() -> None:
+    problems = release_problems(with_values("prod", **{"redis-ha.haproxy.replicaz": 2}), K8S)
+    assert [p.split(" (")[0] for p in problems] == [
+        "argocd: Helm value `redis-ha.haproxy.replicaz`"
+    ]
+
+
+def test_template_failure_names_the_release_and_the_values_path() -> None:
+    # configs.cm must be a map: the chart indexes it (`index .Values.configs.cm "exec.enabled"`).
+    problems = release_problems(with_values("dev", **{"configs.cm": "exec.enabled"}), K8S)
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "argocd: the chart failed to render at values path `configs.cm`: template: argo-cd/"
+    )
+    assert "\n" not in problems[0]
+
+
+def test_value_of_the_wrong_type_fails_validation_of_the_rendered_object() -> None:
+    problems = release_problems(with_values("dev", **{"server.replicas": "two"}), K8S)
+    assert problems == [
+        "argocd: argo-cd/templates/argocd-server/deployment.yaml: Deployment argocd/argocd-server: "
+        "spec.replicas: 'two' is not of type 'integer', 'null'"
+    ]
+
+
+def test_render_release_raises_naming_the_release() -> None:
+    resource = release(with_values("dev", **{"configs.cm": "x"}))
+    with pytest.raises(HelmError, match=r"^argocd: the chart failed to render"):
+        render_release(resource, K8S)
+
+
+def test_a_chart_version_that_is_not_vendored_is_an_error() -> None:
+    doc = copy.deepcopy(document("dev"))
+    release(doc)["inputs"]["version"] = "10.2.0"
+    assert release_problems(doc, K8S) == [
+        "argocd: asks for chart argo-cd 10.2.0, but upstream/charts/argo-cd is 10.1.1"
+    ]
+    assert rendered_releases(doc, K8S) == {}
+
+
+def test_helm_warnings_are_problems_with_the_values_path() -> None:
+    stderr = (
+        "coalesce.go:298: warning: cannot overwrite table with non table for "
+        "argo-cd.configs.cm (map[admin.enabled:true\n  - x\n])\n"
+    )
+    assert helm_render._warnings(stderr) == [
+        "Helm warns at values path `configs.cm`: cannot overwrite table with non table"
+    ]
+
+
+def test_the_binary_is_the_pinned_helm() -> None:
+    path = helm_binary()
+    assert file_sha256(path) == HELM_SHA256
+    assert verify_binary(path) == path
+
+
+def test_a_binary_with_another_checksum_is_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "helm"
+    fake.write_text("#!/bin/sh\necho v3.17.2\n")
+    with pytest.raises(HelmError, match=r"is not the pinned Helm v3\.17\.2"):
+        verify_binary(fake)
+
+
+def test_a_tampered_cached_binary_is_extracted_again(tmp_path: Path) -> None:
+    (tmp_path / "helm").write_text("tampered")
+    path = helm_binary(tmp_path)
+    assert path == tmp_path / "helm"
+    assert file_sha256(path) == HELM_SHA256

@@ -1,0 +1,284 @@
+"""Scheduling and capacity: the shipped stacks place everything they run, roll every Deployment
+and drain every node; each way of breaking that is reported naming the workload and the rule."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from functools import lru_cache
+from typing import Any
+
+import pytest
+import yaml
+
+from offline.validators import gitops
+from offline.validators.checks import run_checks
+from offline.validators.disruption.rule import WHY
+from offline.validators.scheduling import Report, evaluate, plan_nodes, table
+from tests.conftest import STACKS, document, stack_values, structured, with_key
+
+K8S = "v1.36.2"
+CP_TAINT_FIX = (
+    "add worker nodes, or let the control planes run workloads "
+    "(cluster.allowSchedulingOnControlPlanes, which the program sets when the stack has no "
+    "worker)"
+)
+
+
+@lru_cache(maxsize=3)
+def _rendered(env: str) -> dict[str, list[gitops.RenderedObject]]:
+    return gitops._render_environment(env)
+
+
+def check(doc: dict[str, Any], env: str) -> Report:
+    return evaluate(doc, K8S, rendered=_rendered(env))
+
+
+def placed(report: Report) -> Counter[str]:
+    """Pods placed per `<kind> <ns>/<name>`."""
+    assert report.cluster is not None
+    return Counter(p.workload.ref for p in report.cluster.all_pods())
+
+
+def on(report: Report, node: str) -> set[str]:
+    assert report.cluster is not None
+    return {p.workload.ref for p in report.cluster.pods[node]}
+
+
+def cloudflared(doc: dict[str, Any]) -> dict[str, Any]:
+    return next(r for r in doc["resources"] if r["name"] == "cloudflared-deployment")["inputs"]
+
+
+def without_workers(doc: dict[str, Any]) -> dict[str, Any]:
+    """The plan with only its control planes, tainted (no allowSchedulingOnControlPlanes)."""
+    doc = copy.deepcopy(doc)
+    for call in doc["invokes"]:
+        patches = call["args"].get("configPatches") or []
+        for index, text in enumerate(patches):
+            patch = yaml.safe_load(text)
+            if isinstance(patch, dict) and "cluster" in patch:
+                patch["cluster"].pop("allowSchedulingOnControlPlanes", None)
+                patches[index] = yaml.safe_dump(patch)
+    return doc
+
+
+# --- The shipped stacks ------------------------------------------------------------------------
+
+PODINFO = {"dev": 1, "staging": 2, "prod": 3}  # the HorizontalPodAutoscalers' minReplicas
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_stacks_place_roll_and_drain(stack: str) -> None:
+    report = check(document(stack), stack)
+    assert report.problems == []
+    assert report.notes == []
+    assert report.failures == []
+    pods = placed(report)
+    nodes = [n.name for n in report.nodes]
+    assert pods["Deployment cloudflared/cloudflared"] == 2
+    assert pods["Deployment podinfo/frontend"] == PODINFO[stack]
+    assert pods["Deployment podinfo/backend"] == PODINFO[stack]
+    assert pods["Deployment argocd/argocd-server"] == (2 if stack == "prod" else 1)
+    assert pods["StatefulSet argocd/argocd-application-controller"] == 1
+    assert pods["DaemonSet kube-system/kube-flannel"] == len(nodes)
+    assert pods["Deployment kube-system/coredns"] == 2
+    if stack == "prod":
+        assert pods["StatefulSet argocd/argocd-redis-ha-server"] == 3
+        assert pods["Deployment argocd/argocd-redis-ha-haproxy"] == 3
+    for node in report.nodes:
+        if node.role == "controlplane":
+            assert "Pod kube-system/kube-apiserver-" + node.name in on(report, node.name)
+    tainted = [n for n in report.nodes if n.taints]
+    assert report.cluster is not None
+    for node in tainted:  # only Talos's own pods tolerate the control-plane taint
+        assert {p.workload.source for p in report.cluster.pods[node.name]} == {"talos"}
+    assert bool(tainted) is (stack != "staging")
+
+
+def test_prod_nodes_and_allocatable() -> None:
+    nodes, notes = plan_nodes(document("prod"))
+    assert notes == []
+    by_name = {n.name: n for n in nodes}
+    worker, control_plane = by_name["prod-worker-1"], by_name["prod-cp-1"]
+    assert worker.labels["topology.kubernetes.io/zone"] == "pve1"
+    assert worker.labels["kubernetes.io/hostname"] == "prod-worker-1"
+    assert worker.taints == ()
+    assert [str(t) for t in control_plane.taints] == [
+        "node-role.kubernetes.io/control-plane:NoSchedule"
+    ]
+    # 8 cores less 50m; 16384Mi less 384Mi (worker systemReserved) and 100Mi (evictionHard).
+    assert (worker.cpu_allocatable, worker.memory_allocatable >> 20) == (7950, 15900)
+    # 4 cores less 50m; 8192Mi less 512Mi (control-plane systemReserved) and 100Mi.
+    assert (control_plane.cpu_allocatable, control_plane.memory_allocatable >> 20) == (3950, 7580)
+
+
+def test_node_table_prints_requested_against_allocatable() -> None:
+    text = table(check(document("dev"), "dev"))
+    lines = text.splitlines()
+    assert lines[0].split() == [
+        "node",
+        "role",
+        "cpu",
+        "requested/allocatable",
+        "memory",
+        "requested/allocatable",
+        "pods",
+    ]
+    # dev-cp-1: the static pods (260m, 832Mi) and the DaemonSets (100m, 50Mi) and coredns.
+    assert lines[1].split()[:3] == ["dev-cp-1", "controlplane", "460m/1950m"]
+    assert lines[1].split()[4] == "952Mi/3484Mi"
+    assert lines[2].split()[:2] == ["dev-worker-1", "worker"]
+    assert "allocatable: the VM's cores and memory less Talos's systemReserved" in text
+
+
+def test_dev_single_worker_drain_is_a_warning_there() -> None:
+    report = check(document("dev"), "dev")
+    [warning] = [w for w in report.warnings if "PodDisruptionBudget" in w]
+    assert warning.startswith(
+        "resource cloudflared-deployment Deployment cloudflared/cloudflared: draining "
+        "dev-worker-1, 2 of 2 pods cannot be placed elsewhere: taint "
+        "node-role.kubernetes.io/control-plane:NoSchedule not tolerated (dev-cp-1); "
+    )
+    assert warning.endswith("(a problem in staging and prod)")
+
+
+# --- Broken stacks -----------------------------------------------------------------------------
+
+
+def test_tainted_control_planes_without_workers_place_nothing() -> None:
+    values, _ = stack_values("prod")
+    control_planes = [n for n in structured(values, "nodes") if n["role"] == "controlplane"]
+    doc = without_workers(document("prod", with_key(values, "nodes", control_planes)))
+    report = check(doc, "prod")
+    assert (
+        "resource cloudflared-deployment Deployment cloudflared/cloudflared: 2 of 2 pods cannot "
+        "be placed: taint node-role.kubernetes.io/control-plane:NoSchedule not tolerated "
+        f"(prod-cp-1, prod-cp-2, prod-cp-3); fix: {CP_TAINT_FIX}"
+    ) in report.problems
+    failed = {f.workload.ref for f in report.failures}
+    assert {"Deployment podinfo/frontend", "StatefulSet argocd/argocd-redis-ha-server"} <= failed
+    assert "Deployment kube-system/coredns" not in failed  # it tolerates the taint
+
+
+def test_the_check_runs_with_the_plan_checks() -> None:
+    container = {"name": "big", "image": "big:1", "resources": {"requests": {"cpu": "3"}}}
+    labels = {"app": "big"}
+    doc = {
+        "resources": [
+            {
+                "type": "proxmoxve:index/vmLegacy:VmLegacy",
+                "name": "n1",
+                "inputs": {"name": "n1", "cpu": {"cores": 2}, "memory": {"dedicated": 2048}},
+            },
+            {
+                "type": "kubernetes:apps/v1:Deployment",
+                "name": "big",
+                "inputs": {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": "big", "namespace": "demo"},
+                    "spec": {
+                        "selector": {"matchLabels": labels},
+                        "template": {
+                            "metadata": {"labels": labels},
+                            "spec": {"containers": [container]},
+                        },
+                    },
+                },
+            },
+        ],
+        "invokes": [
+            {
+                "token": "talos:machine/getConfiguration:getConfiguration",
+                "args": {
+                    "machineType": "worker",
+                    "configPatches": ["apiVersion: v1alpha1\nkind: HostnameConfig\nhostname: n1\n"],
+                },
+            }
+        ],
+    }
+    # n1: 2 cores less 50m reserved, less kube-flannel (100m) and both CoreDNS pods (2 x 100m).
+    assert (
+        "resource big Deployment demo/big: 1 of 1 pods cannot be placed: insufficient cpu (n1: "
+        "requests 3000m, 1650m free of 1950m allocatable); fix: lower the requests, or give the "
+        "nodes more cores (talos-platform:nodes cores), or add nodes"
+    ) in run_checks(doc, K8S).problems
+
+
+def test_spread_counting_tainted_nodes_cannot_be_met() -> None:
+    doc = copy.deepcopy(document("prod"))
+    spec = cloudflared(doc)["spec"]
+    spec["replicas"] = 4
+    spec["template"]["spec"]["topologySpreadConstraints"][0]["nodeTaintsPolicy"] = "Ignore"
+    report = check(doc, "prod")
+    skew = "skew 2: 1 there, 0 on prod-cp-1"
+    assert report.problems == [
+        "resource cloudflared-deployment Deployment cloudflared/cloudflared: 1 of 4 pods cannot "
+        "be placed: topologySpreadConstraints[0] maxSkew 1 on kubernetes.io/hostname "
+        "(whenUnsatisfiable DoNotSchedule, nodeTaintsPolicy Ignore, nodeAffinityPolicy Honor) "
+        f"(prod-worker-1: {skew}, prod-worker-2: {skew}, prod-worker-3: {skew}); fix: set "
+        "nodeTaintsPolicy: Honor (tainted prod-cp-1, prod-cp-2, prod-cp-3 count as domains no "
+        "pod can reach), or add nodes in more kubernetes.io/hostname domains, run fewer "
+        "replicas, or set ScheduleAnyway"
+    ]
+    spec["template"]["spec"]["topologySpreadConstraints"][0]["nodeTaintsPolicy"] = "Honor"
+    assert check(doc, "prod").problems == []
+
+
+def test_requests_larger_than_the_nodes() -> None:
+    values, _ = stack_values("dev")
+    small = [{**n, "memory_mb": 2048} for n in structured(values, "nodes")]
+    doc = copy.deepcopy(document("dev", with_key(values, "nodes", small)))
+    container = cloudflared(doc)["spec"]["template"]["spec"]["containers"][0]
+    container["resources"]["requests"]["memory"] = "2Gi"
+    container["resources"]["limits"]["memory"] = "2Gi"
+    report = check(doc, "dev")
+    assert report.problems == [
+        "resource cloudflared-deployment Deployment cloudflared/cloudflared: 2 of 2 pods cannot "
+        "be placed: insufficient memory (dev-worker-1: requests 2048Mi, 1514Mi free of 1564Mi "
+        "allocatable); fix: lower the requests, or give the nodes more memory "
+        "(talos-platform:nodes memory_mb), or add nodes"
+    ]
+
+
+def test_a_surge_pod_that_cannot_fit_stalls_the_rollout() -> None:
+    doc = copy.deepcopy(document("staging"))
+    spec = cloudflared(doc)["spec"]
+    spec["replicas"] = 3
+    spec["template"]["spec"]["affinity"] = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "cloudflared"}},
+                    "topologyKey": "kubernetes.io/hostname",
+                }
+            ]
+        }
+    }
+    report = check(doc, "staging")
+    runs = "Deployment cloudflared/cloudflared runs on"
+    assert report.problems == [
+        "resource cloudflared-deployment Deployment cloudflared/cloudflared: the surge pod of a "
+        "rolling update (maxSurge 1, maxUnavailable 0) cannot be placed: required pod "
+        "anti-affinity on kubernetes.io/hostname (staging-cp-1: "
+        f"{runs} staging-cp-1, staging-cp-2: {runs} staging-cp-2, staging-cp-3: {runs} "
+        "staging-cp-3); the rollout stalls; fix: add nodes in more kubernetes.io/hostname "
+        "domains, or run fewer replicas; or set maxSurge: 0 and maxUnavailable: 1"
+    ]
+    spec["strategy"]["rollingUpdate"] = {"maxSurge": 0, "maxUnavailable": 1}
+    assert check(doc, "staging").problems == []
+
+
+def test_a_drain_the_budget_blocks_forever() -> None:
+    doc = copy.deepcopy(document("staging"))
+    pod_spec = cloudflared(doc)["spec"]["template"]["spec"]
+    pod_spec["nodeSelector"] = {"kubernetes.io/hostname": "staging-cp-1"}
+    report = check(doc, "staging")
+    assert report.problems == [
+        "resource cloudflared-deployment Deployment cloudflared/cloudflared: draining "
+        "staging-cp-1, 2 of 2 pods cannot be placed elsewhere: nodeSelector "
+        "kubernetes.io/hostname=staging-cp-1 (staging-cp-2, staging-cp-3); PodDisruptionBudget "
+        "cloudflared/cloudflared (resource cloudflared-pdb, minAvailable: 1) allows 1 "
+        f"disruption of its 2 pods, so the drain never completes: {WHY}; fix: label a node "
+        "so, or change the nodeSelector; or let the budget allow 2 (maxUnavailable: 2)"
+    ]
