@@ -112,6 +112,7 @@ Cloudflared(
         replicas=stack.cloudflared_replicas,
         token=tunnel.token,
         k8s_provider=kubernetes.provider,
+        schedulable_nodes=len(stack.schedulable_nodes),
     ),
 )
 

@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(RENDERERS[args.format](doc))
     kubernetes_version = values.values.get(f"{NAMESPACE}:kubernetes_version", "")
     checks = run_checks(doc, kubernetes_version)
+    if args.format == "text" and checks.node_table:
+        sys.stdout.write("\n" + checks.node_table.rstrip("\n") + "\n")
     for note in checks.notes:
         print(f"note: {note}", file=sys.stderr)
     if baseline is not None:

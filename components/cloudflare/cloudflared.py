@@ -212,6 +212,10 @@ class CloudflaredArgs:
     replicas: int
     token: pulumi.Output[str]
     k8s_provider: pulumi.ProviderResource
+    schedulable_nodes: int = 2
+    """How many nodes run workloads. With one, no disruption budget: draining that node for an
+    upgrade must evict every replica (there is nowhere else to go), and a budget would hold the
+    drain until `talosctl upgrade --drain-timeout` fails it."""
 
 
 class Cloudflared(pulumi.ComponentResource):
@@ -247,6 +251,7 @@ class Cloudflared(pulumi.ComponentResource):
             in_namespace, pulumi.ResourceOptions(depends_on=[token_secret])
         )
         self.deployment = register(f"{name}-deployment", deployment, with_token)
-        register(f"{name}-pdb", pdb, in_namespace)
+        if args.schedulable_nodes > 1:
+            register(f"{name}-pdb", pdb, in_namespace)
         register(f"{name}-metrics", service, in_namespace)
         self.register_outputs({"namespace": NAMESPACE, "replicas": args.replicas})

@@ -32,6 +32,8 @@ class CheckResult:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
+    node_table: str = ""
+    """Requested against allocatable per node, as the scheduling check placed the pods."""
     """Each check that ran, with what it covered (`Kubernetes objects 14`), for the report."""
 
 
@@ -151,4 +153,5 @@ def run_checks(doc: dict[str, Any], kubernetes_version: str) -> CheckResult:
     result.problems += placed.problems
     result.notes += placed.notes
     result.ran.append(f"Scheduling {len(placed.workloads)} workloads on {len(placed.nodes)} nodes")
+    result.node_table = scheduling.table(placed)
     return result

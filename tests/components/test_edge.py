@@ -207,3 +207,19 @@ def test_git_webhook_gets_an_access_bypass_and_its_secret_stays_secret() -> None
 def test_no_webhook_bypass_without_a_webhook_secret() -> None:
     domains = {a.inputs["domain"] for a in by_type(recorded("staging"), ACCESS_APP)}
     assert not any(d.endswith("/api/webhook") for d in domains)
+
+
+def test_no_disruption_budget_when_one_node_runs_the_workloads() -> None:
+    """Draining the only node must evict every replica: a budget would hold the drain (and the
+    node's Talos upgrade) until it times out."""
+    from tests.conftest import document
+
+    pdbs = {
+        stack: [
+            r["name"]
+            for r in document(stack)["resources"]
+            if r["type"].endswith("PodDisruptionBudget")
+        ]
+        for stack in ("dev", "prod")
+    }
+    assert pdbs == {"dev": [], "prod": ["cloudflared-pdb"]}

@@ -44,6 +44,8 @@ def test_an_added_worker_creates_exactly_its_resources(dev_with_worker: dict) ->
         ("command:local:Command", "talos-dev-worker-2-exit"),
         ("talos:machine/configurationApply:ConfigurationApply", "talos-dev-worker-2"),
         ("command:local:Command", "upgrade-dev-worker-2"),
+        # The first second node workloads can move to: cloudflared's budget comes with it.
+        ("kubernetes:policy/v1:PodDisruptionBudget", "cloudflared-pdb"),
     }
     assert diff.deleted == [] and diff.replaced == []
     # Two steps take the node set: the health gate runs over the new set, and the Kubernetes
@@ -68,7 +70,7 @@ def test_an_added_worker_creates_exactly_its_resources(dev_with_worker: dict) ->
     [new_config] = [c for c in diff.invokes if c.path.startswith("talos:machine/")]
     assert "dev-worker-2" in json.dumps(new_config.new)
     assert diff.summary() == (
-        "dev: 0 to replace, 5 to create, 0 to delete, 2 to update, "
+        "dev: 0 to replace, 6 to create, 0 to delete, 2 to update, "
         f"{len(old['resources']) - 2} unchanged; "
         "1 output value(s) and 2 provider call argument(s) differ"
     )
@@ -127,13 +129,14 @@ def test_markdown_and_json_formats(dev_with_worker: dict, tmp_path: Path, capsys
     assert main([*map(str, paths), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert sorted(r["name"] for r in data["created"]) == [
+        "cloudflared-pdb",
         "dev-worker-2",
         "dev-worker-2",
         "talos-dev-worker-2",
         "talos-dev-worker-2-exit",
         "upgrade-dev-worker-2",
     ]
-    assert data["summary"].startswith("dev: 0 to replace, 5 to create")
+    assert data["summary"].startswith("dev: 0 to replace, 6 to create")
     assert {c["name"]: c["operation"] for c in data["changed"]} == {
         "talos-health": "update",
         "talos-kubernetes-upgrade": "update",

@@ -184,8 +184,10 @@ def test_missing_kubectl_says_what_to_install(
 def test_a_missing_crd_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(gitops.schemas, "ARGOCD_CRDS_DIR", tmp_path)
     gitops.crd_schema.cache_clear()
+    gitops.schemas.vendored_crd.cache_clear()
     try:
         with pytest.raises(gitops.GitOpsError, match=r"upstream/argocd/crds should hold"):
             gitops.crd_schema("Application")
     finally:
         gitops.crd_schema.cache_clear()
+        gitops.schemas.vendored_crd.cache_clear()

@@ -88,7 +88,7 @@ def test_text_plan_shows_the_component_tree(capsys: pytest.CaptureFixture[str]) 
     assert out.rindex("ConfigurationApply") < out.index("talos-health")
     assert out.index("talos-bootstrap") < out.index("talos-kubeconfig")
     resources = len(document("prod")["resources"])
-    assert out.rstrip().splitlines()[-1].startswith(f"stack prod: {resources} resources")
+    assert any(line.startswith(f"stack prod: {resources} resources") for line in out.splitlines())
     assert "placeholders stand in for secrets" in err
 
 
@@ -319,3 +319,19 @@ def test_two_plans_of_one_config_are_identical(capsys: pytest.CaptureFixture[str
         doc = plan_document(run_program(values.values, values.secret_keys, "staging"))
         outputs.append(json.dumps(doc, sort_keys=False))
     assert outputs[0] == outputs[1]
+
+
+def test_text_plan_ends_with_the_node_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "--stack", "prod")
+    assert code == 0
+    table = out[out.index("node           role") :]
+    rows = [line.split()[0] for line in table.splitlines()[1:] if line.startswith("prod-")]
+    assert rows == [
+        "prod-cp-1",
+        "prod-cp-2",
+        "prod-cp-3",
+        "prod-worker-1",
+        "prod-worker-2",
+        "prod-worker-3",
+    ]
+    assert "allocatable: the VM's cores and memory less Talos's systemReserved" in table

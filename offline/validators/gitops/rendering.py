@@ -63,7 +63,13 @@ def render_with_origins(path: Path) -> list[RenderedObject]:
         if result.returncode != 0:
             stderr = result.stderr.strip().replace(str(wrapper), "<render>")
             raise GitOpsError(f"kustomize could not render {_relative(path)}: {stderr}")
-        documents = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+        documents = [
+            doc
+            for doc in yaml.load_all(
+                result.stdout, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            )
+            if doc
+        ]
         return [_strip_origin(doc, wrapper, path) for doc in documents]
 
 

@@ -20,6 +20,9 @@ from .tree import ARGOCD_API_VERSION, ARGOCD_KINDS, GitOpsError, Problem
 
 _MESSAGE_LIMIT = 300
 
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader (PyYAML wheels ship it), else the pure-Python one."""
+
 
 def describe(manifest: dict[str, Any]) -> str:
     """A short name for an object: `Deployment podinfo/frontend`, `Namespace podinfo`."""
@@ -104,12 +107,35 @@ def _object_meta_validator(version: str) -> jsonschema.protocols.Validator:
 
 
 @lru_cache(maxsize=4)
-def crd_schema(kind: str) -> dict[str, Any]:
-    """The `openAPIV3Schema` of an Argo CD kind, from `upstream/argocd/crds/<kind>.yaml`."""
+def vendored_crd(kind: str) -> dict[str, Any]:
+    """The CustomResourceDefinition of an Argo CD kind, from `upstream/argocd/crds/<kind>.yaml`
+    (1.8 MB of YAML for the three: parsed with libyaml, once per process)."""
     path = ARGOCD_CRDS_DIR / f"{kind.lower()}.yaml"
     if not path.is_file():
         raise GitOpsError(f"{path}: missing; upstream/argocd/crds should hold the Argo CD CRDs")
-    crd = yaml.safe_load(path.read_text())
+    return dict(yaml.load(path.read_text(), Loader=FAST_LOADER))
+
+
+def is_vendored_crd(obj: dict[str, Any]) -> bool:
+    """Whether `obj` is one of the vendored Argo CD CRDs, spec for spec: the chart installs
+    the very CRDs the checks validate against, which need no validating themselves."""
+    if obj.get("kind") != "CustomResourceDefinition":
+        return False
+    spec = obj.get("spec") or {}
+    kind = (spec.get("names") or {}).get("kind")
+    if spec.get("group") != "argoproj.io" or not isinstance(kind, str):
+        return False
+    try:
+        return vendored_crd(kind).get("spec") == spec
+    except GitOpsError:
+        return False
+
+
+@lru_cache(maxsize=4)
+def crd_schema(kind: str) -> dict[str, Any]:
+    """The `openAPIV3Schema` of an Argo CD kind, from `upstream/argocd/crds/<kind>.yaml`."""
+    path = ARGOCD_CRDS_DIR / f"{kind.lower()}.yaml"
+    crd = vendored_crd(kind)
     for version in crd["spec"]["versions"]:
         if f"{crd['spec']['group']}/{version['name']}" == ARGOCD_API_VERSION:
             return dict(version["schema"]["openAPIV3Schema"])
