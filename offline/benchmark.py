@@ -11,7 +11,10 @@ synthetic prod stack of that many nodes (`offline.scale`) written to a temporary
     which must be the same in the subprocess's JSON as in this process.
 Every time is the best of `--repeat` runs. Progress goes to stderr, the table to stdout.
 
-Exit status: 0 the table was printed; 1 a plan failed or the two ways disagree; 2 a usage error.
+It also times the offline plan of the shipped prod stack against the floor: the budget is 1.5 x.
+
+Exit status: 0 the table was printed; 1 a plan failed, the two ways disagree or the shipped prod
+plan is over its budget; 2 a usage error.
 """
 
 from __future__ import annotations
@@ -143,6 +146,18 @@ def measure_floor(repeat: int) -> float:
     return best_of(repeat, lambda: _timed_subprocess(args)[0])
 
 
+BUDGET = 1.5
+"""The offline plan of the shipped prod stack, every check included, may cost at most this many
+times the floor (issue 11): the checks must not outweigh the SDKs the program needs anyway."""
+SHIPPED_PLAN = ("-m", "offline.plan", "--stack", STACK, "--format", "json")
+
+
+def measure_shipped(repeat: int) -> float:
+    """Wall time of the offline plan of the shipped prod stack (Pulumi.prod.yaml)."""
+    args = [sys.executable, *SHIPPED_PLAN]
+    return best_of(repeat, lambda: _timed_subprocess(args)[0])
+
+
 def plan_command(stack_file: Path | str) -> list[str]:
     return [
         sys.executable,
@@ -228,8 +243,23 @@ def _machine() -> str:
     )
 
 
+def budget_line(shipped: float, floor: float) -> str:
+    ratio = shipped / floor
+    verdict = "within" if ratio <= BUDGET else "OVER"
+    return (
+        f"the shipped prod plan (`python {shlex.join(SHIPPED_PLAN)}`): {shipped:.2f} s, "
+        f"{ratio:.2f} x the floor, {verdict} the budget of {BUDGET} x"
+    )
+
+
 def render(
-    rows: list[Row], floor: float, first_run: float, repeat: int, command: str, fmt: str
+    rows: list[Row],
+    floor: float,
+    first_run: float,
+    repeat: int,
+    command: str,
+    fmt: str,
+    shipped: float,
 ) -> str:
     floor_cmd = "python " + shlex.join(FLOOR_ARGS)
     plan_cmd = "python " + shlex.join(plan_command("<generated Pulumi.prod.yaml>")[1:])
@@ -241,6 +271,7 @@ def render(
             "",
             f"Floor (importing the SDKs alone, fresh subprocess): **{floor:.2f} s** "
             f"(`{floor_cmd}`).",
+            budget_line(shipped, floor)[0].upper() + budget_line(shipped, floor)[1:] + ".",
             f"First in-process run (3 nodes), its imports included: {first_run:.2f} s; "
             "the SDKs load most of their modules lazily, on first use.",
             "",
@@ -255,6 +286,7 @@ def render(
         lines += [
             "",
             f"floor (importing the SDKs alone, fresh subprocess): {floor:.2f} s ({floor_cmd})",
+            budget_line(shipped, floor),
             f"first in-process run (3 nodes), its imports included: {first_run:.2f} s",
             f"best of {repeat}; {_machine()}",
             f"each plan: {plan_cmd}",
@@ -270,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _progress(f"floor: importing the SDKs, best of {args.repeat} ...")
         floor = measure_floor(args.repeat)
+        _progress(f"the shipped prod plan, best of {args.repeat} ...")
+        shipped = measure_shipped(args.repeat)
         # Warm up this process so the in-process column times the program, not the first
         # imports: the program's modules, the SDKs and their lazily loaded submodules.
         start = time.perf_counter()
@@ -283,7 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    sys.stdout.write(render(rows, floor, first_run, args.repeat, command, args.format))
+    sys.stdout.write(render(rows, floor, first_run, args.repeat, command, args.format, shipped))
+    if shipped > BUDGET * floor:
+        print(f"error: {budget_line(shipped, floor)}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

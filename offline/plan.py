@@ -19,6 +19,8 @@ baseline file).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,9 +30,11 @@ from config.errors import NAMESPACE, ConfigError
 
 from .graph import plan_document
 from .plan_diff import PlanFileError, load_plan
+from .recorder import Registration
 from .render import RENDERERS
 from .run import run_program
 from .stackfile import StackFileError, read_stack_config
+from .validators import gitops, helm_render
 from .validators.change_gate import AllowanceFileError, change_problems, read_allowances
 from .validators.checks import run_checks
 from .validators.policy_check import Violation, policy_violations, report_lines, rules
@@ -65,6 +69,25 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def start_renders(values: dict[str, str]) -> None:
+    """Render the stack's GitOps environment in the background while the SDKs import and the
+    program runs (offline/prefetch.py): the checks find it done. A config the checks will refuse
+    starts nothing."""
+    try:
+        env = str(json.loads(values[f"{NAMESPACE}:gitops"])["path"]).rstrip("/").rsplit("/", 1)[-1]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return
+    if env in gitops.ENVIRONMENTS:
+        gitops.prefetch_environment(env)
+
+
+def prefetch_release(registration: Registration, kubernetes_version: str) -> None:
+    """Start `helm template` for a Release the moment the program registers it."""
+    if registration.type == helm_render.RELEASE_TYPE:
+        resource = {"name": registration.name, "inputs": registration.inputs}
+        helm_render.prefetch_release(resource, kubernetes_version)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if (args.allow_loss or args.allow_loss_file) and not args.baseline:
@@ -84,8 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         kind = "usage" if "no such file" in str(exc) or "cannot be read" in str(exc) else "invalid"
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE if kind == "usage" else EXIT_INVALID
+    kubernetes_version = values.values.get(f"{NAMESPACE}:kubernetes_version", "")
+    start_renders(values.values)
     try:
-        run = run_program(values.values, values.secret_keys, args.stack)
+        run = run_program(
+            values.values,
+            values.secret_keys,
+            args.stack,
+            on_register=lambda reg: prefetch_release(reg, kubernetes_version),
+        )
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_INVALID
@@ -96,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     doc = plan_document(run)
     sys.stdout.write(RENDERERS[args.format](doc))
-    kubernetes_version = values.values.get(f"{NAMESPACE}:kubernetes_version", "")
     checks = run_checks(doc, kubernetes_version)
     if args.format == "text" and checks.node_table:
         sys.stdout.write("\n" + checks.node_table.rstrip("\n") + "\n")
@@ -128,5 +157,25 @@ def checks_line(ran: list[str], violations: list[Violation], baseline: bool, fai
     return f"checks {'ran' if failed else 'passed'}: {', '.join(done)}"
 
 
+def exit_now(code: int) -> None:
+    """Flush and leave without tearing the interpreter down: freeing the SDKs' ~400k objects
+    one by one costs about a second and does nothing for a command that is done."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        pass
+    os._exit(code)
+
+
+EXIT_BROKEN_PIPE = 141
+"""The reader of stdout went away (`... | head`): as a shell reports a SIGPIPE."""
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = EXIT_BROKEN_PIPE
+    exit_now(status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,10 +155,14 @@ def engine_urn(stack: str, project: str, parent: str, type_: str, name: str) -> 
 
 
 class RecordingMonitor(MockMonitor):
-    def __init__(self, mocks: Mocks) -> None:
+    def __init__(
+        self, mocks: Mocks, on_register: Callable[[Registration], None] | None = None
+    ) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = []
         self.invokes: list[InvokeRecord] = []
+        self.on_register = on_register
+        """Called with each registration as it is recorded (the plan starts renders early)."""
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """The engine's URN, not the mock's: the mock qualifies a type with its parent's last
@@ -198,6 +203,8 @@ class RecordingMonitor(MockMonitor):
                 aliases=_alias_urns(request, response.urn),
             )
         )
+        if self.on_register is not None:
+            self.on_register(self.registrations[-1])
         return response
 
     def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import runpy
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ def run_program(
     stack: str,
     program: Path | None = None,
     project: str = PROJECT,
+    on_register: Callable[[Registration], None] | None = None,
 ) -> ProgramRun:
     """Run the Pulumi program once with `config`; raises what the program raises."""
     program = program or REPO_ROOT / "__main__.py"
@@ -68,7 +70,7 @@ def run_program(
     # on every run (about 40 % of a large plan's time).
     gc.freeze()
     mocks = PlanMocks()
-    monitor = RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks, on_register)
     settings.ROOT.set(None)
     set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     set_all_config(dict(config), sorted(secret_keys))

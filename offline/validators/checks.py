@@ -126,7 +126,7 @@ def gitops_tree(
         stack = gitops.StackRevision(source["targetRevision"], "the stack file")
         rendered = gitops._render_environment(env)
         result.problems += [
-            str(p) for p in gitops.validate_environment(env, kubernetes_version, stack)
+            str(p) for p in gitops.validate_environment(env, kubernetes_version, stack, rendered)
         ]
     except gitops.GitOpsError as exc:
         result.problems.append(str(exc))
@@ -144,8 +144,10 @@ def run_checks(doc: dict[str, Any], kubernetes_version: str) -> CheckResult:
     result.ran.append(f"Proxmox downloads {downloads} and VMs {kinds.count(proxmox.VM_TYPE)}")
     talos_documents(doc, result)
     kubernetes_objects(doc, kubernetes_version, result)
-    helm_releases(doc, kubernetes_version, result)
+    # The GitOps tree before the Helm releases: the plan started both renders in the
+    # background (offline/prefetch.py), and Helm's, started last, is likely still running.
     rendered = gitops_tree(doc, kubernetes_version, result)
+    helm_releases(doc, kubernetes_version, result)
     budgets = disruption.evaluate(doc, rendered)  # the tree as gitops_tree rendered it
     result.problems += budgets.problems
     result.ran.append(f"PodDisruptionBudgets {len(budgets.budgets)}")

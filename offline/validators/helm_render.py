@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from .. import prefetch
 from ..paths import UPSTREAM_DIR
 from . import gitops, helm_values
 from .gitops.schemas import is_vendored_crd
@@ -205,7 +206,19 @@ def render_with_templates(
     resource: dict[str, Any], kubernetes_version: str
 ) -> list[tuple[str, dict[str, Any]]]:
     """`render_release` with the chart template (`argo-cd/templates/...`) of each object."""
-    return copy.deepcopy(_render(*_render_key(resource, kubernetes_version)))
+    key = _render_key(resource, kubernetes_version)
+    prefetch.wait(("helm", key))
+    return copy.deepcopy(_render(*key))
+
+
+def prefetch_release(resource: dict[str, Any], kubernetes_version: str) -> None:
+    """Start rendering a release in the background as soon as it is registered
+    (offline/prefetch.py); the checks then find the render cached."""
+    try:
+        key = _render_key(resource, kubernetes_version)
+    except HelmError:
+        return  # reported by the checks
+    prefetch.start(("helm", key), _render, *key)
 
 
 def _render_key(resource: dict[str, Any], kubernetes_version: str) -> tuple[Any, ...]:
@@ -366,6 +379,7 @@ def _release_problems(key: tuple[Any, ...], chart: str) -> tuple[str, ...]:
         for path in helm_values.ignored_values(Path(chart_dir), values)
     ]
     try:
+        prefetch.wait(("helm", key))
         objects = _render(*key)  # validation only reads them: no copy needed
     except HelmError as exc:
         return (*problems, str(exc))

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
+from .. import parsed
 from ..paths import TALOS_SCHEMA_DIR
 
 
@@ -60,8 +60,8 @@ def kind_of(document: dict[str, Any]) -> str:
 
 def base_documents(directory: Path, machine_type: str) -> list[dict[str, Any]]:
     name = "base-controlplane.yaml" if machine_type == "controlplane" else "base-worker.yaml"
-    text = (directory / name).read_text(encoding="utf-8")
-    return [d for d in yaml.safe_load_all(text) if d]
+    # Fresh copies: callers merge patches into them.
+    return [copy.deepcopy(d) for d in parsed.load_all(directory / name) if d]
 
 
 def deep_merge(base: Any, patch: Any) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ... import prefetch
 from ...paths import REPO_ROOT
 from . import tree
 from .tree import GITOPS_REPO_URL, GitOpsError, RenderedObject, _check_environment, _relative
@@ -112,7 +113,19 @@ def _local_source_path(source: dict[str, Any]) -> str | None:
     return relative
 
 
+def prefetch_environment(env: str) -> None:
+    """Start rendering `env` in the background (offline/prefetch.py)."""
+    prefetch.start(("gitops", env, str(tree.GITOPS_DIR)), _render_now, env)
+
+
 def _render_environment(env: str) -> dict[str, list[RenderedObject]]:
+    pending = prefetch.take(("gitops", env, str(tree.GITOPS_DIR)))
+    if pending is not None and pending.exception() is None:
+        return pending.result()
+    return _render_now(env)
+
+
+def _render_now(env: str) -> dict[str, list[RenderedObject]]:
     _check_environment(env)
     env_path = tree.GITOPS_DIR / "envs" / env
     rendered = {_relative(env_path): render_with_origins(env_path)}

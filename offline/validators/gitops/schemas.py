@@ -15,6 +15,7 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
+from ... import parsed
 from ...paths import ARGOCD_CRDS_DIR
 from .tree import ARGOCD_API_VERSION, ARGOCD_KINDS, GitOpsError, Problem
 
@@ -113,7 +114,7 @@ def vendored_crd(kind: str) -> dict[str, Any]:
     path = ARGOCD_CRDS_DIR / f"{kind.lower()}.yaml"
     if not path.is_file():
         raise GitOpsError(f"{path}: missing; upstream/argocd/crds should hold the Argo CD CRDs")
-    return dict(yaml.load(path.read_text(), Loader=FAST_LOADER))
+    return dict(parsed.load(path))
 
 
 def is_vendored_crd(obj: dict[str, Any]) -> bool:

@@ -9,7 +9,7 @@ from .rendering import _render_environment, render_with_origins
 from .revisions import StackRevision, revision_problems, stack_revision
 from .rules import _rule_problems, environment_rules
 from .schemas import validate_manifest
-from .tree import Problem
+from .tree import Problem, RenderedObject
 
 
 def validate_path(path: Path, kubernetes_version: str) -> list[Problem]:
@@ -22,14 +22,18 @@ def validate_path(path: Path, kubernetes_version: str) -> list[Problem]:
 
 
 def validate_environment(
-    env: str, kubernetes_version: str, stack: StackRevision | None = None
+    env: str,
+    kubernetes_version: str,
+    stack: StackRevision | None = None,
+    rendered: dict[str, list[RenderedObject]] | None = None,
 ) -> list[Problem]:
     """Render an environment and return every schema, platform-rule and revision problem.
 
     `stack` is the ref the environment's root Application follows; by default the
     `gitops.revision` of `Pulumi.<env>.yaml` (`stack_revision(env)`).
     """
-    rendered = _render_environment(env)
+    if rendered is None:  # not rendered by the caller already
+        rendered = _render_environment(env)
     problems = []
     for items in rendered.values():
         for item in items:

@@ -1,0 +1,54 @@
+"""Large YAML files the checks read on every run (the Argo CD CRDs are 1.8 MB), parsed once
+per content: libyaml parses, and a JSON copy named by the file's SHA-256 in a cache folder
+serves the next runs (JSON loads ~50 times faster). A changed file has another digest, so a
+stale copy is never read; a cache that cannot be written is simply not used."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader (PyYAML's wheels ship it), else the pure-Python one."""
+
+
+def cache_dir() -> Path:
+    """`<venv>/.cache/talos-platform/parsed` inside a venv, else under `$XDG_CACHE_HOME`."""
+    if sys.prefix != sys.base_prefix:
+        root = Path(sys.prefix) / ".cache" / "talos-platform"
+    else:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "talos-platform"
+    return root / "parsed"
+
+
+@lru_cache(maxsize=64)
+def load_all(path: Path) -> tuple[Any, ...]:
+    """Every YAML document of `path` (do not modify them: they are shared in the process)."""
+    data = path.read_bytes()
+    cached = cache_dir() / f"{hashlib.sha256(data).hexdigest()}.json"
+    try:
+        return tuple(json.loads(cached.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        pass
+    documents = tuple(yaml.load_all(data.decode("utf-8"), Loader=LOADER))
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(list(documents)), encoding="utf-8")
+        partial.replace(cached)
+    except (OSError, TypeError, ValueError):
+        pass  # read-only or a value JSON cannot hold: parse again next time
+    return documents
+
+
+def load(path: Path) -> Any:
+    """The single YAML document of `path`."""
+    documents = load_all(path)
+    return documents[0] if documents else None
