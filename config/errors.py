@@ -33,6 +33,9 @@ misspellings of them (`cloudflare_api_tokn`). No key of the schema (`models.SECT
 # Each pattern is bounded (no unbounded repetition before a literal that may never come), so a
 # scan stays linear in the length of the text however hostile it is.
 _UUID_TEXT = r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+_SECRET_PARAM = r"(?:tok|pass|pwd|secret|cred|key|auth|sig|session|priv|bearer|jwt|otp)"
+"""Names of URL query parameters whose values are credentials: `token`, `access_token`,
+`password`, `pwd`, `client_secret`, `api_key`, `auth`, `sig`/`signature` (a signed URL)..."""
 _CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a PEM key or certificate block", re.compile(r"-----BEGIN [A-Z0-9 ]{1,64}-----")),
     # https://user:password@host, https://token@host (a Git token), scheme://user:password@host.
@@ -41,6 +44,16 @@ _CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\bhttps?://[^/\s@?#]{1,512}@"
             r"|\b[a-z][a-z0-9+.-]{0,31}://[^/\s@:]{0,256}:[^/\s@]{1,512}@",
+            re.I,
+        ),
+    ),
+    # A secret-named parameter of a URL's query or fragment: ?access_token=..., &password=...,
+    # #id_token=... (the name is kept, the value redacted: `redact`).
+    (
+        "a URL with a credential in its query",
+        re.compile(
+            r"(?<=[?&;#])((?=[\w.~%-]{0,64}?" + _SECRET_PARAM + r")[\w.~%-]{1,64}=)"
+            r"[^&#;\s'\"]{1,4096}",
             re.I,
         ),
     ),
@@ -63,6 +76,9 @@ _QUICK = {
 }
 """Cheaper patterns that must match before the full one is tried: the full one scans up to 64
 characters from every position, the quick one only from an `@`."""
+_URL_QUERY = re.compile(r"\b[a-z][a-z0-9+.-]{0,31}://[^\s?#]{0,2048}[?#]\S", re.I)
+"""A URL with a query (`?...`) or fragment (`#...`): either may carry a credential of any name
+(`#Summer2024`), so a problem never shows such a URL."""
 _WORD = re.compile(r"[A-Za-z0-9_+/=-]{20,}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _UUID = re.compile(_UUID_TEXT)
@@ -137,6 +153,8 @@ def redact(text: str, limit: int = MAX_EXPECTED_CHARS) -> str:
             continue
         if kind == "a URL with credentials":  # keep the scheme: https://[redacted]@host
             text = pattern.sub(lambda m: m.group().partition("://")[0] + f"://{REDACTED}@", text)
+        elif kind == "a URL with a credential in its query":  # keep the name: ?token=[redacted]
+            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
         else:
             text = pattern.sub(REDACTED, text)
     text = _WORD.sub(lambda m: REDACTED if _random_looking(m.group()) else m.group(), text)
@@ -159,6 +177,8 @@ def _unsafe(value: Any) -> str | None:
         if isinstance(item, str):
             if len(item) > MAX_TEXT_CHARS:
                 return f"a text of {len(item)} characters"
+            if _URL_QUERY.search(item):
+                return "a URL with a query or fragment"
             kind = credential_kind(item)
             if kind:
                 return f"looks like {kind}"

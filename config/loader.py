@@ -20,6 +20,7 @@ from .errors import HIDDEN, NAMESPACE, ConfigError, ConfigProblem, credential_ki
 from .models import OPTIONAL_SECRETS, REQUIRED_SECRETS, SECTIONS, StackConfig, is_argocd_ui
 from .repository import tree_repository
 from .rules import cross_rules
+from .types import GIT_REPOSITORY_EXPECTED, GIT_REPOSITORY_URL
 
 _ADAPTERS = {name: TypeAdapter(kind) for name, kind in SECTIONS.items()}
 _PROXMOX_TOKEN = re.compile(r"^[^@\s]+@[^!\s]+![^=\s]+=[0-9a-fA-F-]{36}$")
@@ -166,6 +167,14 @@ def _check_secrets(raw: dict[str, Any], secret_keys: set[str]) -> list[ConfigPro
     return problems
 
 
+def _repository_url(gitops: Any) -> list[ConfigProblem]:
+    """No user, token, query or fragment in the repository URL: the program never needs them,
+    and the URL reaches the plan, its JSON and the Argo CD Application."""
+    if gitops is None or GIT_REPOSITORY_URL.fullmatch(gitops.repo_url):
+        return []
+    return [ConfigProblem(key("gitops.repo_url"), gitops.repo_url, GIT_REPOSITORY_EXPECTED)]
+
+
 def _repository_credentials(raw: dict[str, Any], gitops: Any) -> list[ConfigProblem]:
     """The credential must fit the URL: a token for HTTPS, a deploy key for SSH."""
     if gitops is None:
@@ -272,6 +281,7 @@ def _validate(raw: dict[str, Any], secret_keys: set[str] | frozenset[str]) -> Va
             problems += _problems(name, exc)
     problems += _check_secrets(raw, set(secret_keys))
     problems += _plain_credentials(raw, set(secret_keys))
+    problems += _repository_url(parsed.get("gitops"))
     problems += _repository_credentials(raw, parsed.get("gitops"))
     problems += _webhook(raw, parsed.get("cloudflare"))
     found, warnings = cross_rules(parsed)

@@ -19,6 +19,7 @@ from .types import (
     DnsLabel,
     Domain,
     Email,
+    GitRef,
     HttpsUrl,
     IPv4,
     IPv4Net,
@@ -114,7 +115,8 @@ class NodeConfig(Model):
 
 class GitOpsConfig(Model):
     repo_url: str = Field(pattern=r"^(https://\S+|ssh://\S+|git@[^:\s]+:\S+)$")
-    revision: str = Field(min_length=1)
+    revision: GitRef
+    """The Git ref (branch, tag or commit) the root Application follows."""
     path: str = Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 

@@ -57,8 +57,72 @@ def _hex32(value: str) -> str:
 
 
 def _https_url(value: str) -> str:
-    if not re.match(r"^https://[a-z0-9.-]+(:\d{1,5})?(/.*)?$", value):
-        raise ValueError("expected an https:// URL such as https://pve1.example.com:8006/")
+    # No user or password (`user:pass@`), no query (`?k=v`), no fragment (`#...`): the program
+    # never needs them, and a credential there would reach the plan and its JSON.
+    if not re.fullmatch(r"https://[a-z0-9.-]+(:\d{1,5})?(/[^?#\s]*)?", value):
+        raise ValueError(
+            "expected an https:// URL such as https://pve1.example.com:8006/, without user, "
+            "password, query (?...) or fragment (#...)"
+        )
+    return value
+
+
+GIT_REPOSITORY_URL = re.compile(
+    r"https://[A-Za-z0-9.-]+(:\d{1,5})?(/[^?#\s]*)?"
+    r"|ssh://([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+(:\d{1,5})?(/[^?#\s]*)?"
+    r"|git@[A-Za-z0-9.-]+:[^?#\s]+"
+)
+"""A Git repository URL (`fullmatch`) without password, token, query or fragment: `https://host/path`,
+`ssh://[user@]host[:port]/path` or `git@host:path` (the user of SSH is no secret)."""
+GIT_REPOSITORY_EXPECTED = (
+    "a Git repository URL such as https://github.com/org/repo.git or git@github.com:org/repo.git, "
+    "without user or token before the host, query (?...) or fragment (#...): a private "
+    "repository takes its credential from a secret"
+)
+
+
+def git_ref_problem(value: str) -> str | None:
+    """Why `value` is no Git ref name as `git check-ref-format --allow-onelevel` reads it (and no
+    option: no leading '-'), or None. The reason never quotes the value."""
+    if not value:
+        return "an empty name"
+    if len(value) > 255:
+        return "a name longer than 255 characters"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "a control character"
+    for char, name in ((" ", "a space"), ("~", "'~'"), ("^", "'^'"), (":", "':'"), ("?", "'?'")):
+        if char in value:
+            return name
+    for char, name in (("*", "'*'"), ("[", "'['"), ("\\", "a backslash")):
+        if char in value:
+            return name
+    if ".." in value:
+        return "'..'"
+    if "@{" in value:
+        return "'@{'"
+    if value == "@":
+        return "the name '@'"
+    if value.startswith("-"):
+        return "a leading '-'"
+    if value.startswith("/") or value.endswith("/") or "//" in value:
+        return "an empty part between '/'"
+    if value.endswith("."):
+        return "a trailing '.'"
+    for part in value.split("/"):
+        if part.startswith("."):
+            return "a part starting with '.'"
+        if part.endswith(".lock"):
+            return "a part ending with '.lock'"
+    return None
+
+
+def _git_ref(value: str) -> str:
+    reason = git_ref_problem(value)
+    if reason:
+        raise ValueError(
+            "expected a Git branch, tag or commit such as main, env/prod or v1.2.0: "
+            f"`git check-ref-format` refuses {reason}"
+        )
     return value
 
 
@@ -72,6 +136,7 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Domain = Annotated[str, AfterValidator(_domain)]
 CloudflareId = Annotated[str, AfterValidator(_hex32)]
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+GitRef = Annotated[str, AfterValidator(_git_ref)]
 DevicePath = Annotated[str, AfterValidator(_device_path)]
 TalosVersion = Annotated[
     str, AfterValidator(_matching(_TALOS_VERSION, "a Talos v1.13 release such as v1.13.9"))

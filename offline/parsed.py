@@ -32,19 +32,25 @@ def cache_dir() -> Path:
 def load_all(path: Path) -> tuple[Any, ...]:
     """Every YAML document of `path` (do not modify them: they are shared in the process)."""
     data = path.read_bytes()
-    cached = cache_dir() / f"{hashlib.sha256(data).hexdigest()}.json"
+    # The name carries what the parse depends on: the content, PyYAML, and this format.
+    tag = f"v1-pyyaml{yaml.__version__}"
+    cached = cache_dir() / f"{hashlib.sha256(data).hexdigest()}-{tag}.json"
     try:
         return tuple(json.loads(cached.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         pass
     documents = tuple(yaml.load_all(data.decode("utf-8"), Loader=LOADER))
     try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(list(documents)), encoding="utf-8")
-        partial.replace(cached)
+        text = json.dumps(list(documents))
+        # Only what JSON gives back unchanged (no integer keys, dates, sets ...): otherwise a
+        # first run and the next ones would read different data.
+        if json.loads(text) == list(documents):
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(cached)
     except (OSError, TypeError, ValueError):
-        pass  # read-only or a value JSON cannot hold: parse again next time
+        pass  # read-only, or a value JSON cannot hold: parse again next time
     return documents
 
 

@@ -19,6 +19,7 @@ baseline file).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -26,8 +27,9 @@ from pathlib import Path
 
 from pulumi_policy import EnforcementLevel
 
-from config.errors import NAMESPACE, ConfigError
+from config.errors import NAMESPACE, ConfigError, redact
 
+from . import prefetch
 from .graph import plan_document
 from .plan_diff import PlanFileError, load_plan
 from .recorder import Registration
@@ -40,6 +42,10 @@ from .validators.checks import run_checks
 from .validators.policy_check import Violation, policy_violations, report_lines, rules
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+REPORT_LIMIT = 4000
+"""Characters of one check's report line (a schema error can quote a whole object)."""
+EXIT_BROKEN_PIPE = 141
+"""The reader of stdout went away (`... | head`): as a shell reports a SIGPIPE."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -129,14 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     checks = run_checks(doc, kubernetes_version)
     if args.format == "text" and checks.node_table:
         sys.stdout.write("\n" + checks.node_table.rstrip("\n") + "\n")
+    # The checks quote what they found (a values path, a revision, a URL): never a credential.
     for note in checks.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {redact(note, REPORT_LIMIT)}", file=sys.stderr)
     if baseline is not None:
         checks.problems += change_problems(baseline, doc, allowed)
     if checks.problems:
         print(f"plan checks failed ({len(checks.problems)} problem(s)):", file=sys.stderr)
         for problem in checks.problems:
-            print(f"  - {problem}", file=sys.stderr)
+            print(f"  - {redact(problem, REPORT_LIMIT)}", file=sys.stderr)
     environment = values.values.get(f"{NAMESPACE}:environment", args.stack)
     violations = policy_violations(doc, environment)
     for line in report_lines(violations):
@@ -159,17 +166,19 @@ def checks_line(ran: list[str], violations: list[Violation], baseline: bool, fai
 
 def exit_now(code: int) -> None:
     """Flush and leave without tearing the interpreter down: freeing the SDKs' ~400k objects
-    one by one costs about a second and does nothing for a command that is done."""
+    one by one costs about a second and does nothing for a command that is done. A reader that
+    went away makes it 141 (as a shell reports SIGPIPE), an output that cannot be written 1."""
+    prefetch.shutdown()
     try:
         sys.stdout.flush()
+    except BrokenPipeError:
+        code = EXIT_BROKEN_PIPE
+    except OSError as exc:
+        print(f"error: the output cannot be written ({exc.strerror})", file=sys.stderr)
+        code = EXIT_INVALID
+    with contextlib.suppress(OSError):
         sys.stderr.flush()
-    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
-        pass
     os._exit(code)
-
-
-EXIT_BROKEN_PIPE = 141
-"""The reader of stdout went away (`... | head`): as a shell reports a SIGPIPE."""
 
 
 if __name__ == "__main__":
@@ -178,4 +187,7 @@ if __name__ == "__main__":
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         status = EXIT_BROKEN_PIPE
+    except OSError as exc:  # stdout full or gone: say so, never a traceback
+        print(f"error: the output cannot be written ({exc.strerror})", file=sys.stderr)
+        status = EXIT_INVALID
     exit_now(status)

@@ -34,3 +34,9 @@ def wait(key: Hashable) -> None:
     pending = take(key)
     if pending is not None:
         pending.exception()
+
+
+def shutdown() -> None:
+    """Cancel what has not started and let running renders finish (their subprocesses and
+    temporary folders end cleanly) before the process leaves."""
+    _EXECUTOR.shutdown(wait=True, cancel_futures=True)

@@ -15,9 +15,10 @@ reader crash, hang or take unbounded memory (`_load_yaml`):
   program configures its providers itself and never reads it;
 - a timestamp stays the text it was written as (yaml.v3 decodes one into `interface{}` as a
   string); `!!binary`, `!!set`, `!!omap` and `!!pairs` are refused; an integer must fit 64 bits;
-- the file is at most `MAX_FILE_BYTES`, a document at most `MAX_DEPTH` levels deep and at most
-  `MAX_NODES` values once its aliases are expanded (so an alias bomb, "billion laughs", is
-  refused: yaml.v3 bounds the same expansion by ratio), and an alias may not contain itself.
+- the file is at most `MAX_FILE_BYTES`, a document at most `MAX_DEPTH` levels deep, at most
+  `MAX_NODES` values and at most `MAX_CHARS` characters of keys and values once its aliases are
+  expanded (so an alias bomb, "billion laughs", or an alias of a long text repeated is refused:
+  yaml.v3 bounds the same expansion by ratio), and an alias may not contain itself.
 
 Messages name keys, lines and columns, never a value (a value may be a credential), and pass
 every key through `config.errors.redact`.
@@ -50,6 +51,10 @@ MAX_DEPTH = 32
 MAX_NODES = 250_000
 """Values (scalars, lists, mappings) of a document once its aliases are expanded; the largest
 benchmark config has about 80,000."""
+MAX_CHARS = MAX_FILE_BYTES
+"""Characters of the keys and texts of a document once its aliases are expanded. A file without
+aliases never reaches it (a character of a value takes at least one byte of the file); an alias
+of a 1 MB text repeated thousands of times would otherwise take gigabytes."""
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 """yaml.v3 decodes an integer into Go's int64 (or uint64); a larger one is no config value."""
 
@@ -116,11 +121,22 @@ class _Loader(yaml.SafeLoader):
             children = []
         node.expanded_size = 1 + sum(child.expanded_size for child in children)
         node.expanded_depth = 1 + max((child.expanded_depth for child in children), default=0)
+        own = len(node.value) if isinstance(node, ScalarNode) else 0
+        node.expanded_chars = own + sum(child.expanded_chars for child in children)
         if node.expanded_size > MAX_NODES:
             raise ComposerError(
                 None,
                 None,
-                f"found more than {MAX_NODES} values once aliases are expanded (an alias bomb?)",
+                f"found more than {MAX_NODES} values (texts, numbers, lists, mappings) once "
+                "aliases are expanded: the limit of a stack file",
+                node.start_mark,
+            )
+        if node.expanded_chars > MAX_CHARS:
+            raise ComposerError(
+                None,
+                None,
+                f"found more than {MAX_CHARS} characters of keys and values once aliases are "
+                "expanded: the limit of a stack file",
                 node.start_mark,
             )
         if node.expanded_depth > MAX_DEPTH:
@@ -366,7 +382,7 @@ def read_stack_config(
             placeholders.append(full)
     try:
         values = {k: _as_config_string(v) for k, v in merged.items()}
-    except (TypeError, ValueError, RecursionError) as exc:  # bounded by the reader; never expected
+    except (TypeError, ValueError, RecursionError, MemoryError) as exc:  # bounded by the reader
         raise StackFileError(
             f"{stack_file}: a value cannot be handed to the program ({type(exc).__name__})"
         ) from None

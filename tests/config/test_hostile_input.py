@@ -21,9 +21,11 @@ import pytest
 from config import ConfigProblem, validate
 from config.errors import credential_kind, redact, show_value
 from config.models import CORES_MAX, DISK_GB_MAX, MEMORY_MB_MAX, VM_ID_MAX
+from config.types import git_ref_problem
+from offline import stackfile
 from offline.paths import REPO_ROOT
 from offline.plan import main
-from offline.stackfile import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
+from offline.stackfile import MAX_CHARS, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 from tests.conftest import NS, stack_values, structured, with_key
 
 BASE = (REPO_ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8")
@@ -46,7 +48,9 @@ PEM = (
     f"-----BEGIN PRIVATE KEY-----\n{PEM_BODY}\nMIIEvQIBADANBgkqhkiG9w0B\n-----END PRIVATE KEY-----"
 )
 PLANTED = (CF_TOKEN, GH_TOKEN, GH_PAT, PVE_TOKEN, URL_PASSWORD, ENTROPY, PEM_BODY)
-PLANTED += (PLAIN_UNDER_SECRET_NAME,)
+QUERY_SECRET = "Summer2024Qs"
+"""A password in a URL's query string or fragment (`?access_token=...`)."""
+PLANTED += (PLAIN_UNDER_SECRET_NAME, QUERY_SECRET)
 
 
 def add(*lines: str) -> str:
@@ -73,6 +77,17 @@ def merge_bomb(levels: int = 30) -> str:
     for i in range(1, levels):
         lines.append(f"a{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}], k{i}: lol}}")
     return "\n".join(lines) + f"\nconfig:\n  {NS}:proxmox: *a{levels - 1}\n"
+
+
+def long_alias(chars: int = 1_000_000, times: int = 3000) -> str:
+    """A long text under an unknown key, referenced thousands of times: few values, gigabytes
+    once expanded."""
+    refs = ", ".join(["*a"] * times)
+    return add(f"{NS}:k: &a '" + "a" * chars + "'", f"{NS}:other: [{refs}]")
+
+
+def repo_url(url: str) -> str:
+    return sub("    revision: main\n", f"    revision: main\n    repo_url: {url}\n")
 
 
 VM_ID_LINE = BASE[: BASE.index("vm_id: 1101")].count("\n") + 1
@@ -119,6 +134,8 @@ CASES: list[tuple[str, str | bytes | Callable[[], str | bytes], int]] = [
     ("billion laughs", billion_laughs(), 1),
     ("a deep alias chain", billion_laughs(width=2, levels=40), 1),
     ("billion laughs by merge keys", merge_bomb(), 1),
+    ("an alias of a long text repeated", long_alias, 1),
+    ("an alias of a long text repeated a few times", lambda: long_alias(MAX_CHARS // 2, 3), 1),
     ("a recursive alias", f"config:\n  {NS}:nodes: &a [*a]\n", 1),
     ("an undefined alias", f"config:\n  {NS}:nodes: *nothing\n", 1),
     ("a huge integer", sub("vm_id: 1101", "vm_id: 1" + "0" * 10_000), 1),
@@ -203,6 +220,39 @@ CASES: list[tuple[str, str | bytes | Callable[[], str | bytes], int]] = [
         ),
         1,
     ),
+    (
+        "a token in the query of the repository URL",
+        repo_url(f"https://github.com/o/r.git?access_token={QUERY_SECRET}"),
+        1,
+    ),
+    ("a token in the fragment of the repository URL", repo_url(f"https://h/r#t={QUERY_SECRET}"), 1),
+    ("a query in the repository URL", repo_url("https://github.com/o/r.git?ref=main"), 1),
+    ("a password in an SSH repository URL", repo_url(f"ssh://git:{QUERY_SECRET}@h/r.git"), 1),
+    (
+        "a password in the query of the endpoint",
+        sub(
+            "endpoint: https://pve1.example.com:8006/",
+            f"endpoint: https://pve1.example.com:8006/?password={QUERY_SECRET}",
+        ),
+        1,
+    ),
+    (
+        "a query in the endpoint",
+        sub("endpoint: https://pve1.example.com:8006/", "endpoint: https://pve1:8006/?a=b"),
+        1,
+    ),
+    (
+        "a fragment in the endpoint",
+        sub("endpoint: https://pve1.example.com:8006/", f"endpoint: https://pve1/#{QUERY_SECRET}"),
+        1,
+    ),
+    (
+        "a token in the revision",
+        sub("revision: main", f"revision: main?access_token={QUERY_SECRET}"),
+        1,
+    ),
+    ("a revision with '..'", sub("revision: main", "revision: main..env/prod"), 1),
+    ("a revision like an option", sub("revision: main", "revision: -main"), 1),
     ("a Proxmox token in a free-text field", sub("bridge: vmbr0", f"bridge: {PVE_TOKEN}"), 1),
     ("a GitHub token as revision", sub("revision: main", f"revision: {GH_TOKEN}"), 1),
     ("a fine-grained GitHub token under an unknown key", add(f"{NS}:gitops_pat: {GH_PAT}"), 1),
@@ -299,6 +349,7 @@ MESSAGES = [
     ("a key without namespace", ["'cluster_name'", "not a config key"]),
     ("a key of another project", ["outside the project namespace"]),
     ("billion laughs", [f"more than {MAX_NODES} values", "alias"]),
+    ("an alias of a long text repeated", [f"more than {MAX_CHARS} characters", "line "]),
     ("a recursive alias", ["alias inside the value it names"]),
     ("deep flow nesting", [f"deeper than {MAX_DEPTH} levels"]),
     ("a huge integer", ["64-bit range", f"line {VM_ID_LINE}"]),
@@ -315,6 +366,14 @@ MESSAGES = [
     ("a password nested in a section", [f"{NS}:proxmox.password: got [not shown"]),
     ("a URL with credentials as repository", ["gitops.repo_url", "a URL with credentials"]),
     ("a GitHub token as revision", ["gitops.revision", "a GitHub token"]),
+    ("a token in the query of the repository URL", ["gitops.repo_url", "credential in its query"]),
+    ("a query in the repository URL", ["gitops.repo_url", "without user or token", "query"]),
+    ("a password in an SSH repository URL", ["gitops.repo_url", "a URL with credentials"]),
+    ("a query in the endpoint", ["proxmox.endpoint", "without user, password, query"]),
+    ("a password in the query of the endpoint", ["proxmox.endpoint", "credential in its query"]),
+    ("a token in the revision", ["gitops.revision", "check-ref-format` refuses '?'"]),
+    ("a revision with '..'", ["gitops.revision", "refuses '..'"]),
+    ("a revision like an option", ["gitops.revision", "a leading '-'"]),
     ("a Cloudflare token as a datastore", ["vm_datastore", "no credential in plain-text"]),
     ("a token as a key", [f"{NS}:[redacted]"]),
     ("a bad regex path", ["path", "regular expression"]),
@@ -469,3 +528,106 @@ def test_a_validator_bug_is_a_problem_not_a_traceback(monkeypatch: pytest.Monkey
     result = validate(values, secrets)
     assert result.config is None and len(result.problems) == 1
     assert "ValueError" in str(result.problems[0]) and GH_TOKEN not in str(result.problems[0])
+
+
+def test_a_report_names_the_limit_without_guessing_at_a_bomb(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stackfile, "MAX_NODES", 1000)  # many values, no alias
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(add(f"{NS}:k: [" + "1," * 1000 + "1]"), encoding="utf-8")
+    assert main(["--stack", "dev", "--stack-file", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "more than 1000 values" in err and "limit of a stack file" in err
+    for content in (long_alias(), billion_laughs()):
+        path.write_text(content, encoding="utf-8")
+        assert main(["--stack", "dev", "--stack-file", str(path)]) == 1
+        assert "bomb" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("gitops.repo_url", "ssh://git@github.com:22/o/r.git"),
+        ("gitops.repo_url", "git@github.com:o/r.git"),
+        ("gitops.repo_url", "https://github.com/o/r.git"),
+        ("gitops.revision", "v1.2.0"),
+        ("gitops.revision", "env/prod"),
+        ("proxmox.endpoint", "https://pve1.example.com:8006/api2/json"),
+    ],
+)
+def test_plain_urls_and_refs_are_accepted(name: str, value: str) -> None:
+    values, secrets = stack_values("dev")
+    section, _, field = name.partition(".")
+    data = structured(values, section)
+    data[field] = value
+    result = validate(with_key(values, section, data), secrets)
+    assert not [p for p in result.problems if name in p.key], result.problems
+
+
+def test_a_url_with_a_query_or_fragment_is_not_shown() -> None:
+    for url in ("https://pve1/?a=Summer2024Qs", "https://pve1/#Summer2024Qs"):
+        text = str(ConfigProblem(f"{NS}:proxmox.endpoint", url, "a plain URL"))
+        assert "Summer2024Qs" not in text and "query or fragment" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("https://github.com/o/r.git?access_token=S3cr", "S3cr"),
+        ("https://pve:8006/?x=1&password=S3cr&y=2", "S3cr"),
+        ("https://h/cb#id_token=S3cr", "S3cr"),
+        ("https://h/f?X-Amz-Signature=S3cr", "S3cr"),
+        ("https://h/?api_key=S3cr;pwd=T4", "T4"),
+        ("main?access_token=S3cr", "S3cr"),
+    ],
+)
+def test_secret_query_parameters_are_redacted(text: str, secret: str) -> None:
+    assert credential_kind(text) == "a URL with a credential in its query"
+    assert secret not in redact(text)
+    assert "[redacted]" in redact(text)
+    assert secret not in str(ConfigProblem(f"{NS}:gitops.revision", text, f"not {text}"))
+
+
+def test_ordinary_query_parameters_are_kept() -> None:
+    assert redact("https://h/?page=2&sort=name") == "https://h/?page=2&sort=name"
+    assert credential_kind("https://h/?page=2") is None
+
+
+@pytest.mark.parametrize(
+    "ref", ["main", "env/prod", "v1.2.0", "release-1.x", "0" * 40, "feature/a_b", "HEAD"]
+)
+def test_git_refs_pulumi_stacks_use_are_accepted(ref: str) -> None:
+    assert git_ref_problem(ref) is None
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "",
+        "main?x=1",
+        "a*",
+        "a[1]",
+        "a b",
+        "a..b",
+        "a@{1}",
+        "@",
+        "-main",
+        "main.lock",
+        "env/prod.lock/x",
+        "main/",
+        "/main",
+        "a//b",
+        "a/.b",
+        "main.",
+        "a~1",
+        "a^",
+        "a:b",
+        "a\\b",
+        "a\x7fb",
+        "a\tb",
+        "x" * 256,
+    ],
+)
+def test_refs_git_check_ref_format_refuses_are_refused(ref: str) -> None:
+    assert git_ref_problem(ref) is not None

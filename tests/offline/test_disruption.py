@@ -289,3 +289,37 @@ def test_hpa_min_replicas_one_with_min_available_one_is_reported() -> None:
     )
     [budget] = gitops_budgets(rendered_app(min_replicas=2), "argocd")
     assert (budget.replicas, budget.allowed, budget.problem) == (2, 1, None)
+
+
+# --- Malformed budgets and workloads -----------------------------------------------------------
+
+
+def test_malformed_argocd_values_are_reported_per_budget() -> None:
+    values = prod_values()
+    values["server"]["replicas"] = "two"
+    values["repoServer"]["pdb"] = "yes"
+    report = evaluate(plan(release(values)))
+    chart = "argo-cd 10.1.1"
+    assert report.problems == [
+        f"argocd values: server.pdb: the server PodDisruptionBudget of {chart}: server.replicas: "
+        f"'two' is not a whole number; this check cannot tell whether it lets a node drain ({WHY})",
+        f"argocd values: repoServer.pdb: the repoServer PodDisruptionBudget of {chart}: "
+        "repoServer.pdb: 'yes' is not a map; this check cannot tell whether it lets a node "
+        f"drain ({WHY})",
+    ]
+    assert "argocd values: applicationSet.pdb" in [b.where for b in report.budgets]
+
+
+def test_malformed_workloads_and_selectors_are_reported_per_budget() -> None:
+    bad = deployment()
+    bad["inputs"]["spec"]["replicas"] = "two"
+    [problem] = disruption_problems(plan(bad, pdb()))
+    assert problem.startswith(
+        "resource demo-pdb: PodDisruptionBudget demo/demo: Deployment demo/demo: spec.replicas: "
+        "'two' is not a whole number;"
+    )
+    [problem] = disruption_problems(plan(deployment(), pdb(selector={"matchLabels": ["app"]})))
+    assert problem.startswith(
+        "resource demo-pdb: PodDisruptionBudget demo/demo: spec.selector.matchLabels: ['app'] is "
+        "not a map;"
+    )

@@ -179,3 +179,27 @@ def test_the_crds_the_release_installs_are_the_vendored_ones(
         "appprojects.argoproj.io",
     ]
     assert all(is_vendored_crd(o) for o in crds)
+
+
+def test_another_platform_is_told_where_helm_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from offline.validators import helm_render
+
+    monkeypatch.setattr(helm_render.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(helm_render.platform, "machine", lambda: "arm64")
+    with pytest.raises(
+        helm_render.HelmError, match=r"for Linux x86_64, this machine is Darwin arm64"
+    ):
+        helm_render.helm_binary(Path("/nonexistent"))
+
+
+def test_a_release_that_sets_crds_values_is_rendered_with_its_crds() -> None:
+    """The check drops the CRDs only when the release leaves `crds.*` alone."""
+    import copy
+
+    from offline.validators import helm_render
+
+    doc = copy.deepcopy(document("dev"))
+    release = next(r for r in doc["resources"] if r["type"] == helm_render.RELEASE_TYPE)
+    release["inputs"]["values"]["crds"] = {"keep": True}
+    objects = rendered_releases(doc, K8S)["argocd"]
+    assert sum(o["kind"] == "CustomResourceDefinition" for o in objects) == 3

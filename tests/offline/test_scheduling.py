@@ -279,3 +279,161 @@ def test_a_drain_the_budget_blocks_forever() -> None:
         f"disruption of its 2 pods, so the drain never completes: {WHY}; fix: label a node "
         "so, or change the nodeSelector; or let the budget allow 2 (maxUnavailable: 2)"
     ]
+
+
+# --- Malformed workloads -----------------------------------------------------------------------
+
+
+def _small_plan(*deployments: dict[str, Any]) -> dict[str, Any]:
+    """One 4-core worker n1 and the given Deployments (plan resources, namespace demo)."""
+    resources: list[dict[str, Any]] = [
+        {
+            "type": "proxmoxve:index/vmLegacy:VmLegacy",
+            "name": "n1",
+            "inputs": {"name": "n1", "cpu": {"cores": 4}, "memory": {"dedicated": 8192}},
+        }
+    ]
+    for manifest in deployments:
+        name = manifest["metadata"]["name"]
+        resources.append(
+            {"type": "kubernetes:apps/v1:Deployment", "name": name, "inputs": manifest}
+        )
+    patch = "apiVersion: v1alpha1\nkind: HostnameConfig\nhostname: n1\n"
+    invoke = {
+        "token": "talos:machine/getConfiguration:getConfiguration",
+        "args": {"machineType": "worker", "configPatches": [patch]},
+    }
+    return {"resources": resources, "invokes": [invoke]}
+
+
+def _deployment(name: str, **pod_spec: Any) -> dict[str, Any]:
+    labels = {"app": name}
+    container = {"name": name, "image": f"{name}:1", "resources": {"requests": {"cpu": "100m"}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "demo"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [container], **pod_spec},
+            },
+        },
+    }
+
+
+def _spread(**constraint: Any) -> list[dict[str, Any]]:
+    base = {
+        "maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": {"app": "bad"}},
+    }
+    return [{**base, **constraint}]
+
+
+POD = "spec.template.spec"
+MALFORMED = [
+    ("spec.replicas", "two", "spec.replicas: 'two' is not a whole number"),
+    (f"{POD}.tolerations", "x", f"{POD}.tolerations: 'x' is not a list"),
+    (f"{POD}.nodeSelector", ["a"], f"{POD}.nodeSelector: ['a'] is not a map"),
+    (f"{POD}.containers", {"name": "c"}, f"{POD}.containers: {{'name': 'c'}} is not a list"),
+    (
+        f"{POD}.containers.0.resources.requests.cpu",
+        "lots",
+        f"{POD}.containers[0].resources.requests.cpu: 'lots' is not a quantity",
+    ),
+    (
+        f"{POD}.topologySpreadConstraints",
+        _spread(maxSkew="one"),
+        f"{POD}.topologySpreadConstraints[0].maxSkew: 'one' is not a whole number",
+    ),
+    (
+        f"{POD}.topologySpreadConstraints",
+        _spread(minDomains="two"),
+        f"{POD}.topologySpreadConstraints[0].minDomains: 'two' is not a whole number",
+    ),
+    (
+        f"{POD}.affinity",
+        {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": "x"}},
+        f"{POD}.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution: 'x' "
+        "is not a list",
+    ),
+    (
+        "spec.strategy",
+        {"rollingUpdate": {"maxSurge": "abc"}},
+        "spec.strategy.rollingUpdate.maxSurge: 'abc' is not a whole number or a percentage",
+    ),
+]
+
+
+def _set(manifest: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    target: Any = manifest
+    *parents, last = path.split(".")
+    for key in parents:
+        target = target[int(key)] if key.isdigit() else target[key]
+    target[last] = value
+    return manifest
+
+
+@pytest.mark.parametrize(("path", "value", "message"), MALFORMED, ids=[m[2] for m in MALFORMED])
+def test_a_malformed_workload_is_reported_and_the_others_still_placed(
+    path: str, value: Any, message: str
+) -> None:
+    bad = _set(_deployment("bad"), path, copy.deepcopy(value))
+    doc = _small_plan(_deployment("good"), bad, _deployment("other"))
+    report = evaluate(doc, K8S, rendered={}, releases={})
+    assert report.problems == [
+        f"scheduling not checked for resource bad Deployment demo/bad: {message}"
+    ]
+    pods = placed(report)
+    assert pods["Deployment demo/good"] == 1
+    assert pods["Deployment demo/other"] == 1
+    assert "Deployment demo/bad" not in pods
+    result = run_checks(doc, K8S)
+    assert "Scheduling 5 workloads on 1 nodes" in result.ran  # good, other and 3 of Talos
+    assert report.problems[0] in result.problems
+
+
+def test_a_malformed_helm_rendered_workload_is_reported() -> None:
+    # As the argo-cd chart renders `server.replicas: "two"` and `server.tolerations: "x"`.
+    server = _set(_deployment("argocd-server"), "spec.replicas", "two")
+    repo = _set(_deployment("argocd-repo-server"), f"{POD}.tolerations", "x")
+    doc = _small_plan(_deployment("good"))
+    releases = {"argocd": [server, repo, _deployment("argocd-redis")]}
+    report = evaluate(doc, K8S, rendered={}, releases=releases)
+    assert report.problems == [
+        "scheduling not checked for release argocd Deployment demo/argocd-server: "
+        "spec.replicas: 'two' is not a whole number",
+        "scheduling not checked for release argocd Deployment demo/argocd-repo-server: "
+        f"{POD}.tolerations: 'x' is not a list",
+    ]
+    pods = placed(report)
+    assert pods["Deployment demo/good"] == 1
+    assert pods["Deployment demo/argocd-redis"] == 1
+
+
+def test_a_malformed_budget_selector_leaves_the_drain_check_to_the_others() -> None:
+    doc = _small_plan(_deployment("good"))
+    budget = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "good", "namespace": "demo"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": ["app"]}},
+    }
+    doc["resources"].append(
+        {"type": "kubernetes:policy/v1:PodDisruptionBudget", "name": "pdb", "inputs": budget}
+    )
+    report = evaluate(doc, K8S, rendered={}, releases={})
+    assert report.problems == []
+    assert placed(report)["Deployment demo/good"] == 1
+
+
+def test_rollout_resolve_names_the_field() -> None:
+    from offline.validators.scheduling.rollout import resolve
+
+    assert resolve("25%", 4, round_up=True) == 1
+    with pytest.raises(ValueError, match=r"maxSurge: 'abc' is not a whole number"):
+        resolve("abc", 4, round_up=True, at="maxSurge")

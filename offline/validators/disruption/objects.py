@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .rule import Budget, NotUnderstoodError, _not_understood, judge, parse_amount
+from .rule import Budget, NotUnderstoodError, _not_understood, judge, parse_amount, whole_number
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 
@@ -34,15 +34,22 @@ def selector_matches(selector: Any, labels: dict[str, Any]) -> bool:
         return False
     if not isinstance(selector, dict):
         raise NotUnderstoodError(f"spec.selector: {selector!r} is not a label selector")
-    for key, value in (selector.get("matchLabels") or {}).items():
+    for key, value in _map(selector.get("matchLabels"), "spec.selector.matchLabels").items():
         if labels.get(key) != value:
             return False
-    for index, expression in enumerate(selector.get("matchExpressions") or []):
+    expressions = selector.get("matchExpressions") or []
+    if not isinstance(expressions, list):
+        raise NotUnderstoodError(f"spec.selector.matchExpressions: {expressions!r} is not a list")
+    for index, expression in enumerate(expressions):
         at = f"spec.selector.matchExpressions[{index}]"
         if not isinstance(expression, dict):
             raise NotUnderstoodError(f"{at}: {expression!r} is not understood")
         key, operator = expression.get("key"), expression.get("operator")
         values = expression.get("values") or []
+        if not isinstance(values, list):
+            raise NotUnderstoodError(f"{at}.values: {values!r} is not a list")
+        if not isinstance(key, str):
+            raise NotUnderstoodError(f"{at}.key: {key!r} is not a string")
         if operator == "In":
             matched = key in labels and labels[key] in values
         elif operator == "NotIn":
@@ -58,32 +65,63 @@ def selector_matches(selector: Any, labels: dict[str, Any]) -> bool:
     return True
 
 
+def _map(value: Any, at: str) -> dict[str, Any]:
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise NotUnderstoodError(f"{at}: {value!r} is not a map")
+    return value
+
+
 def _pod_labels(manifest: dict[str, Any]) -> dict[str, Any]:
-    template = (manifest.get("spec") or {}).get("template") or {}
-    return dict((template.get("metadata") or {}).get("labels") or {})
+    spec = _map(manifest.get("spec"), "spec")
+    template = _map(spec.get("template"), "spec.template")
+    metadata = _map(template.get("metadata"), "spec.template.metadata")
+    return dict(_map(metadata.get("labels"), "spec.template.metadata.labels"))
 
 
 def _name(manifest: dict[str, Any]) -> str:
-    return str((manifest.get("metadata") or {}).get("name", "<unnamed>"))
+    metadata = manifest.get("metadata")
+    return str(metadata.get("name", "<unnamed>")) if isinstance(metadata, dict) else "<unnamed>"
 
 
 def _replicas(workload: Placed, hpas: list[Placed]) -> tuple[int, str]:
     """The pods a workload runs at least, and where that number comes from."""
     kind, name = workload.manifest.get("kind"), _name(workload.manifest)
     for hpa in hpas:
-        target = (hpa.manifest.get("spec") or {}).get("scaleTargetRef") or {}
+        hpa_name = f"HorizontalPodAutoscaler {hpa.namespace}/{_name(hpa.manifest)}"
+        spec = hpa.manifest.get("spec") or {}
+        target = spec.get("scaleTargetRef") if isinstance(spec, dict) else None
         if (
-            hpa.namespace == workload.namespace
+            isinstance(target, dict)
+            and hpa.namespace == workload.namespace
             and target.get("kind") == kind
             and target.get("name") == name
         ):
-            minimum = (hpa.manifest.get("spec") or {}).get("minReplicas", 1)
-            source = f"minReplicas of HorizontalPodAutoscaler {hpa.namespace}/{_name(hpa.manifest)}"
-            return int(minimum), source
-    replicas = (workload.manifest.get("spec") or {}).get("replicas")
+            minimum = whole_number(spec.get("minReplicas", 1), f"{hpa_name}: spec.minReplicas")
+            return minimum, f"minReplicas of {hpa_name}"
+    replicas = _map(workload.manifest.get("spec"), "spec").get("replicas")
     if replicas is None:
         return 1, "spec.replicas unset"
-    return int(replicas), "spec.replicas"
+    return whole_number(replicas, "spec.replicas"), "spec.replicas"
+
+
+def _workload_title(workload: Placed) -> str:
+    return f"{workload.manifest.get('kind')} {workload.namespace}/{_name(workload.manifest)}"
+
+
+def _labels_of(workload: Placed) -> dict[str, Any]:
+    try:
+        return _pod_labels(workload.manifest)
+    except NotUnderstoodError as exc:
+        raise NotUnderstoodError(f"{_workload_title(workload)}: {exc}") from None
+
+
+def _replicas_of(workload: Placed, hpas: list[Placed]) -> tuple[int, str]:
+    try:
+        return _replicas(workload, hpas)
+    except (NotUnderstoodError, TypeError, AttributeError, KeyError) as exc:
+        raise NotUnderstoodError(f"{_workload_title(workload)}: {exc}") from None
 
 
 def _setting(spec: dict[str, Any]) -> tuple[str, int | str, str]:
@@ -113,17 +151,16 @@ def kubernetes_budgets(objects: list[Placed]) -> list[Budget]:
     budgets = []
     for pdb in pdbs:
         name = f"PodDisruptionBudget {pdb.namespace}/{_name(pdb.manifest)}"
-        spec = pdb.manifest.get("spec") or {}
         try:
+            spec = _map(pdb.manifest.get("spec"), "spec")
             key, amount, setting = _setting(spec)
             selector = spec.get("selector")
             selected = [
                 w
                 for w in workloads
-                if w.namespace == pdb.namespace
-                and selector_matches(selector, _pod_labels(w.manifest))
+                if w.namespace == pdb.namespace and selector_matches(selector, _labels_of(w))
             ]
-        except NotUnderstoodError as exc:
+        except (NotUnderstoodError, TypeError, AttributeError, KeyError) as exc:
             budgets.append(_not_understood(pdb.where, name, str(exc)))
             continue
         if not selected:
@@ -137,8 +174,12 @@ def kubernetes_budgets(objects: list[Placed]) -> list[Budget]:
             budgets.append(Budget(pdb.where, name, setting, 0, (), None, problem))
             continue
         total, described = 0, []
-        for workload in selected:
-            count, source = _replicas(workload, hpas)
+        try:
+            counts = [_replicas_of(w, hpas) for w in selected]
+        except NotUnderstoodError as exc:
+            budgets.append(_not_understood(pdb.where, name, str(exc)))
+            continue
+        for workload, (count, source) in zip(selected, counts, strict=True):
             total += count
             described.append(
                 f"{workload.manifest['kind']} {workload.namespace}/{_name(workload.manifest)} "

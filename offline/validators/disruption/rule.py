@@ -75,6 +75,15 @@ def parse_amount(value: Any, key: str, *, numeric_strings: bool = False) -> int 
     raise NotUnderstoodError(f"{key}: {value!r} is not a whole number or a percentage")
 
 
+def whole_number(value: Any, key: str) -> int:
+    """A replica count: a whole number (Helm may write one as a string, `"2"`)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        return int(value)
+    raise NotUnderstoodError(f"{key}: {value!r} is not a whole number")
+
+
 def _scaled(amount: int | str, replicas: int) -> int:
     """An amount against `replicas`; a percentage rounded up, as Kubernetes does for both
     minAvailable and maxUnavailable (`GetScaledValueFromIntOrPercent(..., roundUp=true)`)."""

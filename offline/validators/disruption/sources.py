@@ -7,8 +7,16 @@ import json
 from typing import Any
 
 from .. import gitops
-from .objects import Placed, _setting, kubernetes_budgets
-from .rule import Budget, NotUnderstoodError, Report, _not_understood, judge, parse_amount
+from .objects import Placed, _map, _setting, kubernetes_budgets
+from .rule import (
+    Budget,
+    NotUnderstoodError,
+    Report,
+    _not_understood,
+    judge,
+    parse_amount,
+    whole_number,
+)
 
 PDB_TYPE = "kubernetes:policy/v1:PodDisruptionBudget"
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
@@ -73,20 +81,21 @@ def _chart_setting(pdb: dict[str, Any], prefix: str) -> tuple[str, int | str, st
 
 
 def _component_replicas(values: dict[str, Any], key: str) -> tuple[int, str]:
-    component = values.get(key) or {}
-    autoscaling = component.get("autoscaling") or {}
+    component = _map(values.get(key), key)
+    autoscaling = _map(component.get("autoscaling"), f"{key}.autoscaling")
     if autoscaling.get("enabled"):
-        return int(autoscaling.get("minReplicas", 1)), f"{key}.autoscaling.minReplicas"
+        at = f"{key}.autoscaling.minReplicas"
+        return whole_number(autoscaling.get("minReplicas", 1), at), at
     if "replicas" in component:
-        return int(component["replicas"]), f"{key}.replicas"
+        return whole_number(component["replicas"], f"{key}.replicas"), f"{key}.replicas"
     return 1, f"{key}.replicas unset"
 
 
 def _component_enabled(values: dict[str, Any], key: str) -> bool:
-    component = values.get(key) or {}
+    component = _map(values.get(key), key)
     if component.get("enabled", True) is False:
         return False
-    return not (key == "redis" and (values.get("redis-ha") or {}).get("enabled"))
+    return not (key == "redis" and _map(values.get("redis-ha"), "redis-ha").get("enabled"))
 
 
 def release_budgets(resource: dict[str, Any]) -> list[Budget]:
@@ -101,21 +110,25 @@ def release_budgets(resource: dict[str, Any]) -> list[Budget]:
     chart = f"{inputs.get('chart')} {inputs.get('version')}"
     budgets = []
     for key, kind in ARGOCD_COMPONENTS.items():
-        pdb = (values.get(key) or {}).get("pdb") or {}
-        if not pdb.get("enabled") or not _component_enabled(values, key):
-            continue
         where, name = f"{release}: {key}.pdb", f"the {key} PodDisruptionBudget of {chart}"
         try:
+            pdb = _map(_map(values.get(key), key).get("pdb"), f"{key}.pdb")
+            if not pdb.get("enabled") or not _component_enabled(values, key):
+                continue
             budget_key, amount, setting = _chart_setting(pdb, f"{key}.pdb")
+            replicas, source = _component_replicas(values, key)
         except NotUnderstoodError as exc:
             budgets.append(_not_understood(where, name, str(exc)))
             continue
-        replicas, source = _component_replicas(values, key)
         workload = f"the {key} {kind} ({replicas}, {source})"
         budgets.append(judge(where, name, budget_key, amount, replicas, (workload,), setting))
-    redis_ha = values.get("redis-ha") or {}
+    try:
+        redis_ha = _map(values.get("redis-ha"), "redis-ha")
+        haproxy = _map(redis_ha.get("haproxy"), "redis-ha.haproxy")
+    except NotUnderstoodError as exc:
+        where, name = f"{release}: redis-ha", f"the redis-ha PodDisruptionBudgets of {chart}"
+        return [*budgets, _not_understood(where, name, str(exc))]
     if redis_ha.get("enabled"):
-        haproxy = redis_ha.get("haproxy") or {}
         parts = [("redis-ha", redis_ha, "StatefulSet")]
         if haproxy.get("enabled", True):
             parts.append(("redis-ha.haproxy", haproxy, "Deployment"))
@@ -129,10 +142,11 @@ def release_budgets(resource: dict[str, Any]) -> list[Budget]:
                 if not isinstance(pdb, dict):
                     raise NotUnderstoodError(f"{pdb!r} is not a PodDisruptionBudget spec")
                 budget_key, amount, setting = _setting(pdb)
+                default = REDIS_HA_DEFAULT_REPLICAS
+                replicas = whole_number(part.get("replicas", default), f"{prefix}.replicas")
             except NotUnderstoodError as exc:
                 budgets.append(_not_understood(where, name, str(exc)))
                 continue
-            replicas = int(part.get("replicas", REDIS_HA_DEFAULT_REPLICAS))
             source = f"{prefix}.replicas" if "replicas" in part else f"{prefix}.replicas unset"
             workload = f"the {prefix} {kind} ({replicas}, {source})"
             budgets.append(judge(where, name, budget_key, amount, replicas, (workload,), setting))

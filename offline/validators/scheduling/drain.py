@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..disruption.objects import Placed, _name, _setting, selector_matches
 from ..disruption.rule import WHY, NotUnderstoodError, allowed_disruptions
+from . import shape
 from .cluster import Cluster, Reason
 from .scheduler import explain, place
 from .workloads import Pod
@@ -45,10 +46,11 @@ def budgets_of(objects: list[Placed]) -> list[Budget]:
             continue
         spec = item.manifest.get("spec") or {}
         try:
+            if not isinstance(spec, dict) or not isinstance(spec.get("selector"), dict):
+                continue
             key, amount, setting = _setting(spec)
-        except NotUnderstoodError:
-            continue
-        if not isinstance(spec.get("selector"), dict):
+            shape.label_selector(spec["selector"], "spec.selector")
+        except (NotUnderstoodError, shape.ShapeError):
             continue
         name = _name(item.manifest)
         budgets.append(

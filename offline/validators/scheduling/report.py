@@ -19,7 +19,7 @@ from .quantities import show_cpu, show_memory
 from .rollout import rollout_findings
 from .scheduler import Failure, schedule
 from .sources import Releases, stack_objects
-from .workloads import Workload, WorkloadError, workloads_of
+from .workloads import Workload, read_workloads
 
 
 @dataclass
@@ -54,11 +54,9 @@ def evaluate(
         return report
     objects, notes = stack_objects(doc, kubernetes_version, report.nodes, rendered, releases)
     report.notes += notes
-    try:
-        report.workloads = workloads_of(objects)
-    except WorkloadError as exc:
-        report.problems.append(f"scheduling not checked: {exc}")
-        return report
+    # A malformed workload is left out (a problem: the schema checks fail the plan on it too).
+    report.workloads, skipped = read_workloads(objects)
+    report.problems += skipped
     for workload in report.workloads:
         if not workload.has_requests and workload.source != "talos":
             report.notes.append(f"{workload.title}: requests no cpu or memory, counted as 0")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import shape
 from .cluster import Cluster
 from .scheduler import explain, place
 from .workloads import Workload, new_pod
@@ -26,10 +27,14 @@ from .workloads import Workload, new_pod
 _PERCENT = re.compile(r"^(\d+)%$")
 
 
-def resolve(value: Any, replicas: int, round_up: bool) -> int:
+def resolve(
+    value: Any, replicas: int, round_up: bool, at: str = "spec.strategy.rollingUpdate"
+) -> int:
+    """A maxSurge or maxUnavailable (`3` or `"25%"`) against `replicas`; raises ShapeError
+    (a ValueError) for anything else."""
     match = _PERCENT.match(str(value).strip())
     if match is None:
-        return int(value)
+        return shape.whole(value, at)
     scaled = int(match.group(1)) * replicas
     return -(-scaled // 100) if round_up else scaled // 100
 
@@ -48,8 +53,11 @@ def rollout_findings(
         rolling = strategy.get("rollingUpdate") or {}
         surge_value = rolling.get("maxSurge", "25%")
         unavailable_value = rolling.get("maxUnavailable", "25%")
-        surge = resolve(surge_value, workload.replicas, round_up=True)
-        unavailable = resolve(unavailable_value, workload.replicas, round_up=False)
+        at = "spec.strategy.rollingUpdate"
+        surge = resolve(surge_value, workload.replicas, round_up=True, at=f"{at}.maxSurge")
+        unavailable = resolve(
+            unavailable_value, workload.replicas, round_up=False, at=f"{at}.maxUnavailable"
+        )
         setting = f"maxSurge {surge_value}, maxUnavailable {unavailable_value}"
         if surge == 0:
             if unavailable == 0 and str(unavailable_value).rstrip("%") == "0":

@@ -18,16 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..disruption.objects import Placed, _name, _pod_labels, _replicas
-from .quantities import QuantityError, cpu_millis, memory_bytes
+from . import shape
+from .quantities import cpu_millis, memory_bytes
 
 KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Pod")
 #: A label standing for the ReplicaSet's `pod-template-hash`, so that `matchLabelKeys` and the
 #: surge pod of a rolling update (another revision) are told apart from the running pods.
 REVISION_LABEL = "pod-template-hash"
-
-
-class WorkloadError(ValueError):
-    """A workload this check cannot read."""
 
 
 @dataclass(eq=False)
@@ -109,50 +106,72 @@ def pod_requests(spec: dict[str, Any]) -> tuple[int, int, bool]:
     return max(cpu, init_cpu) + extra_cpu, max(memory, init_memory) + extra_memory, found
 
 
-def workloads_of(objects: list[Placed]) -> list[Workload]:
-    """The workloads among `objects` (HorizontalPodAutoscalers among them set replicas)."""
+#: What reading a malformed manifest raises (the schema checks report the field itself).
+MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+
+
+def _workload(item: Placed, kind: str, hpas: list[Placed]) -> Workload | None:
+    """The workload of one manifest (None for a Pod bound to no node); raises a MALFORMED
+    error naming the field it cannot read."""
+    manifest = item.manifest
+    shape.manifest(manifest, kind)
+    if kind == "Pod":
+        spec = manifest.get("spec") or {}
+        labels = dict((manifest.get("metadata") or {}).get("labels") or {})
+        if not spec.get("nodeName"):
+            return None
+        replicas, replicas_from = 1, f"bound to {spec['nodeName']}"
+    else:
+        spec = ((manifest.get("spec") or {}).get("template") or {}).get("spec") or {}
+        labels = _pod_labels(manifest)
+        if kind == "DaemonSet":
+            replicas, replicas_from = 0, "one per eligible node"
+        else:
+            replicas, replicas_from = _replicas(item, hpas)
+    cpu, memory, found = pod_requests(spec)
+    return Workload(
+        source=item.where,
+        kind=kind,
+        namespace=item.namespace,
+        name=_name(manifest),
+        replicas=replicas,
+        replicas_from=replicas_from,
+        spec=spec,
+        labels={str(k): str(v) for k, v in labels.items()},
+        cpu=cpu,
+        memory=memory,
+        has_requests=found,
+        manifest=manifest,
+        bound_to=spec.get("nodeName") if kind == "Pod" else None,
+    )
+
+
+def read_workloads(objects: list[Placed]) -> tuple[list[Workload], list[str]]:
+    """(the workloads among `objects`, why each one that cannot be read is not checked).
+
+    HorizontalPodAutoscalers among `objects` set replicas. A workload with a malformed field
+    is left out, naming it; the others are still checked.
+    """
     hpas = [o for o in objects if o.manifest.get("kind") == "HorizontalPodAutoscaler"]
-    workloads = []
+    workloads, skipped = [], []
     for item in objects:
-        manifest, kind = item.manifest, item.manifest.get("kind")
+        kind = item.manifest.get("kind")
         if kind not in KINDS:
             continue
-        if kind == "Pod":
-            spec = manifest.get("spec") or {}
-            labels = dict((manifest.get("metadata") or {}).get("labels") or {})
-            if not spec.get("nodeName"):
-                continue
-            replicas, replicas_from = 1, f"bound to {spec['nodeName']}"
-        else:
-            spec = ((manifest.get("spec") or {}).get("template") or {}).get("spec") or {}
-            labels = _pod_labels(manifest)
-            if kind == "DaemonSet":
-                replicas, replicas_from = 0, "one per eligible node"
-            else:
-                replicas, replicas_from = _replicas(item, hpas)
         try:
-            cpu, memory, found = pod_requests(spec)
-        except QuantityError as exc:
-            where = f"{item.where} {kind} {item.namespace}/{_name(manifest)}"
-            raise WorkloadError(f"{where}: {exc}") from exc
-        workloads.append(
-            Workload(
-                source=item.where,
-                kind=str(kind),
-                namespace=item.namespace,
-                name=_name(manifest),
-                replicas=replicas,
-                replicas_from=replicas_from,
-                spec=spec,
-                labels={str(k): str(v) for k, v in labels.items()},
-                cpu=cpu,
-                memory=memory,
-                has_requests=found,
-                manifest=manifest,
-                bound_to=spec.get("nodeName") if kind == "Pod" else None,
-            )
-        )
-    return workloads
+            workload = _workload(item, str(kind), hpas)
+        except MALFORMED as exc:
+            title = f"{item.where} {kind} {item.namespace}/{_name(item.manifest)}"
+            skipped.append(f"scheduling not checked for {title}: {exc}")
+            continue
+        if workload is not None:
+            workloads.append(workload)
+    return workloads, skipped
+
+
+def workloads_of(objects: list[Placed]) -> list[Workload]:
+    """The workloads among `objects` that can be read (see read_workloads)."""
+    return read_workloads(objects)[0]
 
 
 def new_pod(workload: Workload, revision: str = "current") -> Pod:
