@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,27 @@ def cache_dir() -> Path:
     else:
         root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "talos-platform"
     return root / "parsed"
+
+
+def cached(data: bytes, produce: Callable[[], Any]) -> Any:
+    """`produce()`, which parses `data`, or its JSON copy from an earlier run."""
+    tag = f"v1-pyyaml{yaml.__version__}"
+    copy = cache_dir() / f"{hashlib.sha256(data).hexdigest()}-{tag}.json"
+    try:
+        return json.loads(copy.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    result = produce()
+    try:
+        text = json.dumps(result)
+        if json.loads(text) == result:  # only what JSON gives back unchanged
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            partial = copy.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(copy)
+    except (OSError, TypeError, ValueError):
+        pass  # read-only, or a value JSON cannot hold: parse again next time
+    return result
 
 
 @lru_cache(maxsize=64)

@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from .. import prefetch
+from .. import parsed, prefetch
 from ..paths import UPSTREAM_DIR
 from . import gitops, helm_values
 from .gitops.schemas import is_vendored_crd
@@ -332,13 +332,18 @@ def _warnings(stderr: str) -> list[str]:
 
 
 def _parse(stdout: str) -> list[tuple[str, dict[str, Any]]]:
-    """`helm template` output as (template, object) pairs, from its `# Source:` comments."""
-    objects = []
-    for chunk in re.split(r"^---\s*$", stdout, flags=re.MULTILINE):
-        source = re.search(r"^# Source: (.+)$", chunk, flags=re.MULTILINE)
-        template = source.group(1).strip() if source else "(rendered)"
-        objects += [(template, doc) for doc in _parse_chunk(chunk)]  # never handed out as they are
-    return objects
+    """`helm template` output as (template, object) pairs, from its `# Source:` comments;
+    parsed once per output (offline/parsed.py: the same values render the same output)."""
+
+    def produce() -> list[list[Any]]:
+        objects: list[list[Any]] = []
+        for chunk in re.split(r"^---\s*$", stdout, flags=re.MULTILINE):
+            source = re.search(r"^# Source: (.+)$", chunk, flags=re.MULTILINE)
+            template = source.group(1).strip() if source else "(rendered)"
+            objects += [[template, doc] for doc in _parse_chunk(chunk)]
+        return objects
+
+    return [(template, doc) for template, doc in parsed.cached(stdout.encode(), produce)]
 
 
 @lru_cache(maxsize=1024)

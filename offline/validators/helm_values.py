@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from .. import parsed
 from ..paths import ARGOCD_CHART_DIR
 
 #: Maps whose keys are data, not chart settings, found by where they are.
@@ -96,8 +97,8 @@ def load_chart_defaults(chart_dir: Path = ARGOCD_CHART_DIR) -> dict[str, Any]:
 def _values_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: chart defaults not found")
-    # libyaml where PyYAML has it: argo-cd's values.yaml takes 0.14 s with the Python loader.
-    values = yaml.load(path.read_text(), getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    # Parsed once per content (offline/parsed.py); a copy, since callers merge into it.
+    values = copy.deepcopy(parsed.load(path))
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of values")
     return values
