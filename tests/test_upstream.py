@@ -112,7 +112,11 @@ def test_each_source_has_its_licence_beside_what_is_vendored() -> None:
     licences = dict(refresh.LICENSES)
     for path, source in licences.items():
         text = (UPSTREAM_DIR / path).read_text()
-        expected = {"Apache-2.0": "Apache License", "MPL-2.0": "Mozilla Public License"}
+        expected = {
+            "Apache-2.0": "Apache License",
+            "MPL-2.0": "Mozilla Public License",
+            "MIT": "Permission is hereby granted, free of charge",
+        }
         assert expected[source.licence] in text[:200], path
     for item in refresh.ITEMS:
         folder = item.path if item.path.endswith("/") else item.path.rsplit("/", 1)[0] + "/"

@@ -70,7 +70,25 @@ TALOS = Source(
     commit="3ebd10a7c1bd0f81742bdcd0c3fe56d727db7401",
     licence="MPL-2.0",
 )
-SOURCES = (ARGO_HELM, REDIS_HA, TALOS)
+METRICS_SERVER = Source(
+    repo="kubernetes-sigs/metrics-server",
+    tag="metrics-server-helm-chart-3.13.1",
+    commit="842dcc8c42f22cc19f10c7d5f2d32a9f4b6013b0",
+    licence="Apache-2.0",
+)
+PROXMOX_CSI = Source(
+    repo="sergelogvinov/proxmox-csi-plugin",
+    tag="v0.19.1",
+    commit="a7c58ec6a73eac35f003484e7f2ef603b69270c4",
+    licence="Apache-2.0",
+)
+KUBELET_CSR_APPROVER = Source(
+    repo="postfinance/kubelet-csr-approver",
+    tag="v1.2.14",
+    commit="14dd0aca331ff078ae3cb0a62ecbfe83b8e3a531",
+    licence="MIT",
+)
+SOURCES = (ARGO_HELM, REDIS_HA, TALOS, METRICS_SERVER, PROXMOX_CSI, KUBELET_CSR_APPROVER)
 
 
 def strip_helm_template_lines(text: bytes) -> bytes:
@@ -104,6 +122,9 @@ ARGO_CD_CRDS = "charts/argo-cd/templates/crds"
 ITEMS = (
     Item("charts/argo-cd/", ARGO_HELM, "charts/argo-cd/"),
     Item("charts/argo-cd/charts/redis-ha/", REDIS_HA, "charts/redis-ha/"),
+    Item("charts/metrics-server/", METRICS_SERVER, "charts/metrics-server/"),
+    Item("charts/proxmox-csi-plugin/", PROXMOX_CSI, "charts/proxmox-csi-plugin/"),
+    Item("charts/kubelet-csr-approver/", KUBELET_CSR_APPROVER, "charts/kubelet-csr-approver/"),
     Item(
         "talos/v1.13/config.schema.json",
         TALOS,
@@ -135,6 +156,9 @@ ITEMS = (
 LICENSES = (
     ("charts/argo-cd/LICENSE", ARGO_HELM),
     ("charts/argo-cd/charts/redis-ha/LICENSE", REDIS_HA),
+    ("charts/metrics-server/LICENSE", METRICS_SERVER),
+    ("charts/proxmox-csi-plugin/LICENSE", PROXMOX_CSI),
+    ("charts/kubelet-csr-approver/LICENSE", KUBELET_CSR_APPROVER),
     ("talos/LICENSE", TALOS),
     ("argocd/LICENSE", ARGO_HELM),
 )
