@@ -4,12 +4,18 @@ subchart the argo-cd chart asks for)."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib.util
+import io
 import sys
+import tarfile
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+import yaml
 
 from offline.paths import ARGOCD_CHART_DIR, ARGOCD_CRDS_DIR, TALOS_SCHEMA_DIR, UPSTREAM_DIR
 
@@ -93,6 +99,9 @@ def test_refresh_pins_what_the_table_says() -> None:
     assert {item.path for item in refresh.ITEMS} == rows.keys() - hand_written
     for item in refresh.ITEMS:
         row = rows[item.path]
+        if isinstance(item.source, refresh.ArchiveSource):
+            assert f"sha256 `{item.source.sha256}`" in row["what"], item.path
+            assert f"{item.source.built_from_repo} `{item.source.built_from}`" in row["what"]
         pinned = {
             "upstream repo": item.source.repo,
             "tag": item.source.tag,
@@ -106,6 +115,9 @@ def test_refresh_pins_what_the_table_says() -> None:
 def test_pins_are_full_commits() -> None:
     for source in refresh.SOURCES:
         assert len(source.commit) == 40 and int(source.commit, 16) >= 0, source
+        if isinstance(source, refresh.ArchiveSource):
+            assert len(source.built_from) == 40 and int(source.built_from, 16) >= 0, source
+            assert len(source.sha256) == 64 and int(source.sha256, 16) >= 0, source
 
 
 def test_each_source_has_its_licence_beside_what_is_vendored() -> None:
@@ -148,3 +160,45 @@ def test_consistency_check_catches_a_wrong_subchart(tmp_path: Path) -> None:
 def test_talos_data_is_in_place() -> None:
     names = sorted(p.name for p in TALOS_SCHEMA_DIR.iterdir())
     assert names == ["base-controlplane.yaml", "base-worker.yaml", "config.schema.json"]
+
+
+def test_unpacked_chart_archives_are_the_pinned_version() -> None:
+    for item in refresh.ITEMS:
+        if isinstance(item.source, refresh.ArchiveSource):
+            chart = yaml.safe_load((UPSTREAM_DIR / item.path / "Chart.yaml").read_text())
+            assert f"{chart['name']}-{chart['version']}.tgz" == item.source.archive, item.path
+            assert (UPSTREAM_DIR / item.path / "values.schema.json").is_file()
+
+
+def _tgz(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _archive_source(data: bytes) -> Any:
+    return dataclasses.replace(refresh.CILIUM_CHARTS, sha256=hashlib.sha256(data).hexdigest())
+
+
+def test_unpack_chart_archive(tmp_path: Path) -> None:
+    chart = f"name: cilium\nversion: {refresh.CILIUM_CHARTS.archive[7:-4]}\n".encode()
+    data = _tgz({"cilium/Chart.yaml": chart, "cilium/templates/a.yaml": b"a: 1\n"})
+    refresh.unpack_chart_archive(_archive_source(data), data, tmp_path / "out")
+    assert (tmp_path / "out" / "templates" / "a.yaml").read_bytes() == b"a: 1\n"
+    assert (tmp_path / "out" / "Chart.yaml").read_bytes() == chart
+
+
+def test_unpack_chart_archive_rejects_a_wrong_hash_or_content(tmp_path: Path) -> None:
+    data = _tgz({"cilium/Chart.yaml": b"name: cilium\nversion: 0.0.1\n"})
+    with pytest.raises(refresh.RefreshError, match="SHA-256"):
+        refresh.unpack_chart_archive(refresh.CILIUM_CHARTS, data, tmp_path / "a")
+    with pytest.raises(refresh.RefreshError, match=r"Chart\.yaml is not cilium"):
+        refresh.unpack_chart_archive(_archive_source(data), data, tmp_path / "b")
+    escaping = _tgz({"cilium/../evil": b"x"})
+    with pytest.raises(refresh.RefreshError, match="not a plain file"):
+        refresh.unpack_chart_archive(_archive_source(escaping), escaping, tmp_path / "c")
+    assert not (tmp_path / "evil").exists()

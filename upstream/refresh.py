@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Refresh the vendored upstream data in `upstream/` from the pinned upstream tags.
 
-Every item below is pinned to a tag AND the commit that tag must resolve to. The script fetches
-each tag with `git` (shallow, over the network, from GitHub), refuses to go on if the tag does not
-resolve to the pinned commit, builds the new `charts/`, `talos/` and `argocd/` folders in a
-temporary directory, prints what changes (files added, removed and changed, with line counts) and
-then replaces those folders. `provider-rules/` and the README are maintained by hand and are never
-touched.
+Every item below is pinned to a tag AND the commit that tag must resolve to, or (`ArchiveSource`,
+a packaged chart archive in a repository without tags, such as cilium/charts) to a commit, the
+archive's path in it and the archive's SHA-256. The script fetches each tag or commit with `git`
+(shallow, over the network, from GitHub), refuses to go on if a tag does not resolve to the pinned
+commit or an archive's SHA-256 differs, builds the new `charts/`, `talos/` and `argocd/` folders
+in a temporary directory, prints what changes (files added, removed and changed, with line counts)
+and then replaces those folders. `provider-rules/` and the README are maintained by hand and are
+never touched.
 
     python upstream/refresh.py                   # fetch, verify, rewrite, print the diff summary
     python upstream/refresh.py --check           # the same without writing; exit 1 if different
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import io
 import shutil
 import subprocess
@@ -88,7 +91,51 @@ KUBELET_CSR_APPROVER = Source(
     commit="14dd0aca331ff078ae3cb0a62ecbfe83b8e3a531",
     licence="MIT",
 )
-SOURCES = (ARGO_HELM, REDIS_HA, TALOS, METRICS_SERVER, PROXMOX_CSI, KUBELET_CSR_APPROVER)
+
+
+@dataclass(frozen=True)
+class ArchiveSource:
+    """A packaged Helm chart archive (`helm package` output) committed to a repository without
+    tags, pinned by the repository commit, the archive's path in it and the archive's SHA-256.
+
+    The archive is unpacked (its single top folder, the chart's name, dropped) instead of copying
+    a folder from Git; it carries its own LICENSE. `built_from` is the commit of `built_from_repo`
+    the archive was packaged from, as the pinned commit's subject says (`... v<version>@<commit>`).
+    """
+
+    repo: str
+    commit: str
+    archive: str  # path of the .tgz in the repository
+    sha256: str  # of the archive's bytes
+    licence: str  # SPDX id of the LICENSE inside the archive
+    built_from_repo: str
+    built_from: str
+
+    tag = "none"  # the provenance table's tag cell: these repositories are pinned by commit only
+
+    @property
+    def url(self) -> str:
+        return f"https://github.com/{self.repo}.git"
+
+
+CILIUM_CHARTS = ArchiveSource(
+    repo="cilium/charts",
+    commit="d5f3d1cc0ed8e94d6920996024fefe5a3857dc15",
+    archive="cilium-1.20.0.tgz",
+    sha256="c5f013912360d1a334f44ef25f36da59ba3414cdb48f466ee12d0c4fdff27883",
+    licence="Apache-2.0",
+    built_from_repo="cilium/cilium",
+    built_from="450c53145dc0a872ae20dfb05598c94ef55a71e2",
+)
+SOURCES: tuple[Source | ArchiveSource, ...] = (
+    ARGO_HELM,
+    REDIS_HA,
+    TALOS,
+    METRICS_SERVER,
+    PROXMOX_CSI,
+    KUBELET_CSR_APPROVER,
+    CILIUM_CHARTS,
+)
 
 
 def strip_helm_template_lines(text: bytes) -> bytes:
@@ -110,8 +157,8 @@ class Item:
     """A file or (path ending in `/`) a folder of `upstream/`, and where it comes from."""
 
     path: str  # relative to upstream/
-    source: Source
-    upstream_path: str  # in the source repository
+    source: Source | ArchiveSource
+    upstream_path: str  # in the source repository (for an ArchiveSource: its archive)
     transform: Callable[[bytes], bytes] | None = None
 
 
@@ -125,6 +172,7 @@ ITEMS = (
     Item("charts/metrics-server/", METRICS_SERVER, "charts/metrics-server/"),
     Item("charts/proxmox-csi-plugin/", PROXMOX_CSI, "charts/proxmox-csi-plugin/"),
     Item("charts/kubelet-csr-approver/", KUBELET_CSR_APPROVER, "charts/kubelet-csr-approver/"),
+    Item("charts/cilium/", CILIUM_CHARTS, CILIUM_CHARTS.archive),
     Item(
         "talos/v1.13/config.schema.json",
         TALOS,
@@ -152,13 +200,15 @@ ITEMS = (
     ),
 )
 
-#: Each source repository's root LICENSE, copied beside what is vendored from it.
+#: Each source repository's root LICENSE, copied beside what is vendored from it (for an
+#: ArchiveSource: the LICENSE inside the archive, unpacked with the rest of it).
 LICENSES = (
     ("charts/argo-cd/LICENSE", ARGO_HELM),
     ("charts/argo-cd/charts/redis-ha/LICENSE", REDIS_HA),
     ("charts/metrics-server/LICENSE", METRICS_SERVER),
     ("charts/proxmox-csi-plugin/LICENSE", PROXMOX_CSI),
     ("charts/kubelet-csr-approver/LICENSE", KUBELET_CSR_APPROVER),
+    ("charts/cilium/LICENSE", CILIUM_CHARTS),
     ("talos/LICENSE", TALOS),
     ("argocd/LICENSE", ARGO_HELM),
 )
@@ -182,25 +232,52 @@ def git(git_dir: Path, *args: str) -> bytes:
     return result.stdout
 
 
-def fetch(source: Source, workdir: Path) -> Path:
-    """A bare repository holding `source.tag` (shallow), fetched from GitHub."""
+def fetch(source: Source | ArchiveSource, workdir: Path) -> Path:
+    """A bare repository holding `source.tag` (or, for an ArchiveSource, `source.commit`),
+    shallow, fetched from GitHub."""
     git_dir = workdir / source.repo.replace("/", "+")
     subprocess.run(["git", "init", "--quiet", "--bare", str(git_dir)], check=True)
-    print(f"fetching {source.repo} {source.tag} ...", file=sys.stderr)
-    git(
-        git_dir,
-        "fetch",
-        "--quiet",
-        "--depth=1",
-        "--no-tags",
-        source.url,
-        f"+refs/tags/{source.tag}:refs/tags/{source.tag}",
-    )
+    if isinstance(source, ArchiveSource):
+        refspec = f"{source.commit}:refs/pinned"
+        print(f"fetching {source.repo} {source.commit} ...", file=sys.stderr)
+    else:
+        refspec = f"+refs/tags/{source.tag}:refs/tags/{source.tag}"
+        print(f"fetching {source.repo} {source.tag} ...", file=sys.stderr)
+    git(git_dir, "fetch", "--quiet", "--depth=1", "--no-tags", source.url, refspec)
     return git_dir
 
 
-def verify(source: Source, git_dir: Path) -> None:
-    """The tag resolves to the pinned commit, or RefreshError."""
+def check_archive(source: ArchiveSource, data: bytes) -> None:
+    """The archive's bytes have the pinned SHA-256, or RefreshError."""
+    got = hashlib.sha256(data).hexdigest()
+    if got != source.sha256:
+        raise RefreshError(
+            f"{source.repo}: {source.archive} at {source.commit} has SHA-256 {got}, but "
+            f"{source.sha256} is pinned: check upstream before changing the pin"
+        )
+
+
+def verify_archive(source: ArchiveSource, git_dir: Path) -> None:
+    """The pinned commit is there, its subject names the pinned `built_from` commit, and the
+    archive in it has the pinned SHA-256; or RefreshError."""
+    got = git(git_dir, "rev-parse", "--verify", f"{source.commit}^{{commit}}").decode().strip()
+    if got != source.commit:
+        raise RefreshError(f"{source.repo}: {source.commit} resolves to {got}")
+    subject = git(git_dir, "log", "-1", "--format=%s", source.commit).decode().strip()
+    if f"@{source.built_from}" not in subject:
+        raise RefreshError(
+            f"{source.repo} {source.commit}: subject {subject!r} does not name "
+            f"{source.built_from_repo}@{source.built_from}"
+        )
+    check_archive(source, git(git_dir, "show", f"{source.commit}:{source.archive}"))
+    print(f"verified {source.repo} {source.commit} {source.archive} sha256", file=sys.stderr)
+
+
+def verify(source: Source | ArchiveSource, git_dir: Path) -> None:
+    """The tag resolves to the pinned commit (an archive: see verify_archive), or RefreshError."""
+    if isinstance(source, ArchiveSource):
+        verify_archive(source, git_dir)
+        return
     commit = git(git_dir, "rev-parse", "--verify", f"refs/tags/{source.tag}^{{commit}}")
     got = commit.decode().strip()
     if got != source.commit:
@@ -235,10 +312,42 @@ def write_folder(git_dir: Path, item: Item, dest: Path) -> None:
         raise RefreshError(f"{item.source.repo}: {item.upstream_path} is empty or missing")
 
 
+def unpack_chart_archive(source: ArchiveSource, data: bytes, dest: Path) -> None:
+    """A packaged chart (`<name>/...` inside a .tgz), checked against the pinned SHA-256 and
+    unpacked into `dest` without its top folder; its Chart.yaml version must be the archive's."""
+    check_archive(source, data)
+    if dest.exists():
+        shutil.rmtree(dest)
+    name, _, version = PurePosixPath(source.archive).name.removesuffix(".tgz").rpartition("-")
+    top = PurePosixPath(name)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if member.isdir():
+                continue
+            path = PurePosixPath(member.name)
+            if not member.isfile() or ".." in path.parts or path.parts[:1] != top.parts:
+                raise RefreshError(f"{source.archive}: {member.name}: not a plain file in {top}/")
+            target = dest / path.relative_to(top)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            extracted = tar.extractfile(member)
+            assert extracted is not None
+            target.write_bytes(extracted.read())
+            if member.mode & 0o111:
+                target.chmod(0o755)
+    chart = dest / "Chart.yaml"
+    found = yaml.safe_load(chart.read_text()) if chart.is_file() else None
+    if not found or found.get("name") != name or str(found.get("version")) != version:
+        raise RefreshError(f"{source.archive}: its Chart.yaml is not {name} {version}")
+
+
 def build(git_dirs: dict[str, Path], staging: Path) -> None:
     for item in ITEMS:
         git_dir = git_dirs[item.source.repo]
         dest = staging / item.path
+        if isinstance(item.source, ArchiveSource):
+            data = git(git_dir, "show", f"{item.source.commit}:{item.upstream_path}")
+            unpack_chart_archive(item.source, data, dest)
+            continue
         if item.path.endswith("/"):
             write_folder(git_dir, item, dest)
             continue
@@ -248,6 +357,10 @@ def build(git_dirs: dict[str, Path], staging: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)
     for path, source in LICENSES:
+        if isinstance(source, ArchiveSource):
+            if not (staging / path).is_file():
+                raise RefreshError(f"{source.archive} holds no LICENSE")
+            continue
         (staging / path).write_bytes(git(git_dirs[source.repo], "show", f"{source.commit}:LICENSE"))
     check_consistency(staging)
 
