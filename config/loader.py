@@ -17,7 +17,15 @@ from pulumi.runtime import config as runtime_config
 from pydantic import TypeAdapter, ValidationError
 
 from .errors import HIDDEN, NAMESPACE, ConfigError, ConfigProblem, credential_kind, key, redact
-from .models import OPTIONAL_SECRETS, REQUIRED_SECRETS, SECTIONS, StackConfig, is_argocd_ui
+from .models import (
+    DEFAULTED_SECTIONS,
+    OPTIONAL_SECRETS,
+    REQUIRED_SECRETS,
+    SECTIONS,
+    StackConfig,
+    is_argocd_ui,
+    required_secrets,
+)
 from .repository import tree_repository
 from .rules import cross_rules
 from .types import GIT_REPOSITORY_EXPECTED, GIT_REPOSITORY_URL
@@ -38,6 +46,10 @@ class Secrets:
     gitops_token: pulumi.Output[str] | None = None
     gitops_ssh_key: pulumi.Output[str] | None = None
     argocd_webhook_secret: pulumi.Output[str] | None = None
+    argocd_notifications_url: pulumi.Output[str] | None = None
+    """Where Argo CD posts its notifications (the URL holds the receiver's token)."""
+    proxmox_csi_token: pulumi.Output[str] | None = None
+    """The Proxmox CSI plugin's API token, `USER@REALM!TOKENID=UUID`."""
 
 
 @dataclass
@@ -134,12 +146,14 @@ def _plain_credentials(raw: dict[str, Any], secret_keys: set[str]) -> list[Confi
     return problems
 
 
-def _check_secrets(raw: dict[str, Any], secret_keys: set[str]) -> list[ConfigProblem]:
+def _check_secrets(
+    raw: dict[str, Any], secret_keys: set[str], required: tuple[str, ...] = REQUIRED_SECRETS
+) -> list[ConfigProblem]:
     problems = []
     for name in REQUIRED_SECRETS + OPTIONAL_SECRETS:
         full = key(name)
         if full not in raw:
-            if name in REQUIRED_SECRETS:
+            if name in required:
                 problems.append(
                     ConfigProblem(
                         full,
@@ -156,7 +170,9 @@ def _check_secrets(raw: dict[str, Any], secret_keys: set[str]) -> list[ConfigPro
                     f"a secret: remove it and run `pulumi config set --secret {full} <value>`",
                 )
             )
-        elif name == "proxmox_api_token" and not _PROXMOX_TOKEN.match(str(raw[full])):
+        elif name in {"proxmox_api_token", "proxmox_csi_token"} and not _PROXMOX_TOKEN.match(
+            str(raw[full])
+        ):
             problems.append(
                 ConfigProblem(
                     full,
@@ -264,6 +280,9 @@ def _validate(raw: dict[str, Any], secret_keys: set[str] | frozenset[str]) -> Va
             )
     for name, adapter in _ADAPTERS.items():
         full = key(name)
+        if full not in raw and name in DEFAULTED_SECTIONS:
+            parsed[name] = adapter.validate_python({})
+            continue
         if full not in raw:
             problems.append(
                 ConfigProblem(full, None, "a value (set it in Pulumi.<stack>.yaml or Pulumi.yaml)")
@@ -279,7 +298,7 @@ def _validate(raw: dict[str, Any], secret_keys: set[str] | frozenset[str]) -> Va
             parsed[name] = adapter.validate_python(value)
         except ValidationError as exc:
             problems += _problems(name, exc)
-    problems += _check_secrets(raw, set(secret_keys))
+    problems += _check_secrets(raw, set(secret_keys), required_secrets(parsed.get("storage")))
     problems += _plain_credentials(raw, set(secret_keys))
     problems += _repository_url(parsed.get("gitops"))
     problems += _repository_credentials(raw, parsed.get("gitops"))
@@ -319,5 +338,7 @@ def load() -> tuple[StackConfig, Secrets]:
         gitops_token=optional("gitops_token"),
         gitops_ssh_key=optional("gitops_ssh_key"),
         argocd_webhook_secret=optional("argocd_webhook_secret"),
+        argocd_notifications_url=optional("argocd_notifications_url"),
+        proxmox_csi_token=optional("proxmox_csi_token"),
     )
     return result.config, secrets

@@ -167,6 +167,24 @@ class CloudflareConfig(Model):
     Manager or a custom certificate). Universal SSL covers only `zone` and `*.zone`."""
 
 
+class StorageConfig(Model):
+    """What the program supplies for the cluster's storage add-on (the add-on itself is in the
+    GitOps tree, `gitops/platform/`)."""
+
+    proxmox_csi: bool = True
+    """The environment runs the Proxmox CSI plugin: the program creates its namespace and its
+    credentials Secret from the secret `proxmox_csi_token`, which is then required. Set false
+    together with removing the add-on from the environment's platform tree (docs/platform.md)."""
+
+
+class NotificationsConfig(Model):
+    """Argo CD notifications: where they go is the secret `argocd_notifications_url` (its URL
+    carries the receiver's token); without it notifications are off."""
+
+    format: Literal["slack", "discord", "webhook"] = "webhook"
+    """The receiver's payload: a Slack or Discord incoming webhook, or plain JSON."""
+
+
 def is_argocd_ui(entry: PublicHostname) -> bool:
     """A hostname routed to the Argo CD API server (its UI)."""
     return "//argocd-server." in entry.service
@@ -189,15 +207,35 @@ SECTIONS: dict[str, Any] = {
     "nodes": list[NodeConfig],
     "gitops": GitOpsConfig,
     "cloudflare": CloudflareConfig,
+    "storage": StorageConfig,
+    "argocd_notifications": NotificationsConfig,
 }
+
+DEFAULTED_SECTIONS = frozenset({"storage", "argocd_notifications"})
+"""Sections a stack may leave out: their models' defaults apply."""
 
 REQUIRED_SECRETS = ("proxmox_api_token", "cloudflare_api_token")
 """Secret config keys every stack needs: `pulumi config set --secret <key> <value>`."""
 
-OPTIONAL_SECRETS = ("gitops_token", "gitops_ssh_key", "argocd_webhook_secret")
+OPTIONAL_SECRETS = (
+    "gitops_token",
+    "gitops_ssh_key",
+    "argocd_webhook_secret",
+    "argocd_notifications_url",
+    "proxmox_csi_token",
+)
 """Secret config keys a stack may set: for a private GitOps repository an HTTPS token
-(`https://` URL) or an SSH deploy key (`git@host:org/repo.git` or `ssh://` URL); and the shared
-secret of a Git webhook that tells Argo CD about a push at once (README, "Git webhook")."""
+(`https://` URL) or an SSH deploy key (`git@host:org/repo.git` or `ssh://` URL); the shared
+secret of a Git webhook that tells Argo CD about a push at once (README, "Git webhook"); the URL
+Argo CD notifications are posted to; and the Proxmox CSI plugin's API token, required while
+`storage.proxmox_csi` is on (`required_secrets`)."""
+
+
+def required_secrets(storage: StorageConfig | None) -> tuple[str, ...]:
+    """The secret keys this stack must set, given its `storage` section."""
+    if storage is None or storage.proxmox_csi:
+        return (*REQUIRED_SECRETS, "proxmox_csi_token")
+    return REQUIRED_SECRETS
 
 
 class StackConfig(Model):
@@ -217,6 +255,8 @@ class StackConfig(Model):
     nodes: list[NodeConfig]
     gitops: GitOpsConfig
     cloudflare: CloudflareConfig
+    storage: StorageConfig
+    argocd_notifications: NotificationsConfig
 
     @property
     def control_planes(self) -> list[NodeConfig]:

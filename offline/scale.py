@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from config import NAMESPACE, validate
-from config.models import REQUIRED_SECRETS
+from config.models import required_secrets
 
 from .paths import REPO_ROOT
 from .stackfile import project_defaults, read_stack_config
@@ -150,7 +150,7 @@ def stack_file_text(values: dict[str, str], secret_keys: set[str], nodes: int) -
         k: v if isinstance(v, str) else json.dumps(v)
         for k, v in project_defaults(REPO_ROOT / "Pulumi.yaml").items()
     }
-    substituted = {_key(name) for name in REQUIRED_SECRETS}
+    substituted = {_key(name) for name in required_secrets(None)}
     config: dict[str, Any] = {}
     for name, value in values.items():
         if name in secret_keys:

@@ -37,7 +37,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from config.errors import NAMESPACE, redact
-from config.models import REQUIRED_SECRETS
+from config.models import StorageConfig, required_secrets
 
 from .paths import REPO_ROOT
 
@@ -374,7 +374,7 @@ def read_stack_config(
             placeholders.append(name)
             value = _placeholder(name)
         merged[name] = value
-    for name in REQUIRED_SECRETS:
+    for name in _required_secrets(merged.get(f"{NAMESPACE}:storage")):
         full = f"{NAMESPACE}:{name}"
         if full not in merged:
             merged[full] = _placeholder(full)
@@ -389,5 +389,17 @@ def read_stack_config(
     return StackConfigValues(values, secret_keys, sorted(placeholders))
 
 
+def _required_secrets(storage: Any) -> tuple[str, ...]:
+    """The secrets the stack needs (`config.models.required_secrets`); a `storage` section the
+    validator will refuse counts as the default (the CSI token needed)."""
+    try:
+        model = StorageConfig.model_validate(storage) if isinstance(storage, dict) else None
+    except ValueError:
+        model = None
+    return required_secrets(model)
+
+
 def _placeholder(key: str) -> str:
-    return PROXMOX_TOKEN_PLACEHOLDER if key.endswith(":proxmox_api_token") else SECRET_PLACEHOLDER
+    if key.endswith((":proxmox_api_token", ":proxmox_csi_token")):
+        return PROXMOX_TOKEN_PLACEHOLDER
+    return SECRET_PLACEHOLDER

@@ -246,3 +246,34 @@ def test_repository_url_is_written_once_in_the_tree(stack: str) -> None:
     assert "repo_url" not in structured(values, "gitops")
     config = validate(values, secrets).config
     assert config is not None and config.gitops.repo_url == tree_repository()[0]
+
+
+def test_the_csi_token_is_required_while_the_stack_runs_proxmox_csi(prod: dict[str, str]) -> None:
+    del prod[f"{NS}:proxmox_csi_token"]
+    found = problems_of(prod)
+    matching = [p for p in found if p.startswith(f"{NS}:proxmox_csi_token")]
+    assert len(matching) == 1
+    assert matching[0].endswith(
+        f"expected a secret: run `pulumi config set --secret {NS}:proxmox_csi_token <value>`"
+    )
+    off = with_key(prod, "storage", {"proxmox_csi": False})
+    assert problems_of(off) == []
+
+
+def test_a_malformed_csi_token_is_rejected_without_showing_it(prod: dict[str, str]) -> None:
+    prod[f"{NS}:proxmox_csi_token"] = "csi-token-in-wrong-shape"
+    found = problems_of(prod)
+    matching = [p for p in found if p.startswith(f"{NS}:proxmox_csi_token")]
+    assert matching and "USER@REALM!TOKENID=UUID" in matching[0]
+    assert all("csi-token-in-wrong-shape" not in p for p in found)
+
+
+def test_optional_sections_default_and_reject_unknown_keys(prod: dict[str, str]) -> None:
+    result = validate(prod, stack_values("prod")[1])
+    assert result.config is not None
+    assert result.config.storage.proxmox_csi is True
+    assert result.config.argocd_notifications.format == "webhook"
+    bad = with_key(prod, "argocd_notifications", {"format": "teams"})
+    assert any(
+        p.startswith(f"{NS}:argocd_notifications.format: got 'teams'") for p in problems_of(bad)
+    )
