@@ -59,6 +59,7 @@ talos_cluster = TalosCluster(
         nodes=[ClusterNode(n, vms[n.name].mac_address, vms[n.name].vm) for n in stack.nodes],
         installer_image=image.installer_image,
         schematic_id=image.schematic_id,
+        cluster_identifier=f"{project}-{stack.cluster_name}",
         protect=protect,
     ),
 )

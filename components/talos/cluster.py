@@ -12,9 +12,10 @@ import pulumiverse_talos as talos
 from config.models import NodeConfig, StackConfig
 
 from .. import type_token
+from ..network import Cilium, CiliumArgs
 from .client_args import client_args, machine_secrets_args
-from .documents import NodeMachine, NodeNetwork, node_patches
-from .lifecycle import StepContext, health_gate, kubernetes_upgrade, node_exit
+from .documents import KUBEPRISM_PORT, NodeMachine, NodeNetwork, node_patches
+from .lifecycle import StepContext, api_gate, health_gate, kubernetes_upgrade, node_exit
 from .upgrades import RollingUpgrade, RollingUpgradeArgs, UpgradeNode
 
 
@@ -34,6 +35,8 @@ class TalosClusterArgs:
     nodes: list[ClusterNode]
     installer_image: pulumi.Input[str]
     schematic_id: pulumi.Input[str]
+    cluster_identifier: str
+    """The stable identity of the cluster's Kubernetes providers."""
     protect: bool = False
 
 
@@ -74,6 +77,8 @@ class TalosCluster(pulumi.ComponentResource):
     """Per node, a digest (secret) of its machine configuration."""
     upgrade: RollingUpgrade
     bootstrap: talos.machine.Bootstrap
+    api_gate: pulumi.Resource
+    network: Cilium
     health: pulumi.Resource
     kubernetes_upgrade: pulumi.Resource
     kubeconfig: pulumi.Output[str]
@@ -241,21 +246,6 @@ class TalosCluster(pulumi.ComponentResource):
             ),
         )
 
-        # The health gate: every node configured and upgraded, etcd bootstrapped, Kubernetes
-        # answering. Everything in the cluster is created with a provider whose kubeconfig waits
-        # for it, so nothing in the cluster changes while nodes reboot.
-        self.health = health_gate(
-            f"{name}-health",
-            steps,
-            [str(n.config.ip) for n in workers],
-            {
-                "TALOS_VERSION": stack.talos_version,
-                "KUBERNETES_VERSION": stack.kubernetes_version,
-                "INSTALLER_IMAGE": args.installer_image,
-            },
-            after=[self.bootstrap, *self.applies.values(), *self.upgrade.steps],
-            members=list(self.exits.values()),
-        )
         kubeconfig = talos.cluster.Kubeconfig(
             f"{name}-kubeconfig",
             node=first_ip,
@@ -268,6 +258,43 @@ class TalosCluster(pulumi.ComponentResource):
                 depends_on=[self.bootstrap],
                 additional_secret_outputs=["kubeconfig_raw", "kubernetes_client_configuration"],
             ),
+        )
+        # Talos runs no CNI and no kube-proxy (documents.py): the nodes stay NotReady until
+        # Cilium runs. So first the API gate (every node configured and upgraded, the API server
+        # answering), then Cilium with a kubeconfig released by that gate, then the health gate.
+        self.api_gate = api_gate(
+            f"{name}-api",
+            steps,
+            after=[self.bootstrap, *self.applies.values(), *self.upgrade.steps],
+        )
+        self.network = Cilium(
+            "cilium",
+            CiliumArgs(
+                kubeconfig=pulumi.Output.secret(
+                    pulumi.Output.all(kubeconfig.kubeconfig_raw, self.api_gate.id).apply(
+                        lambda pair: pair[0]
+                    )
+                ),
+                cluster_identifier=args.cluster_identifier,
+                nodes=len(args.nodes),
+                kubeprism_port=KUBEPRISM_PORT,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # The health gate: the network up, so every node Ready, and Kubernetes answering.
+        # Everything else in the cluster is created with a provider whose kubeconfig waits for
+        # it, so nothing in the cluster changes while nodes reboot or before pods have a network.
+        self.health = health_gate(
+            f"{name}-health",
+            steps,
+            [str(n.config.ip) for n in workers],
+            {
+                "TALOS_VERSION": stack.talos_version,
+                "KUBERNETES_VERSION": stack.kubernetes_version,
+                "INSTALLER_IMAGE": args.installer_image,
+            },
+            after=[self.network.release],
+            members=list(self.exits.values()),
         )
         # Through the gate's ID, known in a preview (its stdout is not while it updates).
         self.kubeconfig = pulumi.Output.secret(

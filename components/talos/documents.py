@@ -113,22 +113,32 @@ def data_volume_config(size_gb: int) -> Document:
 
 
 def machine_patch(machine: NodeMachine) -> Document:
-    """The v1alpha1 patch: install target, topology labels, KubePrism."""
+    """The v1alpha1 patch: install target, topology labels, KubePrism, kubelet serving
+    certificates, and no built-in CNI or kube-proxy.
+
+    - `cluster.network.cni.name: none` and `cluster.proxy.disabled: true`: Talos deploys neither
+      Flannel nor kube-proxy (its bootstrap manifests, siderolabs/talos v1.13.9
+      `internal/app/machined/pkg/controllers/k8s/manifest.go`); Cilium replaces both
+      (components/network), reaching the API server through KubePrism.
+    - `rotate-server-certificates`: the kubelet asks the cluster for a serving certificate
+      (a CSR that kubelet-csr-approver in the platform tree approves) instead of signing its own,
+      so metrics-server verifies the kubelets' TLS (docs/platform.md).
+    """
     patch: Document = {
         "machine": {
             "install": {"disk": machine.install_disk, "image": machine.installer_image},
             "nodeLabels": {ZONE_LABEL: machine.zone, REGION_LABEL: machine.region},
             "features": {"kubePrism": {"enabled": True, "port": KUBEPRISM_PORT}},
+            "kubelet": {"extraArgs": {"rotate-server-certificates": "true"}},
         }
     }
-    cluster: Document = {}
+    cluster: Document = {"network": {"cni": {"name": "none"}}, "proxy": {"disabled": True}}
     if machine.cert_sans:
         patch["machine"]["certSANs"] = list(machine.cert_sans)
         cluster["apiServer"] = {"certSANs": list(machine.cert_sans)}
     if machine.schedule_workloads:
         cluster["allowSchedulingOnControlPlanes"] = True
-    if cluster:
-        patch["cluster"] = cluster
+    patch["cluster"] = cluster
     return patch
 
 

@@ -50,6 +50,23 @@ def kubernetes_upgrade(
     )
 
 
+def api_gate(
+    name: str, context: StepContext, after: list[pulumi.Resource]
+) -> command.local.Command:
+    """Waits until the API server answers (`scripts.API_READY`), after every node is configured
+    and upgraded: the CNI is installed then, and the health gate waits for it. Runs again (the
+    same wait) whenever its talosconfig or endpoints change."""
+    return command.local.Command(
+        name,
+        create=scripts.API_READY,
+        update=scripts.API_READY,
+        stdin=context.talosconfig,
+        environment={"ENDPOINTS": context.endpoints},
+        interpreter=SHELL,
+        opts=pulumi.ResourceOptions(parent=context.parent, depends_on=after),
+    )
+
+
 def health_gate(
     name: str,
     context: StepContext,

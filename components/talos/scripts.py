@@ -139,6 +139,30 @@ echo "$done_line"
 """
 )
 
+API_READY = (
+    PRELUDE
+    + """PAUSE="${PAUSE:-5}"  # seconds between attempts (the tests set 0)
+TRIES="${TRIES:-180}"  # 15 minutes: a new cluster pulls its control-plane images first
+# Nodes are NotReady until the CNI runs, so `talosctl health` (which waits for Ready nodes,
+# pkg/cluster/check/default.go) cannot gate the CNI's own install: this waits for what the
+# install needs, a control plane that answers and an API server that reports ready (its /readyz
+# includes etcd). The API server is asked directly, not through the VIP.
+tries=0
+until ENDPOINT="$(reachable_endpoint)" \\
+  && talosctl -e "$ENDPOINT" -n "$ENDPOINT" kubeconfig --force "$WORK/kubeconfig" >/dev/null 2>&1 \\
+  && kubectl --kubeconfig "$WORK/kubeconfig" --server "https://$ENDPOINT:6443" \\
+    --request-timeout=10s get --raw=/readyz >/dev/null 2>&1; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge "$TRIES" ]; then
+    echo "error: no API server of the cluster at $ENDPOINTS reports ready" >&2; exit 1
+  fi
+  sleep "$PAUSE"
+done
+echo "the API server answers at $ENDPOINT: ready for the network"
+"""
+)
+"""The Talos-level gate: etcd and the API server up, nodes possibly NotReady (no CNI yet)."""
+
 HEALTH_CREATE = (
     PRELUDE
     + """: "${WORKERS?}"

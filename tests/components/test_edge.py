@@ -199,7 +199,7 @@ def test_git_webhook_gets_an_access_bypass_and_its_secret_stays_secret() -> None
     [policy_urn] = bypass.property_dependencies["policies"]
     assert policies[policy_urn].inputs["decision"] == "bypass"
     assert policies[policy_urn].inputs["includes"] == [{"everyone": {}}]
-    release = by_type(run, "kubernetes:helm.sh/v3:Release")[0]
+    release = next(r for r in by_type(run, "kubernetes:helm.sh/v3:Release") if r.name == "argocd")
     assert release.inputs["values"]["configs"]["secret"]["githubSecret"] == "[secret]"
     assert "values.configs.secret.githubSecret" in release.secret_inputs
 

@@ -33,6 +33,35 @@ def only(run: ProgramRun, token: str):
     return found[0]
 
 
+def named(run: ProgramRun, token: str, name: str):
+    found = [r for r in by_type(run, token) if r.name == name]
+    assert len(found) == 1, f"expected one {token} named {name}, found {len(found)}"
+    return found[0]
+
+
+def main_provider(run: ProgramRun):
+    """The provider every in-cluster resource after the health gate uses."""
+    return named(run, K8S_PROVIDER, "kubernetes-provider")
+
+
+def transitive_dependencies(run: ProgramRun, registration) -> set[str]:
+    """Everything `registration` waits for, directly or through what it waits for (its provider
+    included: a resource is created after its provider)."""
+    by_urn = {r.urn: r for r in run.registrations}
+    seen: set[str] = set()
+    todo = [registration]
+    while todo:
+        current = todo.pop()
+        edges = set(waits_for(current))
+        if current.provider:
+            edges.add(current.provider.rsplit("::", 1)[0])
+        for urn in edges - seen:
+            seen.add(urn)
+            if urn in by_urn:
+                todo.append(by_urn[urn])
+    return seen
+
+
 def urn_of(run: ProgramRun, token: str, name: str) -> str:
     return next(r.urn for r in run.registrations if r.type == token and r.name == name)
 
@@ -57,8 +86,14 @@ def test_one_of_each_per_node_hostname_and_cluster(stack: str) -> None:
     counts = Counter(r.type for r in run.registrations)
     assert sorted(r.inputs["name"] for r in by_type(run, VM)) == sorted(n["name"] for n in nodes)
     assert sorted(r.inputs["node"] for r in by_type(run, APPLY)) == sorted(n["ip"] for n in nodes)
-    for token in (SECRETS, BOOTSTRAP, KUBECONFIG, K8S_PROVIDER, RELEASE, TUNNEL, TUNNEL_CONFIG):
+    for token in (SECRETS, BOOTSTRAP, KUBECONFIG, TUNNEL, TUNNEL_CONFIG):
         assert counts[token] == 1, token
+    # Cilium's provider and release, and the cluster's provider and Argo CD's release.
+    assert sorted(r.name for r in by_type(run, K8S_PROVIDER)) == [
+        "cilium-provider",
+        "kubernetes-provider",
+    ]
+    assert sorted(r.name for r in by_type(run, RELEASE)) == ["argocd", "cilium"]
     assert sorted(r.inputs["name"] for r in by_type(run, DNS)) == sorted(hostnames)
     assert counts[IMAGE_FILE] == len({n["host"] for n in nodes})
 
@@ -79,8 +114,6 @@ def test_children_are_parented_to_their_component() -> None:
         SECRETS: "talos-platform:talos:Cluster",
         BOOTSTRAP: "talos-platform:talos:Cluster",
         KUBECONFIG: "talos-platform:talos:Cluster",
-        K8S_PROVIDER: "talos-platform:kubernetes:Cluster",
-        RELEASE: "talos-platform:argocd:ArgoCd",
         APPLICATION: "talos-platform:argocd:ArgoCd",
         TUNNEL: "talos-platform:cloudflare:Tunnel",
         TUNNEL_CONFIG: "talos-platform:cloudflare:Tunnel",
@@ -90,6 +123,16 @@ def test_children_are_parented_to_their_component() -> None:
     for r in run.registrations:
         if r.type in expected:
             assert parent_type(run, r) == expected[r.type], r.urn
+    for token, name, parent in (
+        (K8S_PROVIDER, "cilium-provider", "talos-platform:network:Cilium"),
+        (RELEASE, "cilium", "talos-platform:network:Cilium"),
+        (K8S_PROVIDER, "kubernetes-provider", "talos-platform:kubernetes:Cluster"),
+        (RELEASE, "argocd", "talos-platform:argocd:ArgoCd"),
+    ):
+        assert parent_type(run, named(run, token, name)) == parent
+    # The network is part of the Talos cluster: it comes up between its two gates.
+    cilium = next(r for r in run.registrations if r.type == "talos-platform:network:Cilium")
+    assert parent_type(run, cilium) == "talos-platform:talos:Cluster"
     # Only the explicit providers and the components sit at the stack's root.
     for r in run.registrations:
         if r.custom and not r.type.startswith("pulumi:providers:"):
@@ -98,13 +141,16 @@ def test_children_are_parented_to_their_component() -> None:
 
 def test_every_resource_uses_an_explicit_provider() -> None:
     run = recorded("prod")
-    providers = {r.type: r.urn for r in run.registrations if r.type.startswith("pulumi:providers")}
+    providers: dict[str, set[str]] = {}
+    for r in run.registrations:
+        if r.type.startswith("pulumi:providers"):
+            providers.setdefault(r.type, set()).add(r.urn)
     for r in run.registrations:
         if not r.custom or r.type.startswith("pulumi:providers:"):
             continue
         package = r.type.split(":", 1)[0]
         if package in ("proxmoxve", "cloudflare", "kubernetes"):
-            assert r.provider.startswith(providers[f"pulumi:providers:{package}"] + "::"), r.urn
+            assert r.provider.rsplit("::", 1)[0] in providers[f"pulumi:providers:{package}"], r.urn
 
 
 def test_each_configuration_apply_waits_for_its_own_vm_only() -> None:
@@ -126,11 +172,19 @@ def test_bootstrap_runs_on_the_first_control_plane_after_its_apply() -> None:
 
 def test_cluster_objects_wait_behind_the_health_gate() -> None:
     run = recorded("prod")
-    provider = only(run, K8S_PROVIDER)
-    health = next(r for r in by_type(run, COMMAND) if r.name == "talos-health")
+    provider = main_provider(run)
+    health = named(run, COMMAND, "talos-health")
+    api = named(run, COMMAND, "talos-api")
+    cilium = named(run, RELEASE, "cilium")
     assert waits_for(provider) == {health.urn, only(run, KUBECONFIG).urn}
-    assert only(run, BOOTSTRAP).urn in waits_for(health)
-    assert {a.urn for a in by_type(run, APPLY)} <= waits_for(health)
+    # The API gate after every node is configured, Cilium after the API gate, the health gate
+    # (nodes Ready) after Cilium.
+    assert only(run, BOOTSTRAP).urn in waits_for(api)
+    assert {a.urn for a in by_type(run, APPLY)} <= waits_for(api)
+    cilium_provider = named(run, K8S_PROVIDER, "cilium-provider")
+    assert waits_for(cilium_provider) == {api.urn, only(run, KUBECONFIG).urn}
+    assert cilium.provider.startswith(cilium_provider.urn + "::")
+    assert cilium.urn in health.dependencies
     nodes = structured(stack_values("prod")[0], "nodes")
     env = health.inputs["environment"]
     assert sorted(env["ENDPOINTS"].split(",") + env["WORKERS"].split(",")) == sorted(
@@ -139,9 +193,27 @@ def test_cluster_objects_wait_behind_the_health_gate() -> None:
     assert "--control-plane-nodes" in health.inputs["create"]  # a new cluster: the config's
     assert "--control-plane-nodes" not in health.inputs["update"]  # after: what it discovers
     steps = {r.urn for r in by_type(run, COMMAND) if r.name.startswith("upgrade-")}
-    assert steps and steps <= waits_for(health)  # nothing in the cluster changes mid-upgrade
-    release = only(run, RELEASE)
+    assert steps and steps <= waits_for(api)  # nothing in the cluster changes mid-upgrade
+    release = named(run, RELEASE, "argocd")
     assert release.provider.startswith(provider.urn + "::")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_argocd_cannot_be_created_before_the_network_is_up(stack: str) -> None:
+    """Every in-cluster resource of the main provider waits, through it, for the health gate,
+    which waits for the Cilium release: with no CNI, no pod of Argo CD could start."""
+    run = recorded(stack)
+    cilium = named(run, RELEASE, "cilium")
+    health = named(run, COMMAND, "talos-health")
+    argocd = named(run, RELEASE, "argocd")
+    assert {cilium.urn, health.urn} <= transitive_dependencies(run, argocd)
+    main = main_provider(run).urn
+    in_cluster = [r for r in run.registrations if r.provider.rsplit("::", 1)[0] == main]
+    assert len(in_cluster) > 3
+    for r in in_cluster:
+        assert cilium.urn in transitive_dependencies(run, r), r.urn
+    # ... and Cilium itself waits for nothing in the cluster.
+    assert argocd.urn not in transitive_dependencies(run, cilium)
 
 
 def test_a_preview_asks_no_node_anything() -> None:
@@ -157,9 +229,9 @@ def test_a_preview_asks_no_node_anything() -> None:
 
 
 def test_kubernetes_provider_has_a_stable_cluster_identifier() -> None:
-    provider = only(recorded("prod"), K8S_PROVIDER)
-    assert provider.inputs["clusterIdentifier"] == "talos-platform-prod"
-    assert provider.inputs["kubeconfig"] == "[secret]"
+    for provider in by_type(recorded("prod"), K8S_PROVIDER):
+        assert provider.inputs["clusterIdentifier"] == "talos-platform-prod"
+        assert provider.inputs["kubeconfig"] == "[secret]"
 
 
 def test_talos_invokes_receive_camel_case_secrets() -> None:
@@ -254,7 +326,7 @@ def test_image_file_names_carry_the_cluster_name(stack: str) -> None:
 def test_argocd_release_is_pinned_atomic_and_roots_the_stack_path() -> None:
     for stack in STACKS:
         run = recorded(stack)
-        release = only(run, RELEASE)
+        release = named(run, RELEASE, "argocd")
         assert release.inputs["chart"] == "argo-cd"
         assert release.inputs["version"] == "10.1.1"
         assert release.inputs["atomic"] is True

@@ -80,7 +80,10 @@ def test_shipped_stacks_place_roll_and_drain(stack: str) -> None:
     assert pods["Deployment podinfo/backend"] == PODINFO[stack]
     assert pods["Deployment argocd/argocd-server"] == (2 if stack == "prod" else 1)
     assert pods["StatefulSet argocd/argocd-application-controller"] == 1
-    assert pods["DaemonSet kube-system/kube-flannel"] == len(nodes)
+    assert pods["DaemonSet kube-system/cilium"] == len(nodes)
+    assert pods["DaemonSet kube-system/cilium-envoy"] == len(nodes)
+    assert pods["Deployment kube-system/cilium-operator"] == 2
+    assert "DaemonSet kube-system/kube-flannel" not in pods  # Talos runs no CNI of its own
     assert pods["Deployment kube-system/coredns"] == 2
     if stack == "prod":
         assert pods["StatefulSet argocd/argocd-redis-ha-server"] == 3
@@ -90,8 +93,9 @@ def test_shipped_stacks_place_roll_and_drain(stack: str) -> None:
             assert "Pod kube-system/kube-apiserver-" + node.name in on(report, node.name)
     tainted = [n for n in report.nodes if n.taints]
     assert report.cluster is not None
-    for node in tainted:  # only Talos's own pods tolerate the control-plane taint
-        assert {p.workload.source for p in report.cluster.pods[node.name]} == {"talos"}
+    for node in tainted:  # only Talos's own pods and the CNI tolerate the control-plane taint
+        sources = {p.workload.source for p in report.cluster.pods[node.name]}
+        assert sources == {"talos", "release cilium"}
     assert bool(tainted) is (stack != "staging")
 
 
@@ -124,9 +128,10 @@ def test_node_table_prints_requested_against_allocatable() -> None:
         "requested/allocatable",
         "pods",
     ]
-    # dev-cp-1: the static pods (260m, 832Mi) and the DaemonSets (100m, 50Mi) and coredns.
-    assert lines[1].split()[:3] == ["dev-cp-1", "controlplane", "460m/1950m"]
-    assert lines[1].split()[4] == "952Mi/3484Mi"
+    # dev-cp-1: the static pods (260m, 832Mi), the Cilium agent and Envoy DaemonSets
+    # (100m + 25m, 256Mi + 64Mi), one Cilium operator (25m, 128Mi) and CoreDNS (100m, 70Mi).
+    assert lines[1].split()[:3] == ["dev-cp-1", "controlplane", "510m/1950m"]
+    assert lines[1].split()[4] == "1350Mi/3484Mi"
     assert lines[2].split()[:2] == ["dev-worker-1", "worker"]
     assert "allocatable: the VM's cores and memory less Talos's systemReserved" in text
 
@@ -194,10 +199,10 @@ def test_the_check_runs_with_the_plan_checks() -> None:
             }
         ],
     }
-    # n1: 2 cores less 50m reserved, less kube-flannel (100m) and both CoreDNS pods (2 x 100m).
+    # n1: 2 cores less 50m reserved, less both CoreDNS pods (2 x 100m); no Talos CNI.
     assert (
         "resource big Deployment demo/big: 1 of 1 pods cannot be placed: insufficient cpu (n1: "
-        "requests 3000m, 1650m free of 1950m allocatable); fix: lower the requests, or give the "
+        "requests 3000m, 1750m free of 1950m allocatable); fix: lower the requests, or give the "
         "nodes more cores (talos-platform:nodes cores), or add nodes"
     ) in run_checks(doc, K8S).problems
 
@@ -232,7 +237,7 @@ def test_requests_larger_than_the_nodes() -> None:
     report = check(doc, "dev")
     assert report.problems == [
         "resource cloudflared-deployment Deployment cloudflared/cloudflared: 2 of 2 pods cannot "
-        "be placed: insufficient memory (dev-worker-1: requests 2048Mi, 1514Mi free of 1564Mi "
+        "be placed: insufficient memory (dev-worker-1: requests 2048Mi, 1244Mi free of 1564Mi "
         "allocatable); fix: lower the requests, or give the nodes more memory "
         "(talos-platform:nodes memory_mb), or add nodes"
     ]
@@ -393,7 +398,7 @@ def test_a_malformed_workload_is_reported_and_the_others_still_placed(
     assert pods["Deployment demo/other"] == 1
     assert "Deployment demo/bad" not in pods
     result = run_checks(doc, K8S)
-    assert "Scheduling 5 workloads on 1 nodes" in result.ran  # good, other and 3 of Talos
+    assert "Scheduling 3 workloads on 1 nodes" in result.ran  # good, other and CoreDNS
     assert report.problems[0] in result.problems
 
 

@@ -208,7 +208,7 @@ def test_plain_credentials_fail_by_path() -> None:
     doc = recorded_plan("dev")
     token_secret = one(doc, SECRET, "cloudflared-token")
     token_secret["inputs"]["stringData"] = {"token": "eyJhIjoi"}
-    provider = one(doc, "pulumi:providers:kubernetes")
+    provider = one(doc, "pulumi:providers:kubernetes", "kubernetes-provider")
     provider["inputs"]["kubeconfig"] = "apiVersion: v1\nkind: Config\n"
     tunnel = one(doc, "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared")
     tunnel["inputs"]["tunnelSecret"] = "c2VjcmV0"
@@ -225,7 +225,7 @@ def test_plain_credentials_fail_by_path() -> None:
 
 def test_helm_values_password_must_be_secret_but_a_secret_name_may_be_plain() -> None:
     doc = recorded_plan("dev")
-    release = one(doc, "kubernetes:helm.sh/v3:Release")
+    release = one(doc, "kubernetes:helm.sh/v3:Release", "argocd")
     release["inputs"]["values"]["configs"]["secret"] = {
         "argocdServerAdminPassword": "$2a$10$hash",
         "existingSecret": "argocd-secret",

@@ -78,3 +78,20 @@ def test_an_invalid_document_is_reported_by_node_and_kind(talos_dir: Path) -> No
     assert len(problems) == 1
     text = str(problems[0])
     assert text.startswith("node prod-cp-1: LinkConfig") and "mtuu" in text
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_talos_runs_no_cni_and_no_kube_proxy_and_kubelets_ask_for_serving_certs(
+    talos_dir: Path, stack: str
+) -> None:
+    """Cilium (components/network) is the CNI and the kube-proxy replacement; the merged
+    configuration of every node says so, and the kubelets rotate serving certificates that
+    kubelet-csr-approver (gitops/platform) approves."""
+    for node, machine_type, docs in sent_patches(stack):
+        full = full_configuration(talos_dir, machine_type, docs)
+        v1alpha1 = next(d for d in full if "machine" in d)
+        assert v1alpha1["cluster"]["network"]["cni"] == {"name": "none"}, node
+        assert v1alpha1["cluster"]["proxy"]["disabled"] is True, node
+        extra = v1alpha1["machine"]["kubelet"]["extraArgs"]
+        assert extra["rotate-server-certificates"] == "true", node
+        assert v1alpha1["machine"]["features"]["kubePrism"]["port"] == 7445, node

