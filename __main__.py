@@ -17,6 +17,7 @@ from components.cloudflare import (
 from components.kubernetes import KubernetesCluster
 from components.providers import make_providers
 from components.proxmox import NodeVm, NodeVmArgs, TalosImage, TalosImageArgs
+from components.storage import ProxmoxCsiArgs, ProxmoxCsiCredentials
 from components.talos import ClusterNode, TalosCluster, TalosClusterArgs
 from config import load
 
@@ -81,6 +82,17 @@ argocd = ArgoCd(
         webhook_secret=secrets.argocd_webhook_secret,
     ),
 )
+if stack.storage.proxmox_csi and secrets.proxmox_csi_token is not None:
+    ProxmoxCsiCredentials(
+        "proxmox-csi",
+        ProxmoxCsiArgs(
+            endpoint=str(stack.proxmox.endpoint),
+            insecure=stack.proxmox.insecure,
+            region=stack.proxmox.region,
+            token=secrets.proxmox_csi_token,
+            k8s_provider=kubernetes.provider,
+        ),
+    )
 access = AdminAccess(
     "access",
     AdminAccessArgs(

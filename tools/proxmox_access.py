@@ -1,10 +1,13 @@
 """Print the Proxmox VE commands that give this program exactly the access it needs.
 
     python -m tools.proxmox_access --stack prod [--user pulumi@pve] [--token talos-platform]
+    python -m tools.proxmox_access --stack prod --csi [--user kubernetes-csi@pve] [--token csi]
 
 Run the printed `pveum`/`pvesm` lines as root on one Proxmox node. They create a role with the
 privileges below, a user, a privilege-separated API token, the ACLs for both, and enable the
-`import` content type on each image datastore of the stack. Nothing is run from here.
+`import` content type on each image datastore of the stack. With `--csi`, the same for the
+Proxmox CSI plugin in the cluster (`CSI_PRIVILEGES`, on the VMs and the stack's VM datastores
+only), whose token is the stack's secret `proxmox_csi_token`. Nothing is run from here.
 """
 
 from __future__ import annotations
@@ -46,6 +49,44 @@ PRIVILEGES: dict[str, str] = {
 }
 
 
+CSI_ROLE = "TalosPlatformCSI"
+
+#: The plugin's own list (sergelogvinov/proxmox-csi-plugin v0.19.1 `docs/install.md`, "Create
+#: `CSI` role"), without the replication extras; each with the API call that checks it
+#: (proxmox/pve-storage `src/PVE/API2/Storage/Content.pm`, proxmox/qemu-server
+#: `src/PVE/API2/Qemu.pm`).
+CSI_PRIVILEGES: dict[str, str] = {
+    "Datastore.Allocate": "delete a released volume (DELETE .../storage/<ds>/content/<volume>)",
+    "Datastore.AllocateSpace": "create a volume (POST .../storage/<ds>/content), attach it",
+    "Datastore.Audit": "list the datastore's volumes and free space",
+    "VM.Audit": "find the VM of a node and read its disks",
+    "VM.Config.Disk": "attach and detach volumes (PUT .../qemu/<vmid>/config)",
+}
+
+
+def csi_commands(stack: StackConfig, user: str, token: str) -> list[str]:
+    """The shell lines for the CSI plugin's user and token. The ACLs are on `/vms` and the VM
+    datastores of the stack's hosts, not on `/` as the plugin's docs show: the calls above check
+    those paths only; a datastore added later needs its own line."""
+    token_id = f"{user}!{token}"
+    datastores = sorted({h.vm_datastore for h in stack.proxmox.hosts})
+    paths = ["/vms", *[f"/storage/{store}" for store in datastores]]
+    lines = [
+        f"# Role of the Proxmox CSI plugin ({len(CSI_PRIVILEGES)} privileges)",
+        f'pveum role add {CSI_ROLE} -privs "{",".join(sorted(CSI_PRIVILEGES))}"',
+        f"pveum user add {user} --comment 'Proxmox CSI plugin of {stack.cluster_name}'",
+        "# A privilege-separated token, with the same ACLs as its user. The secret is shown once.",
+        f"pveum user token add {user} {token} --privsep 1",
+    ]
+    for path in paths:
+        lines.append(f"pveum acl modify {path} -user {user} -role {CSI_ROLE}")
+        lines.append(f"pveum acl modify {path} -token '{token_id}' -role {CSI_ROLE}")
+    lines.append(
+        f"# Then: pulumi config set --secret proxmox_csi_token '{token_id}=<the token secret>'"
+    )
+    return lines
+
+
 def commands(stack: StackConfig, user: str, token: str) -> list[str]:
     """The shell lines, with comments, for one stack."""
     token_id = f"{user}!{token}"
@@ -77,8 +118,9 @@ def commands(stack: StackConfig, user: str, token: str) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.proxmox_access", description=__doc__)
     parser.add_argument("--stack", required=True)
-    parser.add_argument("--user", default="pulumi@pve")
-    parser.add_argument("--token", default="talos-platform")
+    parser.add_argument("--csi", action="store_true", help="the Proxmox CSI plugin's access")
+    parser.add_argument("--user", default=None, help="pulumi@pve (kubernetes-csi@pve with --csi)")
+    parser.add_argument("--token", default=None, help="talos-platform (csi with --csi)")
     args = parser.parse_args(argv)
     try:
         values = read_stack_config(args.stack)
@@ -90,7 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in result.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    print("\n".join(commands(result.config, args.user, args.token)))
+    if args.csi:
+        user, token = args.user or "kubernetes-csi@pve", args.token or "csi"
+        print("\n".join(csi_commands(result.config, user, token)))
+    else:
+        user, token = args.user or "pulumi@pve", args.token or "talos-platform"
+        print("\n".join(commands(result.config, user, token)))
     return 0
 
 

@@ -369,7 +369,7 @@ def test_cloudflared_runs_two_replicas_with_the_token_from_a_secret() -> None:
             "valueFrom": {"secretKeyRef": {"key": "token", "name": "cloudflared-token"}},
         }
     ]
-    secret = only(run, "kubernetes:core/v1:Secret")
+    secret = named(run, "kubernetes:core/v1:Secret", "cloudflared-token")
     assert secret.inputs["stringData"] == "[secret]" or secret.inputs["stringData"]["token"] == (
         "[secret]"
     )
