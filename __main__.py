@@ -80,6 +80,8 @@ argocd = ArgoCd(
         gitops_token=secrets.gitops_token,
         gitops_ssh_key=secrets.gitops_ssh_key,
         webhook_secret=secrets.argocd_webhook_secret,
+        notifications_url=secrets.argocd_notifications_url,
+        notifications_format=stack.argocd_notifications.format,
     ),
 )
 if stack.storage.proxmox_csi and secrets.proxmox_csi_token is not None:

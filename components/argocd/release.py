@@ -11,6 +11,8 @@ from config.models import Environment, GitOpsConfig
 
 from .. import type_token
 from ..kubernetes import register
+from .notifications import check_format
+from .notifications import secret_manifest as notifications_secret_manifest
 from .root_app import (
     NAMESPACE,
     repository_secret_manifest,
@@ -35,15 +37,25 @@ class ArgoCdArgs:
     gitops_ssh_key: pulumi.Output[str] | None = None
     webhook_secret: pulumi.Output[str] | None = None
     """Shared secret of the Git host's push webhook (`webhook.github.secret` in argocd-secret)."""
+    notifications_url: pulumi.Output[str] | None = None
+    """Where Argo CD notifications go (the URL carries the receiver's token); None: no
+    notifications controller at all."""
+    notifications_format: str = "webhook"
+    """The receiver's payload: "slack", "discord" (their incoming webhooks) or "webhook" (JSON)."""
 
 
 class ArgoCd(pulumi.ComponentResource):
     """The argo-cd chart (pinned, atomic) and the app-of-apps that pulls everything else."""
 
     release: k8s.helm.v3.Release
+    notifications_secret: pulumi.CustomResource | None
+    """`argocd-notifications-secret`, with the receiver's URL; None without notifications."""
 
     def __init__(self, name: str, args: ArgoCdArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(type_token("argocd", "ArgoCd"), name, {}, opts)
+        notifications = (
+            None if args.notifications_url is None else check_format(args.notifications_format)
+        )
         in_cluster = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
         self.release = k8s.helm.v3.Release(
             name,
@@ -58,7 +70,10 @@ class ArgoCd(pulumi.ComponentResource):
             timeout=900,
             max_history=10,
             values=argocd_values(
-                args.environment, args.external_url, webhook_secret=_secret(args.webhook_secret)
+                args.environment,
+                args.external_url,
+                webhook_secret=_secret(args.webhook_secret),
+                notifications=notifications,
             ),
             opts=in_cluster,
         )
@@ -66,7 +81,8 @@ class ArgoCd(pulumi.ComponentResource):
         after_release = pulumi.ResourceOptions.merge(
             in_cluster, pulumi.ResourceOptions(depends_on=[self.release])
         )
-        credentials: list[pulumi.Resource] = []
+        first_sync: list[pulumi.Resource] = []
+        """What the root Application's first sync reads besides the release."""
         if args.gitops_token is not None or args.gitops_ssh_key is not None:
             repository = register(
                 f"{name}-repository",
@@ -77,7 +93,21 @@ class ArgoCd(pulumi.ComponentResource):
                 ),
                 after_release,
             )
-            credentials.append(repository)
+            first_sync.append(repository)
+        self.notifications_secret = None
+        if args.notifications_url is not None:
+            # The receiver's URL, outside the Helm values (they would print it, or all become
+            # secret). After the release: the namespace is the release's, and the empty Secret
+            # of this name the chart made before (`notifications.secret.create`, its default)
+            # is deleted by the release's upgrade before this one is created.
+            self.notifications_secret = register(
+                f"{name}-notifications",
+                notifications_secret_manifest(_secret(args.notifications_url)),
+                after_release,
+            )
+            # The first sync's notifications find their receiver (the controller would pick the
+            # Secret up later too, but send to the bare `$notifications-url` until then).
+            first_sync.append(self.notifications_secret)
         project = register(
             f"{name}-root-project",
             root_project_manifest(args.environment, args.gitops),
@@ -90,7 +120,7 @@ class ArgoCd(pulumi.ComponentResource):
                 after_release,
                 # A private repository: the first sync must find its credentials, or the root
                 # starts in ComparisonError and waits out the retry backoff.
-                pulumi.ResourceOptions(depends_on=[project, *credentials]),
+                pulumi.ResourceOptions(depends_on=[project, *first_sync]),
             ),
         )
         self.register_outputs(
@@ -98,5 +128,6 @@ class ArgoCd(pulumi.ComponentResource):
                 "chart_version": args.chart_version,
                 "root_path": args.gitops.path,
                 "url": args.external_url,
+                "notifications": notifications or "off",
             }
         )

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from .notifications import notifier_values
+
 CHART_NAME = "argo-cd"
 CHART_VERSION = "10.1.1"
 ARGOCD_VERSION = "v3.4.4"
@@ -24,6 +26,30 @@ Environment = Literal["dev", "staging", "prod"]
 #: per batch) a `git revert` is live in under a minute; see docs/gitops.md.
 RECONCILIATION_TIMEOUT = "20s"
 RECONCILIATION_JITTER = "10s"
+
+#: The health of a child `argoproj.io/Application` is the health it reports. Argo CD 1.8 removed
+#: this assessment from its defaults, and an object without a health assessment succeeds as soon
+#: as it is applied (argo-cd v3.4.4 gitops-engine/pkg/sync/sync_context.go: "some objects ... do
+#: not have health, and they automatically success"), so an app-of-apps' sync waves would not
+#: wait for the child Applications of an earlier wave (the platform before the apps) to be
+#: healthy. The Lua is the one Argo CD documents for that case: argo-cd v3.4.4
+#: docs/operator-manual/health.md ("Argocd App") and docs/operator-manual/upgrading/1.7-1.8.md
+#: (argoproj/argo-cd #3781).
+APPLICATION_HEALTH_KEY = "resource.customizations.health.argoproj.io_Application"
+APPLICATION_HEALTH_LUA = """\
+hs = {}
+hs.status = "Progressing"
+hs.message = ""
+if obj.status ~= nil then
+  if obj.status.health ~= nil then
+    hs.status = obj.status.health.status
+    if obj.status.health.message ~= nil then
+      hs.message = obj.status.health.message
+    end
+  end
+end
+return hs
+"""
 
 
 @dataclass(frozen=True)
@@ -119,7 +145,10 @@ def _pdb(enabled: bool) -> dict[str, Any]:
 
 
 def argocd_values(
-    env: Environment, external_url: str, webhook_secret: object = None
+    env: Environment,
+    external_url: str,
+    webhook_secret: object = None,
+    notifications: str | None = None,
 ) -> dict[str, Any]:
     """Values for the argo-cd chart in `env`, served at `external_url` through the tunnel.
 
@@ -130,6 +159,12 @@ def argocd_values(
     (three Redis + Sentinel pods and three HAProxy pods, one per worker: the chart's hard
     anti-affinity needs three schedulable nodes). One application controller everywhere: more
     replicas only shard clusters, and each stack manages one.
+
+    `notifications` is the receiver's format (`notifications.notifier_values`); None turns the
+    notifications controller off, and with it the chart's notifications ConfigMap, Secret, RBAC
+    and Deployment (upstream/charts/argo-cd/templates/argocd-notifications/*.yaml and
+    argocd-configs/argocd-notifications-{cm,secret}.yaml render only with
+    `notifications.enabled`; the VPA only with `notifications.vpa.enabled`, off by default).
     """
     if env not in SIZING:
         raise ValueError(f"unknown environment {env!r}: expected one of {', '.join(SIZING)}")
@@ -147,8 +182,16 @@ def argocd_values(
                 "timeout.reconciliation.jitter": RECONCILIATION_JITTER,
                 "exec.enabled": False,
                 "admin.enabled": True,
+                APPLICATION_HEALTH_KEY: APPLICATION_HEALTH_LUA,
             },
-            "params": {"server.insecure": True},
+            "params": {
+                "server.insecure": True,
+                # At debug (dev's global level, which the chart gives every component:
+                # upstream/charts/argo-cd/templates/_helpers.tpl, `argo-cd.config.params`, where
+                # these params win) the controller dumps each request it sends, the receiver's
+                # URL and token included (notifications-engine pkg/util/http/logroundtripper.go).
+                **({"notificationscontroller.log.level": "info"} if notifications else {}),
+            },
             # Git pushes announced by a webhook (POST /api/webhook) are verified with this
             # shared secret; the chart writes it to argocd-secret as webhook.github.secret.
             **({"secret": {"githubSecret": webhook_secret}} if webhook_secret is not None else {}),
@@ -176,7 +219,15 @@ def argocd_values(
             "resources": sizing.application_set.values(),
             "pdb": _pdb(sizing.ha),
         },
-        "notifications": {"resources": sizing.notifications.values()},
+        "notifications": (
+            {"enabled": False}
+            if notifications is None
+            else {
+                "enabled": True,
+                "resources": sizing.notifications.values(),
+                **notifier_values(notifications, env, external_url),
+            }
+        ),
         # No SSO yet: the local admin account (password in argocd-initial-admin-secret).
         "dex": {"enabled": False},
         "redis": {"enabled": not sizing.ha, "resources": sizing.redis.values()},

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from components.argocd import values as argocd
+from components.argocd.notifications import FORMATS
 from offline.paths import ARGOCD_CHART_DIR
 from offline.validators.helm_values import load_chart_defaults, unknown_keys
 
@@ -29,9 +30,13 @@ def defaults() -> dict[str, Any]:
     return load_chart_defaults()
 
 
+@pytest.mark.parametrize("notifications", [None, *FORMATS])
 @pytest.mark.parametrize("env", ENVS)
-def test_every_key_exists_in_the_chart(env: str, defaults: dict[str, Any]) -> None:
-    assert unknown_keys(argocd.argocd_values(env, URL), defaults) == []
+def test_every_key_exists_in_the_chart(
+    env: str, notifications: str | None, defaults: dict[str, Any]
+) -> None:
+    values = argocd.argocd_values(env, URL, notifications=notifications)
+    assert unknown_keys(values, defaults) == []
 
 
 def test_a_misspelled_key_is_caught(defaults: dict[str, Any]) -> None:
@@ -54,7 +59,7 @@ def test_chart_constants_match_the_chart() -> None:
 def _resources_everywhere(values: dict[str, Any]) -> list[str]:
     """Paths of components that lack requests or limits for cpu and memory."""
     missing = []
-    components = [(name, values[name]) for name in COMPONENTS]
+    components = [(name, values[name]) for name in COMPONENTS if values[name].get("enabled", True)]
     components.append(("repoServer.copyutil", values["repoServer"]["copyutil"]))
     if values["redis"]["enabled"]:
         components.append(("redis", values["redis"]))
@@ -70,10 +75,12 @@ def _resources_everywhere(values: dict[str, Any]) -> list[str]:
     return missing
 
 
+@pytest.mark.parametrize("notifications", [None, "webhook"])
 @pytest.mark.parametrize("env", ENVS)
-def test_common_settings(env: str) -> None:
-    values = argocd.argocd_values(env, URL + "/")
+def test_common_settings(env: str, notifications: str | None) -> None:
+    values = argocd.argocd_values(env, URL + "/", notifications=notifications)
     assert _resources_everywhere(values) == []
+    assert values["notifications"]["enabled"] is (notifications is not None)
     assert values["global"]["domain"] == "argocd-dev.example.com"
     assert values["configs"]["cm"]["url"] == URL
     assert values["configs"]["params"]["server.insecure"] is True
@@ -122,3 +129,33 @@ def test_smaller_environments_run_single_redis(env: str) -> None:
 def test_external_url_must_be_an_https_origin(url: str) -> None:
     with pytest.raises(ValueError, match="external_url"):
         argocd.argocd_values("dev", url)
+
+
+def test_child_applications_are_healthy_only_when_they_say_so() -> None:
+    """Sync waves of the app-of-apps wait for child Applications only with this assessment
+    (argo-cd docs/operator-manual/health.md, "Argocd App"; removed from the defaults in 1.8)."""
+    lua = argocd.argocd_values("dev", URL)["configs"]["cm"][argocd.APPLICATION_HEALTH_KEY]
+    assert argocd.APPLICATION_HEALTH_KEY == (
+        "resource.customizations.health.argoproj.io_Application"
+    )
+    assert 'hs.status = "Progressing"' in lua  # no status yet: not healthy
+    assert "hs.status = obj.status.health.status" in lua
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_notifications_carry_no_receiver_address(fmt: str) -> None:
+    notifications = argocd.argocd_values("prod", URL, notifications=fmt)["notifications"]
+    assert "://" not in yaml.safe_dump(notifications["notifiers"])
+    assert notifications["secret"] == {"create": False}
+    assert notifications["argocdUrl"] == URL
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_notifications_controller_never_logs_its_requests(env: str) -> None:
+    # At debug it dumps every request it sends, the receiver's token included.
+    params = argocd.argocd_values(env, URL, notifications="slack")["configs"]["params"]
+    assert params["notificationscontroller.log.level"] == "info"
+    assert (
+        "notificationscontroller.log.level"
+        not in (argocd.argocd_values(env, URL)["configs"]["params"])
+    )
