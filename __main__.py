@@ -69,6 +69,21 @@ kubernetes = KubernetesCluster(
     kubeconfig=talos_cluster.kubeconfig,
     cluster_identifier=f"{project}-{stack.cluster_name}",
 )
+# The storage add-on's namespace and credentials, before the tree's first sync needs them.
+storage: list[pulumi.Resource] = []
+if stack.storage.proxmox_csi and secrets.proxmox_csi_token is not None:
+    storage.append(
+        ProxmoxCsiCredentials(
+            "proxmox-csi",
+            ProxmoxCsiArgs(
+                endpoint=str(stack.proxmox.endpoint),
+                insecure=stack.proxmox.insecure,
+                region=stack.proxmox.region,
+                token=secrets.proxmox_csi_token,
+                k8s_provider=kubernetes.provider,
+            ),
+        )
+    )
 argocd = ArgoCd(
     "argocd",
     ArgoCdArgs(
@@ -82,19 +97,9 @@ argocd = ArgoCd(
         webhook_secret=secrets.argocd_webhook_secret,
         notifications_url=secrets.argocd_notifications_url,
         notifications_format=stack.argocd_notifications.format,
+        root_waits_for=storage,
     ),
 )
-if stack.storage.proxmox_csi and secrets.proxmox_csi_token is not None:
-    ProxmoxCsiCredentials(
-        "proxmox-csi",
-        ProxmoxCsiArgs(
-            endpoint=str(stack.proxmox.endpoint),
-            insecure=stack.proxmox.insecure,
-            region=stack.proxmox.region,
-            token=secrets.proxmox_csi_token,
-            k8s_provider=kubernetes.provider,
-        ),
-    )
 access = AdminAccess(
     "access",
     AdminAccessArgs(

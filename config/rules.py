@@ -54,6 +54,13 @@ def _ip(value: Any) -> IPv4Address | None:
         return None
 
 
+CSI_VOLUME_VMID = 9999
+"""The VM id the Proxmox CSI plugin names its volumes after (`vm-9999-pvc-...`: its default
+controller VMID, sergelogvinov/proxmox-csi-plugin v0.19.1 `pkg/config/config.go`). A real VM with
+that id, destroyed with its unreferenced disks (qemu-server `destroy-unreferenced-disks`), would
+take every volume with it."""
+
+
 def node_rules(
     nodes: list[Any],
     environment: str | None,
@@ -77,6 +84,16 @@ def node_rules(
                         f"a value no other node has ({counts[str(value)]} nodes share it)",
                     )
                 )
+    for i, node in enumerate(written):
+        if str(node.get("vm_id")) == str(CSI_VOLUME_VMID):
+            problems.append(
+                ConfigProblem(
+                    key(f"nodes[{i}].vm_id"),
+                    node.get("vm_id"),
+                    f"another VM id: {CSI_VOLUME_VMID} owns every volume the Proxmox CSI plugin "
+                    "creates (vm-9999-*), and destroying that VM would delete them",
+                )
+            )
     if net is not None:
         for i, node in enumerate(written):
             ip = _ip(node.get("ip"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -42,6 +42,9 @@ class ArgoCdArgs:
     notifications controller at all."""
     notifications_format: str = "webhook"
     """The receiver's payload: "slack", "discord" (their incoming webhooks) or "webhook" (JSON)."""
+    root_waits_for: list[pulumi.Resource] = field(default_factory=list)
+    """What the tree's first sync needs from the program besides Argo CD (the CSI plugin's
+    namespace and credentials): the root Application is created after it."""
 
 
 class ArgoCd(pulumi.ComponentResource):
@@ -120,7 +123,7 @@ class ArgoCd(pulumi.ComponentResource):
                 after_release,
                 # A private repository: the first sync must find its credentials, or the root
                 # starts in ComparisonError and waits out the retry backoff.
-                pulumi.ResourceOptions(depends_on=[project, *first_sync]),
+                pulumi.ResourceOptions(depends_on=[project, *first_sync, *args.root_waits_for]),
             ),
         )
         self.register_outputs(

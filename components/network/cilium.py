@@ -5,6 +5,8 @@ manifests."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -25,12 +27,19 @@ class CiliumArgs:
     """Where each node's KubePrism serves the API server on localhost (the Talos config's)."""
 
 
+RELEASE_TIMEOUT = 1800
+"""Seconds Helm waits for the agents, Envoy and the operator to roll out: ten batches of a
+tenth of the nodes (values.py), three minutes each."""
+
+
 class Cilium(pulumi.ComponentResource):
     """The cilium chart (pinned, atomic) on a provider of its own, built from the kubeconfig that
     the API gate releases; the rest of the cluster waits for this release."""
 
     provider: k8s.Provider
     release: k8s.helm.v3.Release
+    revision: str
+    """The chart version and a digest of the values: what the health gate re-checks on."""
 
     def __init__(
         self, name: str, args: CiliumArgs, opts: pulumi.ResourceOptions | None = None
@@ -45,6 +54,9 @@ class Cilium(pulumi.ComponentResource):
             delete_unreachable=False,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        values = cilium_values(args.nodes, args.kubeprism_port)
+        digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+        self.revision = f"{CHART_VERSION} {digest}"
         self.release = k8s.helm.v3.Release(
             name,
             name="cilium",
@@ -52,12 +64,15 @@ class Cilium(pulumi.ComponentResource):
             version=CHART_VERSION,
             repository_opts={"repo": CHART_REPO},
             namespace=NAMESPACE,
-            # A failed upgrade of the CNI rolls back to the release that worked.
-            atomic=True,
-            cleanup_on_fail=True,
-            timeout=900,
+            # Not atomic: a rollback is a second rollout of every node's datapath, and a failed
+            # first install would uninstall the CNI. A failed release stays, and the next
+            # `pulumi up` fixes forward.
+            atomic=False,
+            # Helm waits until every agent is updated (values.py: a tenth of the nodes at a
+            # time). Fixed, so adding a node changes nothing here.
+            timeout=RELEASE_TIMEOUT,
             max_history=10,
-            values=cilium_values(args.nodes, args.kubeprism_port),
+            values=values,
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
         )
         self.register_outputs({"chart_version": CHART_VERSION, "namespace": NAMESPACE})

@@ -52,6 +52,9 @@ def cilium_values(nodes: int, kubeprism_port: int) -> dict[str, Any]:
     if nodes < 1:
         raise ValueError(f"a cluster has at least one node, got {nodes}")
     return {
+        # The defaults of the release this was written for, not of whichever chart runs it
+        # (values.yaml `upgradeCompatibility`): a chart upgrade changes no default unnoticed.
+        "upgradeCompatibility": CHART_VERSION.rsplit(".", 1)[0],
         "ipam": {"mode": "kubernetes"},
         "kubeProxyReplacement": True,
         "k8sServiceHost": "localhost",
@@ -63,9 +66,15 @@ def cilium_values(nodes: int, kubeprism_port: int) -> dict[str, Any]:
             }
         },
         "cgroup": {"autoMount": {"enabled": False}, "hostRoot": "/sys/fs/cgroup"},
+        # `bpf.masquerade` stays off (the chart's default): with it, Talos' host DNS forwarding
+        # (`forwardKubeDNSToHost`, on by default since Talos 1.8) breaks, siderolabs/docs
+        # `deploying-cilium.mdx`, "Known issues".
         # A changed ConfigMap restarts the pods that read it, instead of waiting for a reboot.
         "rollOutCiliumPods": True,
         "resources": _resources("100m", "256Mi", "1Gi"),
+        # A tenth of the nodes at a time, rounded up (the chart's default is 2 nodes): the
+        # rollout of a 150-node cluster fits the release's timeout (cilium.py).
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
         "envoy": {"rollOutPods": True, "resources": _resources("25m", "64Mi", "256Mi")},
         "operator": {
             "replicas": min(OPERATOR_MAX_REPLICAS, nodes),

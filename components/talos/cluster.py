@@ -265,6 +265,7 @@ class TalosCluster(pulumi.ComponentResource):
         self.api_gate = api_gate(
             f"{name}-api",
             steps,
+            stack.cluster_endpoint,
             after=[self.bootstrap, *self.applies.values(), *self.upgrade.steps],
         )
         self.network = Cilium(
@@ -292,6 +293,8 @@ class TalosCluster(pulumi.ComponentResource):
                 "TALOS_VERSION": stack.talos_version,
                 "KUBERNETES_VERSION": stack.kubernetes_version,
                 "INSTALLER_IMAGE": args.installer_image,
+                # A new Cilium (version or values) is checked again: nodes Ready, agents rolled.
+                "CILIUM": self.network.revision,
             },
             after=[self.network.release],
             members=list(self.exits.values()),

@@ -51,7 +51,7 @@ def kubernetes_upgrade(
 
 
 def api_gate(
-    name: str, context: StepContext, after: list[pulumi.Resource]
+    name: str, context: StepContext, api_url: str, after: list[pulumi.Resource]
 ) -> command.local.Command:
     """Waits until the API server answers (`scripts.API_READY`), after every node is configured
     and upgraded: the CNI is installed then, and the health gate waits for it. Runs again (the
@@ -61,7 +61,7 @@ def api_gate(
         create=scripts.API_READY,
         update=scripts.API_READY,
         stdin=context.talosconfig,
-        environment={"ENDPOINTS": context.endpoints},
+        environment={"ENDPOINTS": context.endpoints, "API_URL": api_url},
         interpreter=SHELL,
         opts=pulumi.ResourceOptions(parent=context.parent, depends_on=after),
     )

@@ -53,6 +53,18 @@ reachable_endpoint() {
   esac
   return 1
 }
+
+# With `cluster.network.cni.name: none`, `talosctl health` skips its "all k8s nodes to report
+# ready" and "coredns to report ready" checks (siderolabs/talos v1.13.9
+# pkg/cluster/check/default.go): the pod network is checked here, through the API server of the
+# control plane $1: every node Ready, the Cilium agents and CoreDNS rolled out.
+network_ready() {
+  talosctl -e "$1" -n "$1" kubeconfig --force "$WORK/kubeconfig" >/dev/null
+  set -- --kubeconfig "$WORK/kubeconfig" --server "https://$1:6443"
+  kubectl "$@" wait --for=condition=Ready node --all --timeout=10m
+  kubectl "$@" -n kube-system rollout status daemonset/cilium --timeout=10m
+  kubectl "$@" -n kube-system rollout status deployment/coredns --timeout=10m
+}
 """
 
 UPGRADE_NODE = (
@@ -83,6 +95,7 @@ if [ -n "${UPGRADE_LOCK:-}" ]; then  # workers: one at a time, in any order
   flock 9
 fi
 talosctl -e "$ENDPOINT" -n "$ENDPOINT" health --wait-timeout 10m
+network_ready "$ENDPOINT"
 if [ "$running" != "$TALOS_VERSION" ] || [ "$schematic" != "$SCHEMATIC" ]; then
   echo "$NODE_NAME: Talos $running ($schematic) -> $TALOS_VERSION ($SCHEMATIC)"
   talos upgrade --image "$INSTALLER_IMAGE" --wait --timeout 30m --drain-timeout 10m
@@ -91,6 +104,7 @@ else
   talos reboot --drain --drain-timeout 10m --wait --timeout 20m
 fi
 talosctl -e "$ENDPOINT" -n "$ENDPOINT" health --wait-timeout 10m
+network_ready "$ENDPOINT"
 """
 )
 
@@ -146,11 +160,14 @@ TRIES="${TRIES:-180}"  # 15 minutes: a new cluster pulls its control-plane image
 # Nodes are NotReady until the CNI runs, so `talosctl health` (which waits for Ready nodes,
 # pkg/cluster/check/default.go) cannot gate the CNI's own install: this waits for what the
 # install needs, a control plane that answers and an API server that reports ready (its /readyz
-# includes etcd). The API server is asked directly, not through the VIP.
+# includes etcd). Asked directly, then through the cluster endpoint (the VIP), which the Cilium
+# release's kubeconfig uses.
 tries=0
 until ENDPOINT="$(reachable_endpoint)" \\
   && talosctl -e "$ENDPOINT" -n "$ENDPOINT" kubeconfig --force "$WORK/kubeconfig" >/dev/null 2>&1 \\
   && kubectl --kubeconfig "$WORK/kubeconfig" --server "https://$ENDPOINT:6443" \\
+    --request-timeout=10s get --raw=/readyz >/dev/null 2>&1 \\
+  && kubectl --kubeconfig "$WORK/kubeconfig" --server "${API_URL:?the cluster endpoint}" \\
     --request-timeout=10s get --raw=/readyz >/dev/null 2>&1; do
   tries=$((tries + 1))
   if [ "$tries" -ge "$TRIES" ]; then
@@ -171,6 +188,7 @@ ENDPOINT="$(reachable_endpoint)" || {
 set -- --control-plane-nodes "$ENDPOINTS"
 [ -z "$WORKERS" ] || set -- "$@" --worker-nodes "$WORKERS"
 talosctl -e "$ENDPOINT" -n "$ENDPOINT" health "$@" --wait-timeout 10m
+network_ready "$ENDPOINT"
 """
 )
 """A new cluster: every node of the config, and only those, must be up and healthy."""
@@ -180,6 +198,7 @@ HEALTH_UPDATE = (
     + """ENDPOINT="$(reachable_endpoint)" || {
   echo "error: no control plane of the cluster answers at $ENDPOINTS" >&2; exit 1; }
 talosctl -e "$ENDPOINT" -n "$ENDPOINT" health --wait-timeout 10m
+network_ready "$ENDPOINT"
 """
 )
 """A running cluster: healthy as the cluster itself sees it (its discovered members). Not the

@@ -25,14 +25,18 @@ def test_cilium_replaces_kube_proxy_through_kubeprism_with_talos_settings(stack:
     assert release.inputs["chart"] == "cilium"
     assert release.inputs["version"] == CHART_VERSION
     assert release.inputs["namespace"] == "kube-system"
-    assert release.inputs["atomic"] is True
+    # Fix forward: no rollback (a second rollout of the datapath), no uninstall of the CNI.
+    assert release.inputs["atomic"] is False
+    nodes = structured(stack_values(stack)[0], "nodes")
+    assert release.inputs["timeout"] == 1800  # not per node: adding one changes nothing here
     values = release.inputs["values"]
+    assert values["upgradeCompatibility"] == "1.20"
+    assert values["updateStrategy"]["rollingUpdate"]["maxUnavailable"] == "10%"
     assert values["kubeProxyReplacement"] is True
     assert (values["k8sServiceHost"], values["k8sServicePort"]) == ("localhost", 7445)
     assert values["ipam"] == {"mode": "kubernetes"}
     assert values["cgroup"] == {"autoMount": {"enabled": False}, "hostRoot": "/sys/fs/cgroup"}
     assert "SYS_MODULE" not in values["securityContext"]["capabilities"]["ciliumAgent"]
-    nodes = structured(stack_values(stack)[0], "nodes")
     assert values["operator"]["replicas"] == min(2, len(nodes))
 
 
@@ -71,3 +75,13 @@ def test_a_value_the_chart_does_not_know_is_reported() -> None:
     release["inputs"]["values"]["kubeProxyReplacment"] = True
     problems = helm_render.release_problems(doc, K8S)
     assert any("cilium: Helm value `kubeProxyReplacment`" in p for p in problems), problems
+
+
+def test_the_health_gate_runs_again_when_cilium_changes() -> None:
+    from components.network.values import cilium_values as values_of
+
+    run = recorded("prod")
+    health = next(r for r in by_type(run, "command:local:Command") if r.name == "talos-health")
+    revision = health.inputs["environment"]["CILIUM"]
+    assert revision.startswith(f"{CHART_VERSION} ")
+    assert values_of(6, 7445) != values_of(1, 7445)  # the digest follows the values

@@ -61,3 +61,15 @@ def test_no_csi_resources_when_the_stack_turns_storage_off() -> None:
     run = recorded("dev", off, secrets - {"talos-platform:proxmox_csi_token"})
     assert not [r for r in run.registrations if r.type == COMPONENT]
     assert not [r for r in by_type(run, NAMESPACE_TYPE) if r.name == "proxmox-csi-namespace"]
+
+
+def test_the_root_application_waits_for_the_csi_namespace_and_secret() -> None:
+    run = recorded("prod")
+    root = next(
+        r
+        for r in by_type(run, "kubernetes:argoproj.io/v1alpha1:Application")
+        if r.name == "argocd-root"
+    )
+    secret = next(r for r in by_type(run, SECRET_TYPE) if r.name == "proxmox-csi-config")
+    namespace = next(r for r in by_type(run, NAMESPACE_TYPE) if r.name == "proxmox-csi-namespace")
+    assert {secret.urn, namespace.urn} <= set(root.dependencies)

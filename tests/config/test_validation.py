@@ -277,3 +277,13 @@ def test_optional_sections_default_and_reject_unknown_keys(prod: dict[str, str])
     assert any(
         p.startswith(f"{NS}:argocd_notifications.format: got 'teams'") for p in problems_of(bad)
     )
+
+
+def test_the_csi_plugins_volume_vmid_is_refused(prod: dict[str, str]) -> None:
+    nodes = structured(prod, "nodes")
+    nodes[0]["vm_id"] = 9999
+    found = problems_of(with_key(prod, "nodes", nodes))
+    assert any(
+        p.startswith(f"{NS}:nodes[0].vm_id: got 9999; expected another VM id: 9999 owns")
+        for p in found
+    ), found

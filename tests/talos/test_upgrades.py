@@ -89,6 +89,7 @@ def run_step(script: str, env: dict[str, str], tmp_path: Path) -> tuple[int, lis
         "FAKE_APISERVER": "v1.35.0",
         "ENDPOINTS": "10.0.0.1,10.0.0.2,10.0.0.3",
         "PAUSE": "0",
+        "API_URL": "https://10.0.0.10:6443",
         **env,
     }
     done = subprocess.run(
@@ -113,8 +114,29 @@ NODE = {
 }
 
 
+NETWORK_READY = [
+    "wait --for=condition=Ready node --all --timeout=10m",
+    "-n kube-system rollout status daemonset/cilium --timeout=10m",
+    "-n kube-system rollout status deployment/coredns --timeout=10m",
+]
+
+
+def _network_check(call: str) -> bool:
+    """A call of `network_ready` (scripts.PRELUDE): the kubeconfig it fetches, its kubectl."""
+    return " kubeconfig --force " in f" {call} " or any(call.endswith(n) for n in NETWORK_READY)
+
+
+def _network_checks(calls: list[str]) -> list[str]:
+    """The kubectl checks of `network_ready`, without their kubeconfig and server flags."""
+    return [n for c in calls for n in NETWORK_READY if c.endswith(n)]
+
+
 def _acting(calls: list[str]) -> list[str]:
-    return [c for c in calls if " get " not in f" {c} " and not c.endswith(" version")]
+    return [
+        c
+        for c in calls
+        if " get " not in f" {c} " and not c.endswith(" version") and not _network_check(c)
+    ]
 
 
 def test_a_node_at_its_target_is_left_alone(tmp_path: Path) -> None:
@@ -135,6 +157,10 @@ def test_a_node_behind_is_upgraded_between_health_checks(
     acting = _acting(calls)
     assert acting[0].endswith("health --wait-timeout 10m")
     assert acting[-1].endswith("health --wait-timeout 10m")
+    # talosctl health skips node readiness with no Talos CNI: the pod network is checked too,
+    # before the node goes and after it is back.
+    assert _network_checks(calls) == NETWORK_READY * 2
+    assert calls[-1].endswith(NETWORK_READY[-1])
     upgrade = [c for c in acting if " upgrade " in f" {c} "]
     assert upgrade == [
         "-e 10.0.0.1 -n 10.0.0.2 upgrade --image "
@@ -222,15 +248,19 @@ def test_the_health_gate_checks_the_config_at_creation_and_the_cluster_after(
     env = {"WORKERS": "10.0.0.4,10.0.0.5"}
     code, calls, out = run_step(scripts.HEALTH_CREATE, env, tmp_path)
     assert code == 0, out
-    assert calls[-1] == (
+    assert _acting(calls)[-1] == (
         "-e 10.0.0.1 -n 10.0.0.1 health --control-plane-nodes 10.0.0.1,10.0.0.2,10.0.0.3 "
         "--worker-nodes 10.0.0.4,10.0.0.5 --wait-timeout 10m"
     )
+    # Then every node Ready and the network rolled out, through that control plane's API.
+    assert _network_checks(calls) == NETWORK_READY
+    assert all("--server https://10.0.0.1:6443" in c for c in calls if c.startswith("--kubeconfig"))
     # After a node is removed from the config it is still a member until Pulumi deletes it, at
     # the end of `pulumi up`: the update must not check against the new list.
     code, calls, out = run_step(scripts.HEALTH_UPDATE, {}, tmp_path)
     assert code == 0, out
-    assert calls[-1] == "-e 10.0.0.1 -n 10.0.0.1 health --wait-timeout 10m"
+    assert _acting(calls)[-1] == "-e 10.0.0.1 -n 10.0.0.1 health --wait-timeout 10m"
+    assert _network_checks(calls) == NETWORK_READY
 
 
 def test_a_removed_worker_is_drained_reset_and_deleted_in_that_order(tmp_path: Path) -> None:
@@ -280,8 +310,10 @@ def test_the_api_gate_waits_for_an_api_server_that_answers(tmp_path: Path) -> No
     code, calls, out = run_step(scripts.API_READY, env, tmp_path)
     assert code == 0, out
     readyz = [c for c in calls if "--raw=/readyz" in c]
-    assert len(readyz) == 4
-    assert all("--server https://10.0.0.2:6443" in c for c in readyz)
+    # Three refusals from the control plane, then it and the VIP the kubeconfig names.
+    assert len(readyz) == 5
+    assert all("--server https://10.0.0.2:6443" in c for c in readyz[:4])
+    assert "--server https://10.0.0.10:6443" in readyz[4]
     assert not any(" health" in f" {c}" for c in calls)
     assert "ready for the network" in out
 
