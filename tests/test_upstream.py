@@ -202,3 +202,31 @@ def test_unpack_chart_archive_rejects_a_wrong_hash_or_content(tmp_path: Path) ->
     with pytest.raises(refresh.RefreshError, match="not a plain file"):
         refresh.unpack_chart_archive(_archive_source(escaping), escaping, tmp_path / "c")
     assert not (tmp_path / "evil").exists()
+
+
+def test_stamped_charts_say_the_version_their_release_job_publishes() -> None:
+    """kubelet-csr-approver's Chart.yaml says 0.0.1-dummy in Git; refresh.py stamps the published
+    version (the tag without its `v`) and app version (the tag), and the table says so."""
+    stamped = [item for item in refresh.ITEMS if item.stamp is not None]
+    assert [item.path for item in stamped] == ["charts/kubelet-csr-approver/"]
+    for item in stamped:
+        assert item.stamp is not None and isinstance(item.source, refresh.Source)
+        assert item.stamp.app_version == item.source.tag
+        assert item.stamp.version == item.source.tag.removeprefix("v")
+        chart = yaml.safe_load((UPSTREAM_DIR / item.path / "Chart.yaml").read_text())
+        assert (chart["version"], chart["appVersion"]) == (
+            item.stamp.version,
+            item.stamp.app_version,
+        )
+        what = provenance()[item.path]["what"]
+        assert f"version: {item.stamp.version}" in what and item.stamp.placeholder in what
+
+
+def test_stamp_chart_replaces_the_placeholders_or_refuses() -> None:
+    stamp = refresh.KUBELET_CSR_APPROVER_STAMP
+    text = b"apiVersion: v2\nname: x\nappVersion: v0.0.1-dummy\nversion: 0.0.1-dummy\nkeep: 1\n"
+    assert refresh.stamp_chart(text, stamp) == (
+        b"apiVersion: v2\nname: x\nappVersion: v1.2.14\nversion: 1.2.14\nkeep: 1\n"
+    )
+    with pytest.raises(refresh.RefreshError, match=r"expected one `version: 0\.0\.1-dummy` line"):
+        refresh.stamp_chart(b"version: 1.2.15\nappVersion: v0.0.1-dummy\n", stamp)

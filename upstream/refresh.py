@@ -6,9 +6,10 @@ a packaged chart archive in a repository without tags, such as cilium/charts) to
 archive's path in it and the archive's SHA-256. The script fetches each tag or commit with `git`
 (shallow, over the network, from GitHub), refuses to go on if a tag does not resolve to the pinned
 commit or an archive's SHA-256 differs, builds the new `charts/`, `talos/` and `argocd/` folders
-in a temporary directory, prints what changes (files added, removed and changed, with line counts)
-and then replaces those folders. `provider-rules/` and the README are maintained by hand and are
-never touched.
+in a temporary directory (a chart whose release job stamps its version into Chart.yaml, as
+kubelet-csr-approver's does, gets the published version: `ChartStamp`), prints what changes
+(files added, removed and changed, with line counts) and then replaces those folders.
+`provider-rules/` and the README are maintained by hand and are never touched.
 
     python upstream/refresh.py                   # fetch, verify, rewrite, print the diff summary
     python upstream/refresh.py --check           # the same without writing; exit 1 if different
@@ -27,6 +28,7 @@ import argparse
 import difflib
 import hashlib
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -153,6 +155,44 @@ def strip_helm_template_lines(text: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
+class ChartStamp:
+    """The versions a chart's release job writes into its Chart.yaml when it publishes it, where
+    the chart in Git holds placeholders. The vendored copy gets them too, so that it says the
+    version the Applications pin (and the image tag its templates default to the app version)."""
+
+    placeholder: str  # `version:` in Git
+    version: str  # what the published chart says
+    app_placeholder: str  # `appVersion:` in Git
+    app_version: str
+
+
+#: postfinance/kubelet-csr-approver keeps `version: 0.0.1-dummy` and `appVersion: v0.0.1-dummy`
+#: in Git; its release job (`.github/workflows/publish.yaml` at v1.2.14, job
+#: `publish-helm-charts`) publishes the chart with `chart_version` = the tag without its `v` and
+#: `app_version` = the tag.
+KUBELET_CSR_APPROVER_STAMP = ChartStamp("0.0.1-dummy", "1.2.14", "v0.0.1-dummy", "v1.2.14")
+
+
+def stamp_chart(text: bytes, stamp: ChartStamp) -> bytes:
+    """Chart.yaml with its placeholder `version:` and `appVersion:` lines replaced; RefreshError
+    unless each placeholder is there exactly once (upstream changed how it versions the chart)."""
+    out = text.decode("utf-8")
+    for key, placeholder, value in (
+        ("version", stamp.placeholder, stamp.version),
+        ("appVersion", stamp.app_placeholder, stamp.app_version),
+    ):
+        pattern = re.compile(rf"^{key}:[ \t]*[\"']?{re.escape(placeholder)}[\"']?[ \t]*$", re.M)
+        found = pattern.findall(out)
+        if len(found) != 1:
+            raise RefreshError(
+                f"Chart.yaml: expected one `{key}: {placeholder}` line to stamp, found "
+                f"{len(found)}: check how upstream's release job versions the chart"
+            )
+        out = pattern.sub(f"{key}: {value}", out)
+    return out.encode("utf-8")
+
+
+@dataclass(frozen=True)
 class Item:
     """A file or (path ending in `/`) a folder of `upstream/`, and where it comes from."""
 
@@ -160,6 +200,7 @@ class Item:
     source: Source | ArchiveSource
     upstream_path: str  # in the source repository (for an ArchiveSource: its archive)
     transform: Callable[[bytes], bytes] | None = None
+    stamp: ChartStamp | None = None  # a chart folder whose Chart.yaml the release job stamps
 
 
 TALOS_STABILITY = "pkg/machinery/config/types/v1alpha1/testdata/stability/v1.13"
@@ -171,7 +212,12 @@ ITEMS = (
     Item("charts/argo-cd/charts/redis-ha/", REDIS_HA, "charts/redis-ha/"),
     Item("charts/metrics-server/", METRICS_SERVER, "charts/metrics-server/"),
     Item("charts/proxmox-csi-plugin/", PROXMOX_CSI, "charts/proxmox-csi-plugin/"),
-    Item("charts/kubelet-csr-approver/", KUBELET_CSR_APPROVER, "charts/kubelet-csr-approver/"),
+    Item(
+        "charts/kubelet-csr-approver/",
+        KUBELET_CSR_APPROVER,
+        "charts/kubelet-csr-approver/",
+        stamp=KUBELET_CSR_APPROVER_STAMP,
+    ),
     Item("charts/cilium/", CILIUM_CHARTS, CILIUM_CHARTS.archive),
     Item(
         "talos/v1.13/config.schema.json",
@@ -350,6 +396,9 @@ def build(git_dirs: dict[str, Path], staging: Path) -> None:
             continue
         if item.path.endswith("/"):
             write_folder(git_dir, item, dest)
+            if item.stamp is not None:
+                chart = dest / "Chart.yaml"
+                chart.write_bytes(stamp_chart(chart.read_bytes(), item.stamp))
             continue
         data = git(git_dir, "show", f"{item.source.commit}:{item.upstream_path}")
         if item.transform is not None:

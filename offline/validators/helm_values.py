@@ -6,6 +6,9 @@ lists every key the templates read, so comparing our values against those defaul
 keys, except below maps the chart passes through as they are (see `is_free_form`).
 `ignored_values` then spares the keys that a template reads although `values.yaml` omits them
 (`.Values.a.b`, `index .Values "a" "b"`, in the chart's and its subcharts' templates).
+
+`ignored_values(chart_dir, values)` works for any vendored chart: the Helm releases of the program
+(helm_render.py) and the platform add-ons' Applications (gitops/charts.py) go through it.
 """
 
 from __future__ import annotations

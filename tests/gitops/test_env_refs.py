@@ -26,11 +26,17 @@ K8S = "v1.36.2"
 Rendered = dict[str, dict[str, list[dict[str, Any]]]]
 
 
+def from_this_repository(rendered_env: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The Applications that follow a folder of this repository (the add-ons follow charts)."""
+    apps = objects(rendered_env, "Application")
+    return [app for app in apps if app["spec"]["source"]["repoURL"] == gitops.GITOPS_REPO_URL]
+
+
 @pytest.mark.parametrize("env", gitops.ENVIRONMENTS)
 def test_each_environment_follows_its_own_ref(env: str, rendered: Rendered) -> None:
     assert gitops.environment_revision(env) == REFS[env]
-    apps = objects(rendered[env], "Application")
-    assert apps
+    apps = from_this_repository(rendered[env])
+    assert sorted(app["metadata"]["name"] for app in apps) == ["platform", "podinfo"]
     assert {app["spec"]["source"]["targetRevision"] for app in apps} == {REFS[env]}
 
 
@@ -41,7 +47,7 @@ def test_the_root_application_follows_the_same_ref(env: str, rendered: Rendered)
     (root,) = by_type(recorded(env), APPLICATION)
     source = root.inputs["spec"]["source"]
     assert (source["targetRevision"], source["path"]) == (REFS[env], f"gitops/envs/{env}")
-    for app in objects(rendered[env], "Application"):
+    for app in from_this_repository(rendered[env]):
         assert app["spec"]["source"]["targetRevision"] == source["targetRevision"]
 
 
@@ -70,14 +76,18 @@ def test_a_stack_that_follows_another_ref_than_its_tree_is_a_problem(
     assert isinstance(stack, gitops.StackRevision) and stack.value == "main"
     env = gitops.GITOPS_DIR / "envs" / "prod"
     rendered = {"gitops/envs/prod": gitops.render_with_origins(env)}
-    (problem,) = gitops.revision_problems("prod", rendered, stack)
-    assert problem.source == "gitops/envs/prod/revision.yaml"
-    assert problem.object == "Application argocd/podinfo"
-    assert problem.field == "spec.source.targetRevision"
-    assert problem.message.startswith(
-        f"follows 'env/prod', but talos-platform:gitops.revision in {stacks}/Pulumi.prod.yaml "
-        "(the root Application's targetRevision) is 'main'"
-    )
+    problems = gitops.revision_problems("prod", rendered, stack)
+    assert [p.object for p in problems] == [
+        "Application argocd/platform",
+        "Application argocd/podinfo",
+    ]
+    for problem in problems:
+        assert problem.source == "gitops/envs/prod/revision.yaml"
+        assert problem.field == "spec.source.targetRevision"
+        assert problem.message.startswith(
+            f"follows 'env/prod', but talos-platform:gitops.revision in {stacks}/Pulumi.prod.yaml "
+            "(the root Application's targetRevision) is 'main'"
+        )
 
 
 def test_validate_environment_compares_with_the_stack_file(
@@ -87,8 +97,9 @@ def test_validate_environment_compares_with_the_stack_file(
         gitops.tree, "STACKS_DIR", _stacks_with(tmp_path, "staging", "env/staging", "env/stage")
     )
     problems = gitops.validate_environment("staging", K8S)
-    assert [(p.field, "'env/stage'" in p.message) for p in problems] == [
-        ("spec.source.targetRevision", True)
+    assert [(p.object, p.field, "'env/stage'" in p.message) for p in problems] == [
+        ("Application argocd/platform", "spec.source.targetRevision", True),
+        ("Application argocd/podinfo", "spec.source.targetRevision", True),
     ]
     # An explicit ref (the root Application's, as the plan knows it) wins over the file.
     given = gitops.StackRevision("env/staging", "the stack")
@@ -118,10 +129,11 @@ def test_the_offline_plan_catches_a_tree_that_moved_away_from_its_stack(
     monkeypatch.setattr(gitops.tree, "GITOPS_DIR", tree)
     problems = run_checks(document("prod"), K8S).problems
     assert problems == [
-        f"{revision}: Application argocd/podinfo: spec.source.targetRevision: follows 'main', "
+        f"{revision}: Application argocd/{app}: spec.source.targetRevision: follows 'main', "
         "but talos-platform:gitops.revision in the stack file (the root Application's "
         "targetRevision) is 'env/prod': the root and the Applications it creates must follow "
         "the same Git ref; change one of them"
+        for app in ("platform", "podinfo")
     ]
 
 

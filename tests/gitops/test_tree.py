@@ -22,14 +22,30 @@ def _wave(obj: dict[str, Any]) -> int:
     return int(annotations.get("argocd.argoproj.io/sync-wave", "0"))
 
 
+def _apps(rendered_env: dict[str, list[dict[str, Any]]], env: str) -> list[dict[str, Any]]:
+    """The app Applications of the environment (the platform app-of-apps aside)."""
+    return [
+        obj
+        for obj in rendered_env[f"gitops/envs/{env}"]
+        if obj["kind"] == "Application" and obj["metadata"]["name"] != "platform"
+    ]
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_environment_renders_its_project_and_the_app_overlays(env: str, rendered: Rendered) -> None:
     paths = rendered[env]
-    assert set(paths) == {f"gitops/envs/{env}", f"gitops/apps/podinfo/overlays/{env}"}
+    assert set(paths) == {
+        f"gitops/envs/{env}",
+        f"gitops/apps/podinfo/overlays/{env}",
+        f"gitops/platform/envs/{env}",
+        "chart kubelet-csr-approver 1.2.14 (Application kubelet-csr-approver)",
+        "chart metrics-server 3.13.1 (Application metrics-server)",
+        "chart proxmox-csi-plugin 0.5.9 (Application proxmox-csi-plugin)",
+    }
     kinds = sorted(obj["kind"] for obj in paths[f"gitops/envs/{env}"])
-    assert kinds == ["AppProject", "Application"]
+    assert kinds == ["AppProject", "Application", "Application"]
     # The local-config ConfigMaps (repository, revision) are build input only.
-    assert not objects(paths, "ConfigMap")
+    assert not [c for c in objects(paths, "ConfigMap") if c["metadata"]["namespace"] == "argocd"]
 
 
 def test_render_matches_plain_kustomize() -> None:
@@ -46,7 +62,7 @@ def test_render_matches_plain_kustomize() -> None:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_applications_follow_their_own_overlay_and_project(env: str, rendered: Rendered) -> None:
-    apps = objects(rendered[env], "Application")
+    apps = _apps(rendered[env], env)
     assert apps
     for app in apps:
         spec = app["spec"]
@@ -81,9 +97,7 @@ def test_project_only_admits_this_repo_and_the_app_namespaces(env: str, rendered
     spec = project["spec"]
     assert project["metadata"]["namespace"] == "argocd"
     assert spec["sourceRepos"] == [gitops.GITOPS_REPO_URL]
-    app_namespaces = {
-        app["spec"]["destination"]["namespace"] for app in objects(rendered[env], "Application")
-    }
+    app_namespaces = {app["spec"]["destination"]["namespace"] for app in _apps(rendered[env], env)}
     assert {(d["server"], d["namespace"]) for d in spec["destinations"]} == {
         ("https://kubernetes.default.svc", namespace) for namespace in app_namespaces
     }
@@ -101,12 +115,13 @@ def test_nothing_is_exposed_outside_the_tunnel(env: str, rendered: Rendered) -> 
         pod = deployment["spec"]["template"]["spec"]
         assert not pod.get("hostNetwork")
         for container in pod["containers"]:
-            assert all("hostPort" not in port for port in container.get("ports", []))
+            assert all("hostPort" not in port for port in container.get("ports") or [])
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_podinfo_workloads_are_hardened_and_sized(env: str, rendered: Rendered) -> None:
-    deployments = objects(rendered[env], "Deployment")
+    podinfo = {"podinfo": rendered[env][f"gitops/apps/podinfo/overlays/{env}"]}
+    deployments = objects(podinfo, "Deployment")
     assert sorted(d["metadata"]["name"] for d in deployments) == ["backend", "frontend"]
     for deployment in deployments:
         assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
@@ -198,8 +213,9 @@ def test_overlays_differ_per_environment(rendered: Rendered) -> None:
 @pytest.mark.parametrize("env", ENVS)
 def test_app_versions_read_the_promotion_point(env: str, rendered: Rendered) -> None:
     versions = gitops.app_versions(env)
-    apps = {app["metadata"]["name"] for app in objects(rendered[env], "Application")}
+    apps = {app["metadata"]["name"] for app in _apps(rendered[env], env)}
     assert set(versions) == apps
-    for deployment in objects(rendered[env], "Deployment"):
+    podinfo = {"podinfo": rendered[env][f"gitops/apps/podinfo/overlays/{env}"]}
+    for deployment in objects(podinfo, "Deployment"):
         image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         assert image == f"ghcr.io/stefanprodan/podinfo:{versions['podinfo']}"

@@ -78,6 +78,13 @@ def test_shipped_budgets_all_allow_a_disruption(stack: str) -> None:
     }
     if stack != "dev":  # dev runs its workloads on one node: no cloudflared budget there
         expected.add(("resource cloudflared-pdb", "PodDisruptionBudget cloudflared/cloudflared"))
+        # Two metrics-server replicas and a budget (gitops/platform) from staging on.
+        expected.add(
+            (
+                "upstream/charts/metrics-server/templates/pdb.yaml",
+                "PodDisruptionBudget kube-system/metrics-server",
+            )
+        )
     if stack == "prod":
         expected |= {
             (f"argocd values: {c}.pdb", f"the {c} PodDisruptionBudget of argo-cd 10.1.1")

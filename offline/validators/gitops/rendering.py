@@ -1,5 +1,6 @@
-"""Rendering: the tree's kustomizations through `kubectl kustomize`, as Argo CD renders them,
-keeping the file each object came from."""
+"""Rendering: the tree's kustomizations through `kubectl kustomize` and the charts its
+Applications install through Helm (charts.py), as Argo CD renders them, keeping the file (or the
+chart template) each object came from."""
 
 from __future__ import annotations
 
@@ -9,17 +10,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ... import parsed, prefetch
-from ...paths import REPO_ROOT
-from . import tree
+from .. import helm_render  # which imports this package: its names are read at call time
+from . import charts, tree
+from .stack import stack_kubernetes_version
 from .tree import GITOPS_REPO_URL, GitOpsError, RenderedObject, _check_environment, _relative
 
 _ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+#: Renders of one level of the tree run side by side (kubectl and helm are subprocesses).
+RENDER_WORKERS = 4
 
 
 def kubectl_path() -> Path:
@@ -101,43 +106,103 @@ def _local_source_path(source: dict[str, Any]) -> str | None:
     if source.get("repoURL") != GITOPS_REPO_URL or not source.get("path"):
         return None
     relative = str(source["path"]).strip("/")
-    resolved = (REPO_ROOT / relative).resolve()
-    if not resolved.is_relative_to(REPO_ROOT):
+    root = _tree_root()
+    resolved = (root / relative).resolve()
+    if not resolved.is_relative_to(root):
         raise GitOpsError(f"Application source path {relative!r} leaves the repository")
     return relative
 
 
-def prefetch_environment(env: str) -> None:
+def _tree_root() -> Path:
+    """The checkout the tree is in (the repository, or the copy `tree.GITOPS_DIR` points at):
+    the paths of Applications' sources are relative to it."""
+    return tree.GITOPS_DIR.resolve().parent
+
+
+def prefetch_environment(env: str, kubernetes_version: str | None = None) -> None:
     """Start rendering `env` in the background (offline/prefetch.py)."""
-    prefetch.start(("gitops", env, str(tree.GITOPS_DIR)), _render_now, env)
+    version = kubernetes_version or stack_kubernetes_version(env)
+    prefetch.start(_prefetch_key(env, version), _render_now, env, version)
 
 
-def _render_environment(env: str) -> dict[str, list[RenderedObject]]:
-    pending = prefetch.take(("gitops", env, str(tree.GITOPS_DIR)))
+def _prefetch_key(env: str, kubernetes_version: str) -> tuple[str, ...]:
+    return ("gitops", env, str(tree.GITOPS_DIR), kubernetes_version)
+
+
+def _render_environment(
+    env: str, kubernetes_version: str | None = None
+) -> dict[str, list[RenderedObject]]:
+    """`render_environment` with the file (or chart template) each object comes from.
+
+    Charts render for `kubernetes_version`, by default the stack's (`kubernetes_version` of
+    `Pulumi.<env>.yaml`). A Helm source that does not render is left out: the validation
+    reports why (`charts.source_problems`).
+    """
+    version = kubernetes_version or stack_kubernetes_version(env)
+    pending = prefetch.take(_prefetch_key(env, version))
     if pending is not None and pending.exception() is None:
         return pending.result()
-    return _render_now(env)
+    return _render_now(env, version)
 
 
-def _render_now(env: str) -> dict[str, list[RenderedObject]]:
+def _render_now(env: str, kubernetes_version: str) -> dict[str, list[RenderedObject]]:
+    """The environment's folder, then level by level the folders and charts its Applications
+    follow, each level's renders in parallel (each is a subprocess: kubectl or helm)."""
     _check_environment(env)
     env_path = tree.GITOPS_DIR / "envs" / env
     rendered = {_relative(env_path): render_with_origins(env_path)}
-    for item in list(rendered[_relative(env_path)]):
-        if item.manifest.get("kind") != "Application":
-            continue
-        for source in _sources(item.manifest):
-            relative = _local_source_path(source)
-            if relative is not None and relative not in rendered:
-                rendered[relative] = render_with_origins(REPO_ROOT / relative)
+    level = [_relative(env_path)]
+    with ThreadPoolExecutor(max_workers=RENDER_WORKERS, thread_name_prefix="gitops-render") as pool:
+        while level:
+            applications = [
+                item.manifest
+                for folder in level
+                for item in rendered[folder]
+                if item.manifest.get("kind") == "Application"
+            ]
+            folders = sorted(
+                {
+                    relative
+                    for app in applications
+                    for source in _sources(app)
+                    if (relative := _local_source_path(source)) is not None
+                    and relative not in rendered
+                }
+            )
+            root = _tree_root()
+            folder_jobs = {f: pool.submit(render_with_origins, root / f) for f in folders}
+            chart_jobs = {
+                source.key: pool.submit(_render_chart, source, kubernetes_version)
+                for app in applications
+                for source in charts.helm_sources(app)
+            }
+            for folder, job in folder_jobs.items():
+                rendered[folder] = job.result()
+            for key, job in chart_jobs.items():
+                objects = job.result()
+                if objects is not None:
+                    rendered[key] = objects
+            level = folders
     return rendered
 
 
-def render_environment(env: str) -> dict[str, list[dict[str, Any]]]:
-    """Render `gitops/envs/<env>` and every folder of this repository its Applications follow.
+def _render_chart(
+    source: charts.HelmSource, kubernetes_version: str
+) -> list[RenderedObject] | None:
+    try:
+        return charts.render(source, kubernetes_version)
+    except helm_render.HelmError:
+        return None  # reported by charts.source_problems
 
-    Keys are repo-relative paths (`gitops/envs/dev`, `gitops/apps/podinfo/overlays/dev`).
+
+def render_environment(
+    env: str, kubernetes_version: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Render `gitops/envs/<env>`, every folder of this repository its Applications follow
+    (and theirs), and every Helm chart they install.
+
+    Keys are repo-relative paths (`gitops/envs/dev`, `gitops/apps/podinfo/overlays/dev`) or, for
+    a chart, `chart <chart> <version> (Application <name>)`.
     """
-    return {
-        path: [item.manifest for item in items] for path, items in _render_environment(env).items()
-    }
+    rendered = _render_environment(env, kubernetes_version)
+    return {path: [item.manifest for item in items] for path, items in rendered.items()}

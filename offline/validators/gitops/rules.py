@@ -4,6 +4,7 @@ together (`environment_rules`), as Argo CD would admit them at sync time."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from . import tree
@@ -11,6 +12,7 @@ from .rendering import _local_source_path, _sources
 from .schemas import describe, json_path
 from .tree import (
     ARGOCD_API_VERSION,
+    ARGOCD_KINDS,
     CLUSTER_SCOPED_KINDS,
     GITOPS_REPO_URL,
     IN_CLUSTER_SERVER,
@@ -104,23 +106,30 @@ def _permits(rules: list[dict[str, Any]], group: str, kind: str) -> bool:
     )
 
 
+def projects_of(rendered: dict[str, list[RenderedObject]]) -> dict[str, RenderedObject]:
+    """Every AppProject the environment creates (in any folder it renders), by name."""
+    return {
+        str(item.manifest["metadata"]["name"]): item
+        for items in rendered.values()
+        for item in items
+        if item.manifest.get("kind") == "AppProject" and item.manifest.get("metadata")
+    }
+
+
 def environment_rules(env: str, rendered: dict[str, list[RenderedObject]]) -> list[Problem]:
     """Rules that tie an environment's objects together.
 
-    Each Application is in project `<env>`, targets the in-cluster server, and follows
+    Each app Application is in project `<env>`, targets the in-cluster server, and follows
     `gitops/apps/<app>/overlays/<env>` of this repository. The AppProject `<env>` exists, takes
     sources only from this repository, and admits each object its Applications deploy (kind
-    whitelisted, namespace among its destinations), as Argo CD would check at sync time.
+    whitelisted, namespace among its destinations), as Argo CD would check at sync time. The
+    Application that follows `gitops/platform/...` is the platform app-of-apps
+    (`_platform_application_problems`); its add-ons have rules of their own (addons.py).
     """
     env_key = _relative(tree.GITOPS_DIR / "envs" / env)
     env_objects = rendered.get(env_key, [])
     problems: list[Problem] = []
-    projects = {
-        item.manifest["metadata"]["name"]: item
-        for item in env_objects
-        if item.manifest.get("kind") == "AppProject"
-    }
-    project = projects.get(env)
+    project = projects_of({env_key: env_objects}).get(env)
     if project is None:
         problems.append(Problem(env_key, f"AppProject argocd/{env}", "metadata.name", "missing"))
     else:
@@ -138,7 +147,87 @@ def environment_rules(env: str, rendered: dict[str, list[RenderedObject]]) -> li
         app = item.manifest
         if app.get("kind") != "Application":
             continue
-        problems += _application_problems(env, item, project, rendered)
+        if _follows_platform(app):
+            problems += _platform_application_problems(env, item, rendered)
+        else:
+            problems += _application_problems(env, item, project, rendered)
+    return problems
+
+
+def _follows_platform(app: dict[str, Any]) -> bool:
+    return any(
+        str(source.get("path", "")).strip("/").startswith("gitops/platform/")
+        for source in _sources(app)
+    )
+
+
+def _source_problems(
+    env: str, app: dict[str, Any], pattern: str, expected: str, add: Callable[[str, str], None]
+) -> list[dict[str, Any]]:
+    """Each source is this repository at the environment's ref, at a path matching `pattern`
+    (`expected` says it in words); returns the sources."""
+    spec = app.get("spec") or {}
+    revision = environment_revision(env)
+    sources = _sources(app)
+    for index, source in enumerate(sources):
+        field = "spec.source" if spec.get("source") and index == 0 else f"spec.sources[{index}]"
+        if source.get("repoURL") != GITOPS_REPO_URL:
+            add(f"{field}.repoURL", f"must be {GITOPS_REPO_URL!r}")
+        if source.get("targetRevision") != revision:
+            add(
+                f"{field}.targetRevision",
+                f"must be {revision!r} (gitops/envs/{env}/revision.yaml), "
+                f"found {source.get('targetRevision')!r}",
+            )
+        path = str(source.get("path", "")).strip("/")
+        if not re.fullmatch(pattern, path):
+            add(f"{field}.path", f"must be {expected}, found {path!r}")
+    return sources
+
+
+def _platform_application_problems(
+    env: str, item: RenderedObject, rendered: dict[str, list[RenderedObject]]
+) -> list[Problem]:
+    """The platform app-of-apps: in the root's project `<env>-root` (which admits only Argo CD
+    objects in `argocd`, components/argocd/root_app.py), following `gitops/platform/envs/<env>`
+    of this repository at the environment's ref into `argocd`; everything in that folder must be
+    an Argo CD object in `argocd`, or the root's project refuses it at sync time."""
+    app = item.manifest
+    name = describe(app)
+    spec = app.get("spec") or {}
+    destination = spec.get("destination") or {}
+    problems: list[Problem] = []
+
+    def add(field: str, message: str) -> None:
+        problems.append(Problem(item.origin, name, field, message))
+
+    if spec.get("project") != tree.root_project(env):
+        add("spec.project", f"must be {tree.root_project(env)!r}, found {spec.get('project')!r}")
+    if destination.get("server") != IN_CLUSTER_SERVER:
+        add("spec.destination.server", f"must be {IN_CLUSTER_SERVER!r}")
+    if destination.get("namespace") != tree.ARGOCD_NAMESPACE:
+        add("spec.destination.namespace", f"must be {tree.ARGOCD_NAMESPACE!r}")
+    platform = tree.platform_path(env)
+    sources = _source_problems(env, app, re.escape(platform), platform, add)
+    for source in sources:
+        for obj in rendered.get(_local_source_path(source) or "", []):
+            problems += _root_admission_problems(env, obj)
+    return problems
+
+
+def _root_admission_problems(env: str, item: RenderedObject) -> list[Problem]:
+    manifest = item.manifest
+    name = describe(manifest)
+    root = tree.root_project(env)
+    problems = []
+    if manifest.get("apiVersion") != ARGOCD_API_VERSION or manifest.get("kind") not in ARGOCD_KINDS:
+        problems.append(
+            Problem(item.origin, name, "kind", f"not an Argo CD kind: project {root!r} refuses it")
+        )
+    namespace = (manifest.get("metadata") or {}).get("namespace")
+    if namespace not in (None, tree.ARGOCD_NAMESPACE):
+        message = f"not {tree.ARGOCD_NAMESPACE!r}: project {root!r} refuses it"
+        problems.append(Problem(item.origin, name, "metadata.namespace", message))
     return problems
 
 
@@ -152,8 +241,7 @@ def _application_problems(
     name = describe(app)
     spec = app.get("spec") or {}
     destination = spec.get("destination") or {}
-    problems = []
-    revision = environment_revision(env)
+    problems: list[Problem] = []
 
     def add(field: str, message: str) -> None:
         problems.append(Problem(item.origin, name, field, message))
@@ -162,40 +250,23 @@ def _application_problems(
         add("spec.project", f"must be {env!r}, found {spec.get('project')!r}")
     if destination.get("server") != IN_CLUSTER_SERVER:
         add("spec.destination.server", f"must be {IN_CLUSTER_SERVER!r}")
-    sources = _sources(app)
-    for index, source in enumerate(sources):
-        field = "spec.source" if spec.get("source") and index == 0 else f"spec.sources[{index}]"
-        if source.get("repoURL") != GITOPS_REPO_URL:
-            add(f"{field}.repoURL", f"must be {GITOPS_REPO_URL!r}")
-        if source.get("targetRevision") != revision:
-            add(
-                f"{field}.targetRevision",
-                f"must be {revision!r} (gitops/envs/{env}/revision.yaml), "
-                f"found {source.get('targetRevision')!r}",
-            )
-        path = str(source.get("path", "")).strip("/")
-        if not re.fullmatch(rf"gitops/apps/[a-z0-9-]+/overlays/{re.escape(env)}", path):
-            add(f"{field}.path", f"must be gitops/apps/<app>/overlays/{env}, found {path!r}")
+    overlay = rf"gitops/apps/[a-z0-9-]+/overlays/{re.escape(env)}"
+    sources = _source_problems(env, app, overlay, f"gitops/apps/<app>/overlays/{env}", add)
     if project is None:
         return problems
     project_spec = project.manifest.get("spec") or {}
-    destinations = {
-        (entry.get("server"), entry.get("namespace"))
-        for entry in project_spec.get("destinations") or []
-    }
     for source in sources:
         relative = _local_source_path(source)
         for obj in rendered.get(relative or "", []):
-            problems += _admission_problems(obj, destination, project_spec, destinations)
+            problems += _admission_problems(obj, destination, project_spec)
     return problems
 
 
 def _admission_problems(
-    item: RenderedObject,
-    destination: dict[str, Any],
-    project_spec: dict[str, Any],
-    destinations: set[tuple[Any, Any]],
+    item: RenderedObject, destination: dict[str, Any], project_spec: dict[str, Any]
 ) -> list[Problem]:
+    """What Argo CD refuses at sync time: a kind the project does not whitelist, a namespace
+    that is not one of its destinations (an object without one is in the Application's)."""
     manifest = item.manifest
     name = describe(manifest)
     kind = str(manifest.get("kind", ""))
@@ -210,6 +281,10 @@ def _admission_problems(
         problems.append(Problem(item.origin, name, "kind", message))
     namespace = (manifest.get("metadata") or {}).get("namespace") or destination.get("namespace")
     server = destination.get("server")
+    destinations = {
+        (entry.get("server"), entry.get("namespace"))
+        for entry in project_spec.get("destinations") or []
+    }
     if (server, namespace) not in destinations and (server, "*") not in destinations:
         problems.append(
             Problem(item.origin, name, "metadata.namespace", "not a destination of the project")

@@ -31,12 +31,16 @@ IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 CLUSTER_SCOPED_KINDS = frozenset(
     {
         "APIService",
+        "CertificateSigningRequest",
         "ClusterRole",
         "ClusterRoleBinding",
+        "CSIDriver",
+        "CSINode",
         "CustomResourceDefinition",
         "IngressClass",
         "MutatingWebhookConfiguration",
         "Namespace",
+        "Node",
         "PersistentVolume",
         "PriorityClass",
         "RuntimeClass",
@@ -44,10 +48,27 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",
         "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
     }
 )
 ARGOCD_API_VERSION = "argoproj.io/v1alpha1"
 ARGOCD_KINDS = ("Application", "AppProject", "ApplicationSet")
+#: Where Argo CD runs and keeps its Applications and AppProjects.
+ARGOCD_NAMESPACE = "argocd"
+#: The project of the platform add-ons' Applications (gitops/platform/envs/<env>/appproject.yaml).
+PLATFORM_PROJECT = "platform"
+
+
+def root_project(env: str) -> str:
+    """The project of the stack's root Application, which Pulumi creates
+    (components/argocd/root_app.py, `root_project_name`): it admits only Argo CD kinds
+    (`ARGOCD_KINDS`) in `ARGOCD_NAMESPACE`, from this repository."""
+    return f"{env}-root"
+
+
+def platform_path(env: str) -> str:
+    """The folder the environment's `platform` Application follows: the add-ons of `env`."""
+    return f"gitops/platform/envs/{env}"
 
 
 class GitOpsError(Exception):

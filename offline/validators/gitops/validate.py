@@ -1,14 +1,19 @@
 """Everything together: the schemas and platform rules of one kustomization, and of an
-environment also its environment rules and revisions."""
+environment also its environment rules, the Helm charts its Applications install, the platform
+add-ons and their agreement with the stack, and revisions."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from .addons import addon_problems
+from .charts import helm_sources, source_problems
+from .platform import platform_problems
 from .rendering import _render_environment, render_with_origins
 from .revisions import StackRevision, revision_problems, stack_revision
 from .rules import _rule_problems, environment_rules
 from .schemas import validate_manifest
+from .stack import StackPlatform, stack_platform
 from .tree import Problem, RenderedObject
 
 
@@ -21,25 +26,51 @@ def validate_path(path: Path, kubernetes_version: str) -> list[Problem]:
     return problems
 
 
+def chart_problems(
+    rendered: dict[str, list[RenderedObject]], kubernetes_version: str
+) -> list[Problem]:
+    """Each Helm source of each Application: chart vendored at the pinned version, values the
+    chart reads, a render that succeeds (charts.source_problems)."""
+    problems = []
+    for folder, items in rendered.items():
+        for item in items:
+            if item.manifest.get("kind") != "Application":
+                continue
+            for source in helm_sources(item.manifest):
+                problems += source_problems(item, source, kubernetes_version, folder)
+    return problems
+
+
 def validate_environment(
     env: str,
     kubernetes_version: str,
     stack: StackRevision | None = None,
     rendered: dict[str, list[RenderedObject]] | None = None,
+    platform: StackPlatform | Problem | None = None,
 ) -> list[Problem]:
-    """Render an environment and return every schema, platform-rule and revision problem.
+    """Render an environment and return every schema, platform-rule, chart, add-on, stack and
+    revision problem.
 
     `stack` is the ref the environment's root Application follows; by default the
-    `gitops.revision` of `Pulumi.<env>.yaml` (`stack_revision(env)`).
+    `gitops.revision` of `Pulumi.<env>.yaml` (`stack_revision(env)`). `platform` is what the
+    add-ons must agree with; by default read from `Pulumi.<env>.yaml` (`stack_platform(env)`).
     """
     if rendered is None:  # not rendered by the caller already
-        rendered = _render_environment(env)
+        rendered = _render_environment(env, kubernetes_version)
     problems = []
     for items in rendered.values():
         for item in items:
             problems += validate_manifest(item.manifest, kubernetes_version, item.origin)
             problems += _rule_problems(item)
     problems += environment_rules(env, rendered)
+    problems += chart_problems(rendered, kubernetes_version)
+    problems += addon_problems(env, rendered)
+    if platform is None:
+        platform = stack_platform(env)
+    if isinstance(platform, Problem):
+        problems.append(platform)
+    else:
+        problems += platform_problems(env, rendered, platform)
     if stack is None:
         stack = stack_revision(env)
     if isinstance(stack, Problem):
