@@ -84,7 +84,7 @@ def start_renders(values: dict[str, str]) -> None:
     except (KeyError, TypeError, ValueError, AttributeError):
         return
     if env in gitops.ENVIRONMENTS:
-        gitops.prefetch_environment(env)
+        gitops.prefetch_environment(env, values.get(f"{NAMESPACE}:kubernetes_version") or None)
 
 
 def prefetch_release(registration: Registration, kubernetes_version: str) -> None:
@@ -132,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     doc = plan_document(run)
     sys.stdout.write(RENDERERS[args.format](doc))
-    checks = run_checks(doc, kubernetes_version)
+    # The add-ons are checked against this plan's stack values (a --stack-file included).
+    platform = gitops.platform_from_values(
+        values.values, str(args.stack_file or f"Pulumi.{args.stack}.yaml")
+    )
+    checks = run_checks(doc, kubernetes_version, platform)
     if args.format == "text" and checks.node_table:
         sys.stdout.write("\n" + checks.node_table.rstrip("\n") + "\n")
     # The checks quote what they found (a values path, a revision, a URL): never a credential.

@@ -104,9 +104,13 @@ def helm_releases(doc: dict[str, Any], kubernetes_version: str, result: CheckRes
 
 
 def gitops_tree(
-    doc: dict[str, Any], kubernetes_version: str, result: CheckResult
+    doc: dict[str, Any],
+    kubernetes_version: str,
+    result: CheckResult,
+    platform: gitops.StackPlatform | gitops.Problem | None = None,
 ) -> dict[str, list[gitops.RenderedObject]] | None:
-    """Validate the tree the root Application follows; returns it rendered, when it was."""
+    """Validate the tree the root Application follows; returns it rendered, when it was.
+    `platform`: the stack facts the add-ons must agree with (default: `Pulumi.<env>.yaml`)."""
     root = next(
         (
             r
@@ -136,9 +140,12 @@ def gitops_tree(
         # The ref this plan's root Application follows (its stack file's gitops.revision, which
         # may be a --stack-file), against the targetRevision the tree gives its Applications.
         stack = gitops.StackRevision(source["targetRevision"], "the stack file")
-        rendered = gitops._render_environment(env)
+        rendered = gitops._render_environment(env, kubernetes_version or None)
         result.problems += [
-            str(p) for p in gitops.validate_environment(env, kubernetes_version, stack, rendered)
+            str(p)
+            for p in gitops.validate_environment(
+                env, kubernetes_version, stack, rendered, platform=platform
+            )
         ]
     except gitops.GitOpsError as exc:
         result.problems.append(str(exc))
@@ -148,7 +155,11 @@ def gitops_tree(
     return rendered
 
 
-def run_checks(doc: dict[str, Any], kubernetes_version: str) -> CheckResult:
+def run_checks(
+    doc: dict[str, Any],
+    kubernetes_version: str,
+    platform: gitops.StackPlatform | gitops.Problem | None = None,
+) -> CheckResult:
     result = CheckResult()
     result.problems += proxmox.plan_problems(doc["resources"])
     kinds = [r["type"] for r in doc["resources"]]
@@ -158,7 +169,7 @@ def run_checks(doc: dict[str, Any], kubernetes_version: str) -> CheckResult:
     kubernetes_objects(doc, kubernetes_version, result)
     # The GitOps tree before the Helm releases: the plan started both renders in the
     # background (offline/prefetch.py), and Helm's, started last, is likely still running.
-    rendered = gitops_tree(doc, kubernetes_version, result)
+    rendered = gitops_tree(doc, kubernetes_version, result, platform)
     helm_releases(doc, kubernetes_version, result)
     budgets = disruption.evaluate(doc, rendered)  # the tree as gitops_tree rendered it
     result.problems += budgets.problems

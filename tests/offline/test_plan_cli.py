@@ -335,3 +335,22 @@ def test_text_plan_ends_with_the_node_table(capsys: pytest.CaptureFixture[str]) 
         "prod-worker-3",
     ]
     assert "allocatable: the VM's cores and memory less Talos's systemReserved" in table
+
+
+def test_the_add_ons_are_checked_against_the_stack_file_given(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A --stack-file whose nodes the tree's kubelet-csr-approver would not approve, and whose
+    datastore no StorageClass uses: the plan says so, naming the stack file."""
+
+    def mutate(config: dict) -> None:
+        config["talos-platform:nodes"][3]["name"] = "lab-worker-1"
+        for host in config["talos-platform:proxmox"]["hosts"]:
+            host["vm_datastore"] = "ceph"
+
+    path = _write_stack(tmp_path, mutate)
+    code, _, err = run_main(capsys, "--stack", "prod", "--stack-file", str(path))
+    assert code == 1
+    assert "lab-worker-1" in err
+    assert "ceph" in err
+    assert "Traceback" not in err
