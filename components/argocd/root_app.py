@@ -56,8 +56,13 @@ def root_application_manifest(environment: str, gitops: GitOpsConfig) -> Manifes
             "revisionHistoryLimit": 10,
             "syncPolicy": {
                 "automated": {"prune": True, "selfHeal": True},
+                # Forever (a limit below 0, argo-cd docs/operator-manual/application.yaml), the
+                # wait capped at 3 minutes: a wave that is not healthy yet (the platform while
+                # metrics-server waits for its first approved kubelet certificate) fails the
+                # root's sync, and after a limited number of retries Argo CD would not sync that
+                # revision again by itself.
                 "retry": {
-                    "limit": 5,
+                    "limit": -1,
                     "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"},
                 },
             },

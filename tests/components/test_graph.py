@@ -336,6 +336,8 @@ def test_argocd_release_is_pinned_atomic_and_roots_the_stack_path() -> None:
         source = root.inputs["spec"]["source"]
         assert source["path"] == f"gitops/envs/{stack}"
         assert root.inputs["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+        # Retries forever: a wave not healthy yet must not leave a revision unsynced for good.
+        assert root.inputs["spec"]["syncPolicy"]["retry"]["limit"] == -1
         assert release.urn in waits_for(root)
 
 

@@ -219,3 +219,13 @@ def test_app_versions_read_the_promotion_point(env: str, rendered: Rendered) -> 
     for deployment in objects(podinfo, "Deployment"):
         image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         assert image == f"ghcr.io/stefanprodan/podinfo:{versions['podinfo']}"
+
+
+@pytest.mark.parametrize("env", gitops.ENVIRONMENTS)
+def test_the_platform_application_retries_forever(
+    rendered: dict[str, dict[str, list[dict[str, Any]]]], env: str
+) -> None:
+    """The root waits for the platform's health before the apps' wave: a sync of the platform
+    that gives up would hold every app back until the next commit."""
+    platform = find({"env": rendered[env][f"gitops/envs/{env}"]}, "Application", "platform")
+    assert platform["spec"]["syncPolicy"]["retry"]["limit"] == -1
