@@ -195,7 +195,7 @@ def storage_and_autoscaling(
     HorizontalPodAutoscaler reads an existing metrics API and target (`metrics_api`)."""
     releases = helm_render.rendered_releases(doc, kubernetes_version)  # cached renders
     objects, _ = stack_objects(doc, kubernetes_version, nodes, rendered, releases)
-    claims = storage.evaluate(objects)
+    claims = storage.evaluate(objects, nodes)
     autoscalers = metrics_api.evaluate(objects)
     for findings in (claims, autoscalers):
         result.problems += findings.problems

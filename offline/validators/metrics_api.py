@@ -8,7 +8,16 @@ v1beta1) for `Pods` and `Object`, the external metrics API `external.metrics.k8s
 `External`). Each is an APIService among the stack's objects whose `spec.service` is a Service
 among them, on the APIService's port (443 by default), selecting the pods of a workload. Without
 one the controller records FailedGet<Type>Metric and never scales
-(pkg/controller/podautoscaler/horizontal.go).
+(pkg/controller/podautoscaler/horizontal.go). The API server must also be able to trust the
+backend: it calls the Service over TLS with `spec.caBundle` as its only CA, or without
+verification when `spec.insecureSkipTLSVerify` is true (kubernetes
+staging/src/k8s.io/kube-aggregator/pkg/apiserver/handler_proxy.go, updateAPIService; the
+transport is built from `CAData: apiService.Spec.CABundle`, `Insecure:
+apiService.Spec.InsecureSkipTLSVerify`). With neither it verifies the backend's certificate
+against no CA at all and every call fails (the APIService turns Available=False,
+FailedDiscoveryCheck); with both the API server refuses the object (pkg/apis/apiregistration/
+validation/validation.go, "may not be true if caBundle is present"). A cert-manager CA
+injector annotation counts as a caBundle: cert-manager writes it.
 
 An HPA without metrics scales on CPU at 80 % utilization (pkg/apis/autoscaling/v2/defaults.go,
 SetDefaults_HorizontalPodAutoscaler); an autoscaling/v1 HPA on CPU at
@@ -31,6 +40,7 @@ from typing import Any
 
 from .cluster_objects import (
     Findings,
+    annotations_of,
     as_list,
     as_map,
     find,
@@ -46,6 +56,12 @@ from .disruption.objects import Placed
 DEFAULT_CPU_UTILIZATION = 80
 #: The APIService port when `spec.service.port` is unset (apiregistration/v1 defaults).
 DEFAULT_APISERVICE_PORT = 443
+#: Annotations of cert-manager's cainjector, which fills an APIService's `spec.caBundle`.
+CA_INJECTOR_ANNOTATIONS = (
+    "cert-manager.io/inject-ca-from",
+    "cert-manager.io/inject-ca-from-secret",
+    "cert-manager.io/inject-apiserver-ca",
+)
 
 
 @dataclass(frozen=True)
@@ -123,14 +139,21 @@ def api_problem(api: MetricsApi, objects: list[Placed]) -> tuple[str, str] | Non
     if not services:
         why = f"{api.serves} ({wanted}) is not among the stack's objects"
         return why, f"install {api.provider}"
-    reasons = []
+    reasons, fixes = [], []
     for apiservice in services:
         reason = _backend_problem(apiservice, objects)
-        if reason is None:
+        tls = None if reason is not None else _tls_problem(apiservice)
+        if reason is None and tls is None:
             return None
-        reasons.append(reason)
-    fix = "point spec.service at a Service (and port) that selects the pods serving the API"
-    return "; ".join(reasons), fix
+        if reason is not None:
+            reasons.append(reason)
+            fixes.append(
+                "point spec.service at a Service (and port) that selects the pods serving the API"
+            )
+        elif tls is not None:
+            reasons.append(tls[0])
+            fixes.append(tls[1])
+    return "; ".join(reasons), "; ".join(dict.fromkeys(fixes))
 
 
 def _backend_problem(apiservice: Placed, objects: list[Placed]) -> str | None:
@@ -152,6 +175,34 @@ def _backend_problem(apiservice: Placed, objects: list[Placed]) -> str | None:
             f"{name} is backed by Service {namespace}/{service_name}, whose selector selects the "
             "pods of no workload the stack runs"
         )
+    return None
+
+
+def _tls_problem(apiservice: Placed) -> tuple[str, str] | None:
+    """(why, fix) when the API server cannot verify the backend's certificate (see the
+    module's docstring); None when it can."""
+    name = f"APIService {name_of(apiservice.manifest)} ({apiservice.where})"
+    spec = as_map(apiservice.manifest.get("spec"))
+    injected = any(key in annotations_of(apiservice.manifest) for key in CA_INJECTOR_ANNOTATIONS)
+    ca_bundle = bool(spec.get("caBundle")) or injected
+    insecure = spec.get("insecureSkipTLSVerify") is True
+    if ca_bundle and insecure:
+        why = (
+            f"{name} sets both spec.caBundle and spec.insecureSkipTLSVerify: true, which the API "
+            'server refuses ("may not be true if caBundle is present")'
+        )
+        return why, "keep one of the two"
+    if not ca_bundle and not insecure:
+        why = (
+            f"{name} has neither spec.caBundle nor spec.insecureSkipTLSVerify: true, so the API "
+            "server cannot verify its backend's serving certificate and every call fails "
+            "(Available False, FailedDiscoveryCheck)"
+        )
+        fix = (
+            "set spec.caBundle to the CA that signed the backend's serving certificate, or "
+            "spec.insecureSkipTLSVerify: true"
+        )
+        return why, fix
     return None
 
 

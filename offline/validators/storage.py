@@ -15,19 +15,31 @@ generic ephemeral volume (`volumes[].ephemeral.volumeClaimTemplate`) of a pod te
   the newest by creationTimestamp wins (then the first by name), so creation order decides,
   not Git: a problem either way;
 - that class exists among the stack's objects;
-- its provisioner: `kubernetes.io/no-provisioner` provisions nothing (a note); a CSI driver
-  with a CSIDriver object among the objects is installed by the stack, without one it is not
-  known to be (a note);
+- its provisioner: `kubernetes.io/no-provisioner` provisions nothing (a note); an in-tree
+  provisioner (`kubernetes.io/...`) without a CSIDriver object may still be served by the
+  kube-controller-manager or a migrated CSI driver (a note); any other provisioner is an
+  external one (a CSI driver such as `csi.proxmox.sinextra.dev`), which the stack installs only
+  if it creates its CSIDriver object (every CSI driver chart does): without one nothing
+  provisions the claim and it stays Pending (a problem);
 - the claim's access modes: at least one, ReadWriteOncePod alone (the API server refuses
   otherwise: pkg/apis/core/validation/validation.go, ValidatePersistentVolumeClaimSpec), and
-  only modes the driver serves (csi_access_modes.py).
+  only modes the driver serves (csi_access_modes.py);
+- given the stack's nodes, a node its pod can run on where the class's `allowedTopologies` let
+  the volume be made and the driver's node plugin runs (storage_nodes.py).
+
+The claims' pods: a StatefulSet's template claims and a generic ephemeral volume belong to the
+pods of their workload; a PersistentVolumeClaim to the pods whose template mounts it
+(`volumes[].persistentVolumeClaim.claimName`, same namespace). `zone_pinned` tells the drain
+check (scheduling/drain.py) which pods a zone-local volume ties to their node's zone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import storage_nodes
 from .cluster_objects import (
     Findings,
     annotations_of,
@@ -40,6 +52,7 @@ from .cluster_objects import (
 )
 from .csi_access_modes import ACCESS_MODES, ordered
 from .disruption.objects import Placed
+from .scheduling.nodes import Node
 
 #: A StorageClass is the default when one of these annotations is exactly "true"
 #: (pkg/volume/util/storageclass.go, IsDefaultAnnotation).
@@ -51,6 +64,19 @@ DEFAULT_CLASS_ANNOTATION = DEFAULT_CLASS_ANNOTATIONS[0]
 #: The claim's class before `spec.storageClassName` existed; it still wins over the field.
 BETA_CLAIM_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
+#: The in-tree volume plugins' provisioner names (`kubernetes.io/aws-ebs`, `kubernetes.io/rbd`,
+#: ...): the PV controller provisions with the plugin of that name itself, or leaves it to the
+#: CSI driver it migrated to. Any other name is external: the controller only waits for a
+#: provisioner of that name (pkg/controller/volume/persistentvolume/pv_controller.go,
+#: findProvisionablePlugin: `!strings.HasPrefix(class.Provisioner, "kubernetes.io/")`).
+IN_TREE_PREFIX = "kubernetes.io/"
+#: Provisioners whose volumes live on one Proxmox host: the Proxmox CSI plugin gives a volume the
+#: topology {region, zone} of the node it was made for (sergelogvinov/proxmox-csi-plugin v0.19.1
+#: pkg/csi/controller.go, CreateVolume), which becomes the PersistentVolume's node affinity. (On a
+#: shared Proxmox storage it lists every host that has the storage instead; the stacks' classes
+#: are local-lvm, and every class of the plugin is treated as local.)
+ZONE_LOCAL_PROVISIONERS = frozenset({"csi.proxmox.sinextra.dev"})
+WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
 
 
 @dataclass(frozen=True)
@@ -64,6 +90,8 @@ class Claim:
     where: str
     metadata: dict[str, Any]
     spec: dict[str, Any]
+    users: tuple[Placed, ...] = ()
+    """The workloads (or Pods) whose pods mount it."""
 
     @property
     def title(self) -> str:
@@ -93,7 +121,9 @@ def _template_claims(placed: Placed) -> list[Claim]:
             name = f"{metadata.get('name', '<unnamed>')}-{name_of(manifest)}-{start}"
             source = f"{workload} volumeClaimTemplates[{index}]"
             claim_spec = as_map(as_map(template).get("spec"))
-            claims.append(Claim(placed.namespace, name, source, placed.where, metadata, claim_spec))
+            claims.append(
+                Claim(placed.namespace, name, source, placed.where, metadata, claim_spec, (placed,))
+            )
     template = pod_template(manifest)
     if template is None:
         return claims
@@ -107,8 +137,22 @@ def _template_claims(placed: Placed) -> list[Claim]:
         name = f"{pod_name}-{as_map(volume).get('name', '<unnamed>')}"
         source = f"{workload} volumes[{index}].ephemeral"
         claim_spec = as_map(claim_template.get("spec"))
-        claims.append(Claim(placed.namespace, name, source, placed.where, metadata, claim_spec))
+        claims.append(
+            Claim(placed.namespace, name, source, placed.where, metadata, claim_spec, (placed,))
+        )
     return claims
+
+
+def _mounted_claims(manifest: dict[str, Any]) -> set[str]:
+    """The PersistentVolumeClaims a Pod or a workload's pod template mounts by name."""
+    template = pod_template(manifest)
+    if template is None:
+        return set()
+    return {
+        str(as_map(as_map(volume).get("persistentVolumeClaim")).get("claimName"))
+        for volume in as_list(template[1].get("volumes"))
+        if as_map(volume).get("persistentVolumeClaim")
+    }
 
 
 def claims_of(objects: list[Placed]) -> list[Claim]:
@@ -120,8 +164,21 @@ def claims_of(objects: list[Placed]) -> list[Claim]:
             metadata = as_map(manifest.get("metadata"))
             spec = as_map(manifest.get("spec"))
             name = name_of(manifest)
+            users = tuple(
+                o
+                for o in objects
+                if o.namespace == placed.namespace and name in _mounted_claims(o.manifest)
+            )
             claims.append(
-                Claim(placed.namespace, name, "PersistentVolumeClaim", placed.where, metadata, spec)
+                Claim(
+                    placed.namespace,
+                    name,
+                    "PersistentVolumeClaim",
+                    placed.where,
+                    metadata,
+                    spec,
+                    users,
+                )
             )
         else:
             claims += _template_claims(placed)
@@ -216,10 +273,20 @@ def _provisioner_findings(claim: Claim, class_name: str, cluster: _Cluster) -> F
         )
         return found
     if provisioner not in cluster.drivers:
-        found.notes.append(
-            f"{claim.title}: {via}: no CSIDriver {provisioner} among the stack's objects, so "
-            "whether that driver runs in the cluster is unknown"
-        )
+        if provisioner.startswith(IN_TREE_PREFIX):
+            found.notes.append(
+                f"{claim.title}: {via}: no CSIDriver {provisioner} among the stack's objects, so "
+                "whether that driver runs in the cluster is unknown"
+            )
+        else:
+            known = " (a CSI driver this check knows)" if provisioner in ACCESS_MODES else ""
+            found.problems.append(
+                f"{claim.title}: {via}: no CSIDriver {provisioner} among the stack's objects: "
+                f"the stack installs no driver of that name{known}, so nothing provisions the "
+                "claim and it stays Pending; deploy the driver (its chart creates the "
+                "CSIDriver), or use a class whose driver the stack installs"
+            )
+            return found
     table = ACCESS_MODES.get(provisioner)
     if table is None:
         found.notes.append(
@@ -239,10 +306,13 @@ def _provisioner_findings(claim: Claim, class_name: str, cluster: _Cluster) -> F
     return found
 
 
-def evaluate(objects: list[Placed]) -> Findings:
-    """Check that every claim among `objects` (see the module's docstring) can bind."""
+def evaluate(objects: list[Placed], nodes: Sequence[Node] | None = None) -> Findings:
+    """Check that every claim among `objects` (see the module's docstring) can bind; with the
+    stack's `nodes` (scheduling.plan_nodes), also that its pod has a node where the volume can
+    be made and mounted (storage_nodes.py)."""
     cluster = _Cluster.of(objects)
     findings = Findings()
+    placement = None if nodes is None else storage_nodes.Placement(objects, list(nodes))
     for claim in claims_of(objects):
         findings.checked += 1
         mode_problems = _access_mode_problems(claim)
@@ -253,4 +323,33 @@ def evaluate(objects: list[Placed]) -> Findings:
         provisioned = _provisioner_findings(claim, class_name, cluster)
         findings.problems += provisioned.problems
         findings.notes += provisioned.notes
+        storage_class = cluster.classes[class_name]
+        provisioner = str(storage_class.manifest.get("provisioner", ""))
+        if placement is None or provisioned.problems or provisioner not in cluster.drivers:
+            continue
+        findings.problems += placement.claim_problems(claim, storage_class)
     return findings
+
+
+def zone_pinned(objects: list[Placed]) -> dict[tuple[str, str, str], list[str]]:
+    """(kind, namespace, name) of each workload whose pods mount a claim of a
+    WaitForFirstConsumer class of a zone-local provisioner (ZONE_LOCAL_PROVISIONERS) -> those
+    claims, described. Such a volume is made in the zone of the node its pod is first scheduled
+    on and stays there: the pod can only run in that zone afterwards."""
+    cluster = _Cluster.of(objects)
+    pinned: dict[tuple[str, str, str], list[str]] = {}
+    for claim in claims_of(objects):
+        class_name = _resolve_class(claim, cluster, Findings())
+        if class_name is None:
+            continue
+        storage_class = cluster.classes[class_name].manifest
+        provisioner = str(storage_class.get("provisioner", ""))
+        if provisioner not in ZONE_LOCAL_PROVISIONERS:
+            continue
+        if storage_class.get("volumeBindingMode") != WAIT_FOR_FIRST_CONSUMER:
+            continue
+        described = f"{claim.name} (StorageClass {class_name}, {provisioner})"
+        for user in claim.users:
+            key = (str(user.manifest.get("kind")), user.namespace, name_of(user.manifest))
+            pinned.setdefault(key, []).append(described)
+    return pinned

@@ -350,7 +350,91 @@ def test_an_approver_regex_that_misses_a_node(shipped: dict[str, Rendered]) -> N
         "gitops/platform/addons/kubelet-csr-approver/application.yaml: Application "
         "argocd/kubelet-csr-approver: spec.source.helm.valuesObject.providerRegex: "
         "'^prod-(cp|worker)-[0-9]+$' does not match node 'prod-db-1' of Pulumi.prod.yaml: its "
-        "kubelet serving certificate would never be approved (values of gitops/platform/envs/prod)"
+        "kubelet serving certificate would never be approved (values of gitops/platform/envs/prod)",
+        # A new node needs its address in the approver's values too.
+        "gitops/platform/addons/kubelet-csr-approver/application.yaml: Application "
+        "argocd/kubelet-csr-approver: spec.source.helm.valuesObject.providerIpPrefixes: no "
+        "prefix holds the address 203.0.113.31 of node 'prod-db-1' (Pulumi.prod.yaml): its "
+        "kubelet serving certificate would be denied; add 203.0.113.31/32 to providerIpPrefixes "
+        "in gitops/platform/envs/prod/kubelet-csr-approver.yaml (values of "
+        "gitops/platform/envs/prod)",
+    ]
+
+
+def approver_with(rendered: Rendered, **variables: str) -> None:
+    """Set environment variables of the rendered approver (as its values would)."""
+    deployment = item(rendered, "Deployment", "kubelet-csr-approver").manifest
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    for variable in env:
+        if variable["name"] in variables:
+            variable["value"] = variables[variable["name"]]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_approver_admits_exactly_the_node_addresses(
+    env: str, shipped: dict[str, Rendered]
+) -> None:
+    deployment = item(shipped[env], "Deployment", "kubelet-csr-approver").manifest
+    env_vars = {
+        v["name"]: v["value"]
+        for v in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    stack = stack_of(env)
+    assert env_vars["PROVIDER_IP_PREFIXES"].split(",") == [f"{n.ip}/32" for n in stack.nodes]
+    assert env_vars["BYPASS_DNS_RESOLUTION"] == "true"
+
+
+def test_the_node_network_as_prefix_would_sign_the_vip(shipped: dict[str, Rendered]) -> None:
+    """The tree's former value: the whole /24, with bypassDnsResolution."""
+    rendered = tree_of(shipped, "prod")
+    approver_with(rendered, PROVIDER_IP_PREFIXES="203.0.113.0/24")
+    (problem,) = gitops.platform_problems("prod", rendered, stack_of("prod"))
+    assert problem.field == "spec.source.helm.valuesObject.providerIpPrefixes"
+    assert problem.message == (
+        "203.0.113.0/24 holds the VIP 203.0.113.10, the gateway 203.0.113.1, the "
+        "nameserver 203.0.113.2, 247 other addresses (203.0.113.0, ...), which no node of "
+        "Pulumi.prod.yaml has: with bypassDnsResolution any kubelet could have a serving "
+        "certificate for it signed by the cluster CA; list exactly the node addresses as /32 "
+        "(203.0.113.11/32, 203.0.113.12/32, 203.0.113.13/32, 203.0.113.21/32, 203.0.113.22/32, "
+        "203.0.113.23/32) (values of gitops/platform/envs/prod)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("prefixes", "named"),
+    [
+        (
+            "192.0.2.11/32,192.0.2.21/32,192.0.2.10/32",
+            "192.0.2.10/32 holds the VIP 192.0.2.10,",
+        ),
+        (
+            "192.0.2.11/32,192.0.2.21/32,192.0.2.1/32",
+            "192.0.2.1/32 holds the gateway 192.0.2.1,",
+        ),
+        ("192.0.2.11/32,192.0.2.21/32,192.0.2.99/32", "192.0.2.99/32 holds 192.0.2.99,"),
+        ("192.0.2.11/32,192.0.2.20/31", "192.0.2.20/31 holds 192.0.2.20,"),
+        ("192.0.2.11/32,192.0.2.21/32,2001:db8::/64", "2001:db8::/64 holds "),
+    ],
+)
+def test_a_prefix_beyond_the_node_addresses_is_named(
+    shipped: dict[str, Rendered], prefixes: str, named: str
+) -> None:
+    rendered = tree_of(shipped, "dev")
+    approver_with(rendered, PROVIDER_IP_PREFIXES=prefixes)
+    (problem,) = gitops.platform_problems("dev", rendered, stack_of("dev"))
+    assert problem.message.startswith(named)
+    assert (
+        "list exactly the node addresses as /32 (192.0.2.11/32, 192.0.2.21/32)" in problem.message
+    )
+
+
+def test_a_prefix_must_parse_as_the_approver_parses_it(shipped: dict[str, Rendered]) -> None:
+    rendered = tree_of(shipped, "dev")
+    approver_with(rendered, PROVIDER_IP_PREFIXES="192.0.2.11,192.0.2.21/32")
+    problems = gitops.platform_problems("dev", rendered, stack_of("dev"))
+    assert [p.message.split(":")[0] for p in problems] == [
+        "'192.0.2.11' is not an IP prefix (netip.ParsePrefix)",
+        "no prefix holds the address 192.0.2.11 of node 'dev-cp-1' (Pulumi.dev.yaml)",
     ]
 
 
@@ -358,13 +442,7 @@ def test_approver_prefixes_that_miss_a_node_and_a_regex_that_is_not_anchored(
     shipped: dict[str, Rendered],
 ) -> None:
     rendered = tree_of(shipped, "dev")
-    deployment = item(rendered, "Deployment", "kubelet-csr-approver").manifest
-    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-    for variable in env:
-        if variable["name"] == "PROVIDER_REGEX":
-            variable["value"] = "dev-"
-        if variable["name"] == "PROVIDER_IP_PREFIXES":
-            variable["value"] = "192.0.2.0/28"
+    approver_with(rendered, PROVIDER_REGEX="dev-", PROVIDER_IP_PREFIXES="192.0.2.11/32")
     problems = gitops.platform_problems("dev", rendered, stack_of("dev"))
     assert [(p.field.rsplit(".", 1)[-1], p.message.split(":")[0]) for p in problems] == [
         ("providerRegex", "'dev-' is searched, not matched whole"),
@@ -409,6 +487,7 @@ def test_a_class_in_another_region_or_without_a_host(shipped: dict[str, Rendered
     problems = gitops.platform_problems(
         "prod", shipped["prod"], dataclasses.replace(stack, nodes=nodes)
     )
+    problems = [p for p in problems if p.object == "Application argocd/proxmox-csi-plugin"]
     assert [p.message for p in problems] == [
         "leaves out host 'pve4', whose nodes (zone 'pve4') have 'local-lvm' in Pulumi.prod.yaml: "
         "pods with such volumes could not run there"
@@ -456,6 +535,88 @@ def test_the_csi_plugin_follows_the_stacks_switch(shipped: dict[str, Rendered]) 
     assert gitops.platform_problems("dev", rendered, off) == []
 
 
+def metrics_args(rendered: Rendered) -> list[str]:
+    deployment = item(rendered, "Deployment", "metrics-server").manifest
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return container["args"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        (
+            "--kubelet-insecure-tls=true",
+            "--kubelet-insecure-tls=true: metrics-server must verify the kubelets' serving "
+            "certificates against the cluster CA (kubelet-csr-approver approves them)",
+        ),
+        ("--kubelet-insecure-tls", "--kubelet-insecure-tls: metrics-server must verify"),
+        ("--kubelet-insecure-tls=T", "--kubelet-insecure-tls=T: metrics-server must verify"),
+        (
+            "--deprecated-kubelet-completely-insecure",
+            "--deprecated-kubelet-completely-insecure: metrics-server must verify",
+        ),
+        (
+            "--kubelet-preferred-address-types=Hostname",
+            "--kubelet-preferred-address-types: InternalIP,Hostname: must be exactly InternalIP",
+        ),
+    ],
+)
+def test_metrics_server_flags_that_break_kubelet_tls_or_addressing(
+    shipped: dict[str, Rendered], flag: str, message: str
+) -> None:
+    rendered = tree_of(shipped, "staging")
+    metrics_args(rendered).append(flag)  # as the chart's `args` value would
+    (problem,) = gitops.platform_problems("staging", rendered, stack_of("staging"))
+    assert (problem.object, problem.field) == (
+        "Application argocd/metrics-server",
+        "spec.source.helm.valuesObject",
+    )
+    assert problem.message.startswith(message)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--kubelet-insecure-tls=false"],
+        ["--kubelet-insecure-tls=0"],
+        ["--kubelet-preferred-address-types", "InternalIP"],  # the value after a space
+    ],
+)
+def test_metrics_server_flags_that_keep_tls_and_internal_ip(
+    shipped: dict[str, Rendered], args: list[str]
+) -> None:
+    rendered = tree_of(shipped, "dev")
+    current = metrics_args(rendered)
+    current[:] = [a for a in current if not a.startswith("--kubelet-preferred-address-types")]
+    if args[0] != "--kubelet-preferred-address-types":
+        current.append("--kubelet-preferred-address-types=InternalIP")
+    current += args
+    assert gitops.platform_problems("dev", rendered, stack_of("dev")) == []
+
+
+def test_metrics_server_address_types_default_to_hostname_first(
+    shipped: dict[str, Rendered],
+) -> None:
+    rendered = tree_of(shipped, "dev")
+    current = metrics_args(rendered)
+    current[:] = [a for a in current if not a.startswith("--kubelet-preferred-address-types")]
+    (problem,) = gitops.platform_problems("dev", rendered, stack_of("dev"))
+    assert problem.message.startswith(
+        "--kubelet-preferred-address-types: unset, the default Hostname,InternalDNS,InternalIP,"
+        "ExternalDNS,ExternalIP: must be exactly InternalIP; a node name (Hostname) seldom "
+        "resolves in a homelab"
+    )
+
+
+def test_pflag_parsing() -> None:
+    from offline.validators.gitops.platform import parse_flags
+
+    booleans = frozenset({"insecure"})
+    assert parse_flags(
+        ["--a=1", "--a", "2", "--insecure", "x", "--b=", "-l", "k=v", "--", "--c=3"], booleans
+    ) == {"a": ["1", "2"], "insecure": [None], "b": [""]}
+
+
 def test_metrics_server_needs_the_approver(shipped: dict[str, Rendered]) -> None:
     rendered = tree_of(shipped, "dev")
     rendered["gitops/platform/envs/dev"].remove(
@@ -480,13 +641,22 @@ def test_a_broken_patch_file_is_reported_by_validate_environment(
     patch = tree / "platform" / "envs" / "dev" / "kubelet-csr-approver.yaml"
     text = patch.read_text()
     assert "providerRegex: ^dev-(cp|worker)-[0-9]+$" in text
-    patch.write_text(text.replace("^dev-(cp|worker)-[0-9]+$", "^dev-cp-[0-9]+$"))
+    text = text.replace("^dev-(cp|worker)-[0-9]+$", "^dev-cp-[0-9]+$")
+    # The node network instead of the node addresses (what the tree used to say).
+    assert "- 192.0.2.11/32  # dev-cp-1\n          - 192.0.2.21/32  # dev-worker-1\n" in text
+    text = text.replace("- 192.0.2.11/32  # dev-cp-1", "- 192.0.2.0/24")
+    patch.write_text(text.replace("          - 192.0.2.21/32  # dev-worker-1\n", ""))
     monkeypatch.setattr(gitops.tree, "GITOPS_DIR", tree)
     problems = gitops.validate_environment("dev", K8S)
+    values = "spec.source.helm.valuesObject"
     assert [(p.object, p.field) for p in problems] == [
-        ("Application argocd/kubelet-csr-approver", "spec.source.helm.valuesObject.providerRegex")
+        ("Application argocd/kubelet-csr-approver", f"{values}.providerRegex"),
+        ("Application argocd/kubelet-csr-approver", f"{values}.providerIpPrefixes"),
     ]
     assert "does not match node 'dev-worker-1' of Pulumi.dev.yaml" in problems[0].message
+    assert problems[1].message.startswith(
+        "192.0.2.0/24 holds the VIP 192.0.2.10, the gateway 192.0.2.1, 252 other addresses"
+    )
 
 
 def test_the_csi_namespace_and_secret_are_the_ones_the_program_creates() -> None:

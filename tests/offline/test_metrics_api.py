@@ -4,6 +4,7 @@ metrics-server, and each way an HPA would never scale reported with the controll
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -64,18 +65,34 @@ def service(selector: dict[str, str] | None = None, port: int = 443) -> Placed:
     return Placed(manifest, "kube-system", "metrics-server.yaml")
 
 
+INSECURE = {"insecureSkipTLSVerify": True}
+
+
 def apiservice(
-    name: str = "v1beta1.metrics.k8s.io", port: int | None = None, **spec: Any
+    name: str = "v1beta1.metrics.k8s.io",
+    port: int | None = None,
+    tls: dict[str, Any] | None = None,
+    annotations: dict[str, str] | None = None,
 ) -> Placed:
+    """An APIService backed by metrics-server's Service; `tls`: how the API server trusts the
+    backend (the chart's default, insecureSkipTLSVerify, unless given)."""
     backend: dict[str, Any] = {"namespace": "kube-system", "name": "metrics-server"}
     if port is not None:
         backend["port"] = port
     group = name.split(".", 1)[1]
+    metadata: dict[str, Any] = {"name": name}
+    if annotations:
+        metadata["annotations"] = annotations
     manifest = {
         "apiVersion": "apiregistration.k8s.io/v1",
         "kind": "APIService",
-        "metadata": {"name": name},
-        "spec": {"group": group, "version": name.split(".", 1)[0], "service": backend, **spec},
+        "metadata": metadata,
+        "spec": {
+            "group": group,
+            "version": name.split(".", 1)[0],
+            "service": backend,
+            **(INSECURE if tls is None else tls),
+        },
     }
     return Placed(manifest, "kube-system", "apiservice.yaml")
 
@@ -153,6 +170,42 @@ def test_a_local_apiservice_serves_no_metrics() -> None:
 def test_the_apiservice_calls_a_port_of_the_service() -> None:
     [problem] = problems(hpa(cpu()), deployment(), *metrics_server(apiservice(port=4443)))
     assert "calls port 4443 of Service kube-system/metrics-server, which has [443]" in problem
+
+
+@pytest.mark.parametrize("tls", [{}, {"insecureSkipTLSVerify": False}, {"caBundle": ""}])
+def test_the_api_server_must_be_able_to_trust_the_backend(tls: dict[str, Any]) -> None:
+    [problem] = problems(hpa(cpu()), deployment(), *metrics_server(apiservice(tls=tls)))
+    assert (
+        "APIService v1beta1.metrics.k8s.io (apiservice.yaml) has neither spec.caBundle nor "
+        "spec.insecureSkipTLSVerify: true, so the API server cannot verify its backend's serving "
+        "certificate and every call fails (Available False, FailedDiscoveryCheck): the HPA "
+        "reports FailedGetResourceMetric"
+    ) in problem
+    assert problem.endswith(
+        "set spec.caBundle to the CA that signed the backend's serving certificate, or "
+        "spec.insecureSkipTLSVerify: true"
+    )
+
+
+@pytest.mark.parametrize(
+    ("tls", "annotations"),
+    [
+        ({"caBundle": "LS0tLS1CRUdJTi4uLg=="}, None),
+        ({}, {"cert-manager.io/inject-ca-from": "kube-system/metrics-server"}),
+    ],
+)
+def test_a_ca_bundle_lets_the_api_server_verify(
+    tls: dict[str, Any], annotations: dict[str, str] | None
+) -> None:
+    served = apiservice(tls=tls, annotations=annotations)
+    assert problems(hpa(cpu()), deployment(), *metrics_server(served)) == []
+
+
+def test_a_ca_bundle_and_skipping_verification_are_refused_together() -> None:
+    both = apiservice(tls={"caBundle": "LS0tLS1CRUdJTi4uLg==", "insecureSkipTLSVerify": True})
+    [problem] = problems(hpa(cpu()), deployment(), *metrics_server(both))
+    assert '"may not be true if caBundle is present"' in problem
+    assert problem.endswith("keep one of the two")
 
 
 def test_the_service_must_select_the_metrics_server_pods() -> None:
@@ -316,5 +369,27 @@ def test_podinfo_hpas_read_metrics_server(stack: str) -> None:
         if o.manifest.get("kind") == "HorizontalPodAutoscaler"
     }
     assert {("podinfo", "frontend"), ("podinfo", "backend")} <= names
+    assert apiservice_.manifest["spec"]["insecureSkipTLSVerify"] is True  # the chart's default
     findings = metrics_api.evaluate(objects)
     assert (findings.problems, findings.notes) == ([], [])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_shipped_apiservice_without_tls_trust_fails(stack: str) -> None:
+    """metrics-server's APIService with neither caBundle nor insecureSkipTLSVerify: the API
+    server could not verify metrics-server, and both HPAs would never scale."""
+    objects = []
+    for placed in shipped_objects(stack):
+        if placed.manifest.get("kind") == "APIService":
+            manifest = copy.deepcopy(placed.manifest)
+            del manifest["spec"]["insecureSkipTLSVerify"]
+            placed = Placed(manifest, placed.namespace, placed.where)
+        objects.append(placed)
+    found = metrics_api.evaluate(objects).problems
+    assert len(found) == 2
+    assert all(
+        "APIService v1beta1.metrics.k8s.io "
+        "(upstream/charts/metrics-server/templates/apiservice.yaml) has neither spec.caBundle "
+        "nor spec.insecureSkipTLSVerify: true" in p
+        for p in found
+    )

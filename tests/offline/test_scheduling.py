@@ -297,6 +297,103 @@ def test_a_drain_the_budget_blocks_forever() -> None:
     ]
 
 
+# --- Drains and zone-local volumes -----------------------------------------------------------
+
+
+def redis_node(report: Report) -> str:
+    assert report.cluster is not None
+    [node] = [
+        report.cluster.node_of[p]
+        for p in report.cluster.all_pods()
+        if p.workload.ref == "StatefulSet podinfo/redis"
+    ]
+    return node
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_draining_the_redis_node_leaves_it_pending_on_its_proxmox_disk(stack: str) -> None:
+    """The Redis volume is a disk on its node's Proxmox host: no other node of that host takes
+    the pod (staging's other control planes and prod's other workers are on other hosts)."""
+    report = check(document(stack), stack)
+    node = redis_node(report)
+    zone = next(n for n in report.nodes if n.name == node).labels["topology.kubernetes.io/zone"]
+    pinned = [w for w in report.warnings if "volume node affinity conflict" in w]
+    assert pinned == [
+        f"draining {node}: StatefulSet podinfo/redis waits Pending until it is back: its volume "
+        "data-redis-0 (StorageClass proxmox-local-lvm, csi.proxmox.sinextra.dev) is a disk in "
+        f"zone {zone} (its Proxmox host), and no other schedulable node in zone {zone} takes the "
+        'pod ("node(s) had volume node affinity conflict" on the others); another node on '
+        "that host would"
+    ]
+    assert not [w for w in report.warnings if "wait Pending" in w and "podinfo/redis" in w]
+    assert report.problems == []
+
+
+def test_dev_redis_has_no_other_node_at_all() -> None:
+    """dev's only other node is its tainted control plane: the generic drain note names Redis."""
+    report = check(document("dev"), "dev")
+    assert not [w for w in report.warnings if "volume node affinity conflict" in w]
+    assert any("dev-worker-1" in w and "StatefulSet podinfo/redis" in w for w in report.warnings)
+
+
+def _zone_cluster(*zones: str) -> Any:
+    """Workers w1.. in `zones` and a one-replica StatefulSet demo/db placed on w1."""
+    from offline.validators.disruption.objects import Placed
+    from offline.validators.scheduling import Cluster, Node, workloads_of
+    from offline.validators.scheduling.workloads import new_pod
+
+    nodes = [
+        Node(f"w{i}", "worker", {"topology.kubernetes.io/zone": zone}, (), 2000, 4 << 30)
+        for i, zone in enumerate(zones, 1)
+    ]
+    labels = {"app": "db"}
+    manifest = {
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "demo"},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": []}},
+        },
+    }
+    [workload] = workloads_of([Placed(manifest, "demo", "db.yaml")])
+    cluster = Cluster(nodes)
+    cluster.bind(new_pod(workload), "w1")
+    return cluster
+
+
+def test_a_pinned_pod_moves_within_its_zone_only() -> None:
+    from offline.validators.scheduling.drain import Budget, drain_findings
+
+    pinned = {("StatefulSet", "demo", "db"): ["data-db-0 (StorageClass local, x)"]}
+    # w2 is on the same host: the pod moves there.
+    assert drain_findings(_zone_cluster("pve1", "pve1", "pve2"), [], pinned) == ([], [])
+    # Only another host's node: it waits for w1.
+    cluster = _zone_cluster("pve1", "pve2")
+    problems, warnings = drain_findings(cluster, [], pinned)
+    assert problems == []
+    assert [w.split(": ")[:2] for w in warnings] == [
+        ["draining w1", "StatefulSet demo/db waits Pending until it is back"]
+    ]
+    assert "its volume data-db-0 (StorageClass local, x) is a disk in zone pve1" in warnings[0]
+    # Without the volume it would simply move to w2.
+    assert drain_findings(cluster, []) == ([], [])
+    # A budget that allows no disruption then blocks the drain, naming the volume's rule.
+    budget = Budget(
+        "db.yaml",
+        "demo",
+        "db",
+        {"matchLabels": {"app": "db"}},
+        "minAvailable",
+        1,
+        "minAvailable: 1",
+    )
+    [problem], _ = drain_findings(cluster, [budget], pinned)
+    assert problem.startswith(
+        "db.yaml StatefulSet demo/db: draining w1, 1 of 1 pods cannot be placed elsewhere: "
+        "volume node affinity conflict (w2: zone pve2); PodDisruptionBudget demo/db"
+    )
+
+
 # --- Malformed workloads -----------------------------------------------------------------------
 
 

@@ -1,24 +1,31 @@
 """Every PersistentVolumeClaim a stack makes binds: the shipped stacks' Redis claim through the
-one default StorageClass of the Proxmox CSI plugin, and each way a claim stays Pending or never
-mounts reported with the claim, where it comes from and what to fix."""
+one default StorageClass of the Proxmox CSI plugin, on a node that the class's topology admits
+and that runs the plugin's node plugin, and each way a claim stays Pending or never mounts
+reported with the claim, where it comes from and what to fix."""
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from typing import Any
 
 import pytest
 
-from offline.validators import checks, gitops, helm_render, scheduling, storage
+from offline.validators import checks, gitops, helm_render, scheduling, storage, storage_nodes
 from offline.validators.checks import run_checks
 from offline.validators.cluster_objects import find, of_kind
 from offline.validators.disruption.objects import Placed
+from offline.validators.scheduling import Node, Taint
 from offline.validators.scheduling.sources import stack_objects
 from tests.conftest import STACKS, document
 
 K8S = "v1.36.2"
 PROXMOX = "csi.proxmox.sinextra.dev"
 UNSET = object()
+REGION, ZONE = "topology.kubernetes.io/region", "topology.kubernetes.io/zone"
+CP_TAINT = Taint("node-role.kubernetes.io/control-plane", "", "NoSchedule")
+#: The node selector of the chart's values.talos.yaml, a label only the Talos CCM sets.
+NOCLOUD = {"node.cloudprovider.kubernetes.io/platform": "nocloud"}
 
 
 # --- Synthetic objects ------------------------------------------------------------------------
@@ -97,6 +104,58 @@ def platform(*extra: Placed) -> list[Placed]:
     return [storage_class("proxmox", default="true"), csi_driver(), *extra]
 
 
+def node(name: str, zone: str = "pve1", *taints: Taint) -> Node:
+    labels = {"kubernetes.io/hostname": name, REGION: "homelab", ZONE: zone}
+    role = "controlplane" if taints else "worker"
+    return Node(name, role, labels, taints, 2000, 4 << 30)
+
+
+NODES = [node("cp-1", "pve1", CP_TAINT), node("worker-1", "pve1"), node("worker-2", "pve2")]
+
+
+def node_plugin(driver: str = PROXMOX, where: str = "platform.yaml", **pod: Any) -> Placed:
+    """The driver's node plugin: a DaemonSet whose registrar registers `driver`'s socket."""
+    registrar = {
+        "name": "csi-node-driver-registrar",
+        "image": "registrar:1",
+        "args": [
+            "--csi-address=unix:///csi/csi.sock",
+            f"--kubelet-registration-path=/var/lib/kubelet/plugins/{driver}/csi.sock",
+        ],
+    }
+    labels = {"app": "csi-node"}
+    manifest = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "csi-node", "namespace": "csi"},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "plugin", "image": "p:1"}, registrar], **pod},
+            },
+        },
+    }
+    return Placed(manifest, "csi", where)
+
+
+def with_topology(placed: Placed, *zones: str) -> Placed:
+    manifest = copy.deepcopy(placed.manifest)
+    manifest["allowedTopologies"] = [
+        {
+            "matchLabelExpressions": [
+                {"key": REGION, "values": ["homelab"]},
+                {"key": ZONE, "values": list(zones)},
+            ]
+        }
+    ]
+    return Placed(manifest, placed.namespace, placed.where)
+
+
+def on_nodes(*objects: Placed, nodes: list[Node] | None = None) -> list[str]:
+    return storage.evaluate(list(objects), NODES if nodes is None else nodes).problems
+
+
 # --- Which class a claim gets -----------------------------------------------------------------
 
 
@@ -166,11 +225,22 @@ def test_an_empty_class_name_is_static_binding_a_note() -> None:
 # --- The class's provisioner and the claim's access modes ------------------------------------
 
 
-def test_a_provisioner_without_csidriver_is_unknown() -> None:
-    findings = storage.evaluate([storage_class("proxmox", default="true"), claim()])
+@pytest.mark.parametrize("provisioner", [PROXMOX, "nfs.csi.k8s.io", "rancher.io/local-path"])
+def test_an_external_provisioner_without_csidriver_is_not_installed(provisioner: str) -> None:
+    findings = storage.evaluate([storage_class("proxmox", provisioner, default="true"), claim()])
+    [problem] = findings.problems
+    assert f"no CSIDriver {provisioner} among the stack's objects" in problem
+    assert "nothing provisions the claim and it stays Pending" in problem
+    assert ("a CSI driver this check knows" in problem) is (provisioner == PROXMOX)
+    assert findings.notes == []
+
+
+def test_an_in_tree_provisioner_without_csidriver_is_unknown() -> None:
+    objects = [storage_class("ebs", "kubernetes.io/aws-ebs", default="true"), claim()]
+    findings = storage.evaluate(objects)
     assert findings.problems == []
-    [note] = findings.notes
-    assert f"no CSIDriver {PROXMOX} among the stack's objects" in note
+    [note, _modes] = findings.notes
+    assert "no CSIDriver kubernetes.io/aws-ebs among the stack's objects" in note
     assert "unknown" in note
 
 
@@ -242,6 +312,131 @@ def test_a_generic_ephemeral_volume_is_a_claim() -> None:
     assert "PersistentVolumeClaim app/<pod>-scratch (from Deployment app/web volumes[0]" in problem
 
 
+# --- Where the claim's pod can run ------------------------------------------------------------
+
+
+def test_a_claim_with_a_node_plugin_where_its_pod_runs_passes() -> None:
+    objects = platform(stateful_set(), node_plugin())
+    assert on_nodes(*objects) == []
+    # Without nodes (as before the plan passed them) only the class and modes are checked.
+    assert storage.evaluate([*platform(stateful_set())]).problems == []
+
+
+def test_a_node_plugin_that_runs_on_no_node_of_the_pod(  # the Talos values' selector
+) -> None:
+    [problem] = on_nodes(*platform(stateful_set(), node_plugin(nodeSelector=NOCLOUD)))
+    assert problem.startswith(
+        "app/redis.yaml: PersistentVolumeClaim app/data-redis-0 (from StatefulSet app/redis "
+        f"volumeClaimTemplates[0]): StorageClass proxmox (provisioner {PROXMOX}): the driver's "
+        "node plugin, DaemonSet csi/csi-node (platform.yaml), runs on none of the nodes its pod "
+        "(StatefulSet app/redis) can run on and the class admits (worker-1, worker-2): "
+        "nodeSelector node.cloudprovider.kubernetes.io/platform=nocloud (worker-1, worker-2); "
+    )
+    assert f'"driver name {PROXMOX} not found in the list of registered CSI drivers"' in problem
+    assert problem.endswith("(its nodeSelector, affinity, tolerations)")
+
+
+def test_the_node_plugin_must_run_where_the_pod_can() -> None:
+    """The plugin only on the control plane, which the pod does not tolerate."""
+    only_cp = node_plugin(
+        nodeSelector={"kubernetes.io/hostname": "cp-1"}, tolerations=[{"operator": "Exists"}]
+    )
+    [problem] = on_nodes(*platform(stateful_set(), only_cp))
+    assert "nodeSelector kubernetes.io/hostname=cp-1 (worker-1, worker-2)" in problem
+    # A pod that tolerates the taint can run on cp-1: it has the plugin.
+    tolerant = stateful_set()
+    pod_spec = tolerant.manifest["spec"]["template"]["spec"]
+    pod_spec["tolerations"] = [{"operator": "Exists"}]
+    assert on_nodes(*platform(tolerant, only_cp)) == []
+
+
+def test_no_node_plugin_at_all() -> None:
+    [problem] = on_nodes(*platform(stateful_set()))
+    assert "no DaemonSet among the stack's objects runs the node plugin of " + PROXMOX in problem
+    assert "--kubelet-registration-path=.../csi.proxmox.sinextra.dev/csi.sock" in problem
+    # Another driver's node plugin does not count, even beside the CSIDriver.
+    nfs = node_plugin("nfs.csi.k8s.io", where="nfs.yaml")
+    assert on_nodes(*platform(stateful_set(), nfs)) == [problem]
+    nfs_here = node_plugin("nfs.csi.k8s.io")
+    assert on_nodes(*platform(stateful_set(), nfs_here, csi_driver("nfs.csi.k8s.io"))) == [problem]
+
+
+def test_a_registrar_beside_the_csidriver_is_its_node_plugin() -> None:
+    """Fallback: a registrar whose path does not name the driver, from the chart that creates
+    the driver's CSIDriver."""
+    plugin = node_plugin("socket-dir", where="upstream/charts/x/templates/node.yaml")
+    driver = Placed(csi_driver().manifest, "csi", "upstream/charts/x/templates/csidriver.yaml")
+    objects = [storage_class("proxmox", default="true"), driver, stateful_set()]
+    assert on_nodes(*objects, plugin) == []
+    elsewhere = node_plugin("socket-dir", where="upstream/charts/y/templates/node.yaml")
+    [problem] = on_nodes(*objects, elsewhere)
+    assert "no DaemonSet among the stack's objects runs the node plugin" in problem
+
+
+def test_allowed_topologies_must_admit_a_node_of_the_pod() -> None:
+    objects = [with_topology(storage_class("proxmox", default="true"), "pve9"), csi_driver()]
+    [problem] = on_nodes(*objects, stateful_set(), node_plugin())
+    assert (
+        "StorageClass proxmox (provisioner csi.proxmox.sinextra.dev): allowedTopologies "
+        "(topology.kubernetes.io/region in [homelab] and topology.kubernetes.io/zone in [pve9]) "
+        "admit none of the nodes its pod (StatefulSet app/redis) can run on (worker-1: "
+        "topology.kubernetes.io/region=homelab, topology.kubernetes.io/zone=pve1, worker-2: "
+        "topology.kubernetes.io/region=homelab, topology.kubernetes.io/zone=pve2)"
+    ) in problem
+    assert "node(s) didn't find available persistent volumes to bind" in problem
+    objects[0] = with_topology(objects[0], "pve2")
+    assert on_nodes(*objects, stateful_set(), node_plugin()) == []
+
+
+def test_the_plugin_must_run_on_a_node_the_topology_admits() -> None:
+    """worker-1 has the plugin but the class only admits pve2, whose worker lacks it."""
+    objects = [with_topology(storage_class("proxmox", default="true"), "pve2"), csi_driver()]
+    plugin = node_plugin(nodeSelector={"kubernetes.io/hostname": "worker-1"})
+    [problem] = on_nodes(*objects, stateful_set(), plugin)
+    assert "the class admits (worker-2): nodeSelector kubernetes.io/hostname=worker-1" in problem
+
+
+def test_a_standalone_claim_is_checked_for_the_pods_that_mount_it() -> None:
+    pod_spec = {
+        "containers": [{"name": "web", "image": "web:1"}],
+        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
+        "nodeSelector": {"kubernetes.io/hostname": "worker-2"},
+    }
+    manifest = {
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "spec": pod_spec}},
+    }
+    web = Placed(manifest, "app", "web.yaml")
+    plugin = node_plugin(nodeSelector={"kubernetes.io/hostname": "worker-1"})
+    [problem] = on_nodes(*platform(claim(), web, plugin))
+    assert problem.startswith("app/claim.yaml: PersistentVolumeClaim app/data: ")
+    assert "its pod (Deployment app/web) can run on and the class admits (worker-2)" in problem
+    # A claim no pod mounts waits for one (WaitForFirstConsumer): nothing to place.
+    assert on_nodes(*platform(claim(), plugin)) == []
+    [mounted] = storage.claims_of([claim(), web])
+    assert [u.where for u in mounted.users] == ["web.yaml"]
+
+
+def test_a_pod_no_node_takes_is_left_to_the_scheduling_check() -> None:
+    tainted = [node("cp-1", "pve1", CP_TAINT)]
+    assert on_nodes(*platform(stateful_set()), nodes=tainted) == []
+
+
+def test_topology_terms_are_ored_and_their_expressions_anded() -> None:
+    labels = {REGION: "homelab", ZONE: "pve1"}
+    region = {"key": REGION, "values": ["homelab"]}
+    other_zone = {"key": ZONE, "values": ["pve2"]}
+    match = storage_nodes.topology_matches
+    assert match([], labels)
+    assert match([{"matchLabelExpressions": [region]}], labels)
+    assert not match([{"matchLabelExpressions": [region, other_zone]}], labels)
+    assert match(
+        [{"matchLabelExpressions": [other_zone]}, {"matchLabelExpressions": [region]}], labels
+    )
+    assert not match([{"matchLabelExpressions": []}], labels)  # an empty term matches nothing
+
+
 # --- The shipped stacks -----------------------------------------------------------------------
 
 
@@ -271,8 +466,71 @@ def test_redis_claim_binds_through_the_default_proxmox_class(stack: str) -> None
     assert defaults[0].manifest["provisioner"] == PROXMOX
     assert defaults[0].manifest["volumeBindingMode"] == "WaitForFirstConsumer"
     assert find(objects, "CSIDriver", PROXMOX) is not None
-    findings = storage.evaluate(objects)
+    findings = storage.evaluate(objects, shipped_nodes(stack))
     assert (findings.problems, findings.notes) == ([], [])
+    [plugin] = storage_nodes.node_plugins(objects, PROXMOX)
+    assert (plugin.namespace, plugin.manifest["metadata"]["name"]) == (
+        "csi-proxmox",
+        "proxmox-csi-plugin-node",
+    )
+
+
+def shipped_nodes(stack: str) -> list[Node]:
+    nodes, notes = scheduling.plan_nodes(document(stack))
+    assert notes == []
+    return nodes
+
+
+def with_node_plugin_selector(objects: list[Placed], selector: dict[str, str]) -> list[Placed]:
+    """`objects` with the Proxmox CSI node plugin given `selector` (as the chart's
+    values.talos.yaml would)."""
+    changed = []
+    for placed in objects:
+        if placed.manifest.get("kind") == "DaemonSet" and placed.namespace == "csi-proxmox":
+            manifest = copy.deepcopy(placed.manifest)
+            manifest["spec"]["template"]["spec"]["nodeSelector"] = selector
+            placed = Placed(manifest, placed.namespace, placed.where)
+        changed.append(placed)
+    return changed
+
+
+NODE_PLUGIN_MISSING = (
+    "gitops/apps/podinfo/base/redis.yaml: PersistentVolumeClaim podinfo/data-redis-0 (from "
+    "StatefulSet podinfo/redis volumeClaimTemplates[0]): StorageClass proxmox-local-lvm "
+    "(provisioner csi.proxmox.sinextra.dev): the driver's node plugin, DaemonSet "
+    "csi-proxmox/proxmox-csi-plugin-node "
+    "(upstream/charts/proxmox-csi-plugin/templates/node-deployment.yaml), runs on none of the "
+    "nodes its pod (StatefulSet podinfo/redis) can run on and the class admits"
+)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_talos_node_selector_leaves_the_redis_claim_without_node_plugin(stack: str) -> None:
+    """The chart's values.talos.yaml selects node-plugin nodes by a label only the Talos CCM
+    sets, which these clusters do not run: no node would mount the Redis volume."""
+    objects = with_node_plugin_selector(list(shipped_objects(stack)), NOCLOUD)
+    [problem] = storage.evaluate(objects, shipped_nodes(stack)).problems
+    assert problem.startswith(NODE_PLUGIN_MISSING)
+    assert "nodeSelector node.cloudprovider.kubernetes.io/platform=nocloud (" in problem
+
+
+def test_the_plan_fails_when_no_node_plugin_runs_where_the_claim_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    objects = with_node_plugin_selector(list(shipped_objects("dev")), NOCLOUD)
+    monkeypatch.setattr(checks, "stack_objects", lambda *args: (objects, []))
+    result = run_checks(document("dev"), K8S)
+    assert any(p.startswith(NODE_PLUGIN_MISSING) for p in result.problems)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_redis_claim_template_spells_out_its_kind(stack: str) -> None:
+    """Under ServerSideApply a claim template without apiVersion and kind differs from the live
+    StatefulSet, which Argo CD then shows OutOfSync for ever (argoproj/argo-cd#11143)."""
+    redis = find(list(shipped_objects(stack)), "StatefulSet", "redis", "podinfo")
+    assert redis is not None
+    [template] = redis.manifest["spec"]["volumeClaimTemplates"]
+    assert (template["apiVersion"], template["kind"]) == ("v1", "PersistentVolumeClaim")
 
 
 def test_redis_volume_size_grows_towards_prod() -> None:

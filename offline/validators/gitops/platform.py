@@ -6,8 +6,11 @@ when they drift until a volume or a certificate is refused in the cluster.
   creates its namespace and its Secret); its StorageClasses use datastores the stack's hosts
   have, in the stack's region, on the hosts that have them; exactly one is the default;
 - kubelet-csr-approver's `providerRegex` matches every node name and its `providerIpPrefixes`
-  hold every node address (else a kubelet's serving certificate is never approved);
-- metrics-server verifies the kubelets' certificates, so it needs the approver beside it.
+  are exactly the node addresses, each a /32: a node address outside them never gets its
+  serving certificate approved, and an address inside them that is no node's (the VIP, the
+  gateway, a free one) could be put in any kubelet's request and signed by the cluster CA;
+- metrics-server verifies the kubelets' certificates and reaches them on their InternalIP only,
+  so it needs the approver beside it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,22 @@ DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 REGION_LABEL = "topology.kubernetes.io/region"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 CSI_SWITCH = f"{NAMESPACE}:storage.proxmox_csi"
+APPROVER_VALUES = "kubelet-csr-approver.yaml"
+#: metrics-server's flags (kubernetes-sigs/metrics-server v0.8.1, the appVersion of the vendored
+#: chart 3.13.1, cmd/metrics-server/app/options/kubelet_client.go, AddFlags and Config):
+#: `--kubelet-insecure-tls` stops verifying the kubelets' serving certificates,
+#: `--deprecated-kubelet-completely-insecure` scrapes them over plain HTTP.
+INSECURE_FLAGS = ("kubelet-insecure-tls", "deprecated-kubelet-completely-insecure")
+#: The address types metrics-server tries, in order, for a kubelet (same file:
+#: `--kubelet-preferred-address-types`, a pflag string slice; NewKubeletClientOptions defaults to
+#: pkg/utils/address_resolver.go DefaultAddressTypePriority). Only InternalIP: the name of a
+#: homelab node seldom resolves, and the approved certificate names the node's InternalIP.
+ADDRESS_TYPES_FLAG = "kubelet-preferred-address-types"
+ADDRESS_TYPES = ["InternalIP"]
+DEFAULT_ADDRESS_TYPES = ["Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP"]
+#: Boolean flags take a value only as `--name=value` (pflag NoOptDefVal); strconv.ParseBool.
+BOOLEAN_FLAGS = frozenset({*INSECURE_FLAGS, "kubelet-use-node-status-port"})
+FALSE_VALUES = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 
 Addon = tuple[RenderedObject, charts.HelmSource]
 
@@ -271,21 +290,38 @@ def _approver_problems(
                     f"{pattern!r} does not match node {node.name!r} of {stack.file}: its kubelet "
                     "serving certificate would never be approved",
                 )
+    values_file = f"{folder}/{APPROVER_VALUES}"
+    wanted = ", ".join(f"{node.ip}/32" for node in stack.nodes)
     prefixes = []
     for text in filter(None, variables.get("PROVIDER_IP_PREFIXES", "").split(",")):
         try:
-            prefixes.append(ip_network(text.strip(), strict=False))
+            if "/" not in text or text != text.strip():
+                raise ValueError(text)
+            prefixes.append(ip_network(text, strict=False))
         except ValueError:
-            add("providerIpPrefixes", f"{text!r} is not an IP prefix: the approver exits")
+            add(
+                "providerIpPrefixes",
+                f"{text!r} is not an IP prefix (netip.ParsePrefix): the approver exits",
+            )
     if not prefixes:
-        add("providerIpPrefixes", f"empty: set the node network ({stack.network}) of {stack.file}")
+        add("providerIpPrefixes", f"empty: list the node addresses of {stack.file} ({wanted})")
         return problems
+    for prefix in prefixes:
+        extra = _not_nodes(prefix, stack)
+        if extra:
+            add(
+                "providerIpPrefixes",
+                f"{prefix} holds {extra}, which no node of {stack.file} has: with "
+                "bypassDnsResolution any kubelet could have a serving certificate for it signed "
+                f"by the cluster CA; list exactly the node addresses as /32 ({wanted})",
+            )
     for node in stack.nodes:
         if not any(_contains(prefix, node.ip) for prefix in prefixes):
             add(
                 "providerIpPrefixes",
                 f"no prefix holds the address {node.ip} of node {node.name!r} ({stack.file}): its "
-                "kubelet serving certificate would be denied",
+                f"kubelet serving certificate would be denied; add {node.ip}/32 to "
+                f"providerIpPrefixes in {values_file}",
             )
     return problems
 
@@ -294,25 +330,106 @@ def _contains(prefix: Any, address: IPv4Address) -> bool:
     return prefix.version == address.version and address in prefix
 
 
+def _not_nodes(prefix: Any, stack: StackPlatform) -> str:
+    """The addresses of `prefix` that are no node's, described ("" when there are none): the
+    stack's VIP, gateway and nameservers by name, then how many others, with the first."""
+    nodes = {node.ip for node in stack.nodes if _contains(prefix, node.ip)}
+    if prefix.num_addresses <= len(nodes):
+        return ""
+    roles = [("VIP", stack.vip), ("gateway", stack.gateway)]
+    roles += [("nameserver", address) for address in stack.nameservers]
+    named: dict[IPv4Address, str] = {}
+    for role, address in roles:
+        if address is not None and _contains(prefix, address) and address not in nodes:
+            named.setdefault(address, f"the {role} {address}")
+    parts = list(named.values())
+    rest = prefix.num_addresses - len(nodes) - len(named)
+    if rest > 0:
+        first = next(a for a in prefix if a not in nodes and a not in named)
+        parts.append(f"{rest} other addresses ({first}, ...)" if rest > 1 else f"{first}")
+    return ", ".join(parts)
+
+
+def parse_flags(args: list[str], booleans: frozenset[str]) -> dict[str, list[str | None]]:
+    """Go pflag command-line flags: `--name=value`, `--name value` (not for a boolean flag,
+    whose value comes only after `=`), `--name` alone (a boolean, true: None); values in the
+    order given; everything after `--` and every argument not starting with `--` is no flag."""
+    flags: dict[str, list[str | None]] = {}
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--":
+            break
+        if not arg.startswith("--"):
+            continue
+        name, equals, value = arg[2:].partition("=")
+        if equals:
+            flags.setdefault(name, []).append(value)
+        elif name in booleans or index >= len(args):
+            flags.setdefault(name, []).append(None)
+        else:
+            flags.setdefault(name, []).append(args[index])
+            index += 1
+    return flags
+
+
+def _address_types(values: list[str | None]) -> list[str]:
+    """A pflag string slice: each occurrence's comma-separated values, appended (the first
+    replaces the default)."""
+    return [part for value in values for part in (value or "").split(",")]
+
+
+def _metrics_container_problems(container: dict[str, Any]) -> list[tuple[str, str]]:
+    """(flag, why) of each metrics-server flag that breaks the kubelet TLS or addressing."""
+    args = [str(a) for a in (container.get("command") or [])[1:]]
+    args += [str(a) for a in container.get("args") or []]
+    flags = parse_flags(args, BOOLEAN_FLAGS)
+    found = []
+    for flag in INSECURE_FLAGS:
+        values = flags.get(flag, [])
+        if values and values[-1] not in FALSE_VALUES:
+            shown = f"--{flag}" + ("" if values[-1] is None else f"={values[-1]}")
+            found.append(
+                (
+                    shown,
+                    "metrics-server must verify the kubelets' serving certificates against the "
+                    "cluster CA (kubelet-csr-approver approves them)",
+                )
+            )
+    types = _address_types(flags[ADDRESS_TYPES_FLAG]) if ADDRESS_TYPES_FLAG in flags else None
+    if types != ADDRESS_TYPES:
+        shown = (
+            "unset, the default " + ",".join(DEFAULT_ADDRESS_TYPES)
+            if types is None
+            else (",".join(types))
+        )
+        found.append(
+            (
+                f"--{ADDRESS_TYPES_FLAG}",
+                f"{shown}: must be exactly {','.join(ADDRESS_TYPES)}; a node name (Hostname) "
+                "seldom resolves in a homelab, and an external address is not the one the "
+                "kubelet's approved certificate names",
+            )
+        )
+    return found
+
+
 def _metrics_problems(
     addon: Addon, approver: bool, rendered: dict[str, list[RenderedObject]]
 ) -> list[Problem]:
+    """metrics-server's flags, as kubernetes-sigs/metrics-server v0.8.1 (the appVersion of the
+    vendored chart 3.13.1) reads them: cmd/metrics-server/app/options/kubelet_client.go."""
     item, source = addon
     name = describe(item.manifest)
     problems = []
     for obj in _objects(source, rendered, "Deployment"):
         pod = ((obj.manifest.get("spec") or {}).get("template") or {}).get("spec") or {}
         for container in pod.get("containers") or []:
-            if "--kubelet-insecure-tls" in (container.get("args") or []):
-                problems.append(
-                    Problem(
-                        item.origin,
-                        name,
-                        source.values_field,
-                        "--kubelet-insecure-tls: metrics-server must verify the kubelets' "
-                        "serving certificates (kubelet-csr-approver approves them)",
-                    )
-                )
+            if container.get("name") != METRICS_CHART:
+                continue  # the chart's addon-resizer sidecar has flags of its own
+            for flag, why in _metrics_container_problems(container):
+                problems.append(Problem(item.origin, name, source.values_field, f"{flag}: {why}"))
     if not approver:
         message = (
             f"needs {APPROVER_CHART} beside it: the kubelets ask for serving certificates "

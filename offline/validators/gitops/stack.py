@@ -47,6 +47,10 @@ class StackPlatform:
     network: IPv4Network
     proxmox_csi: bool
     """`storage.proxmox_csi`: the program creates the CSI plugin's namespace and Secret."""
+    vip: IPv4Address | None = None
+    """`network.vip`: the control planes' shared address, no node's own."""
+    gateway: IPv4Address | None = None
+    nameservers: tuple[IPv4Address, ...] = ()
 
 
 def _stack_file(env: str) -> Path:
@@ -112,4 +116,7 @@ def platform_from_values(values: dict[str, str], file: str) -> StackPlatform | P
         nodes=tuple(StackNode(str(n.name), IPv4Address(str(n.ip)), str(n.host)) for n in nodes),
         network=IPv4Network(str(network.cidr), strict=False),
         proxmox_csi=storage.proxmox_csi,
+        vip=IPv4Address(str(network.vip)),
+        gateway=IPv4Address(str(network.gateway)),
+        nameservers=tuple(IPv4Address(str(a)) for a in network.nameservers),
     )

@@ -8,8 +8,9 @@ requests), a greedy scheduler with kube-scheduler's filters (scheduler.py, filte
 spread.py), then every rolling update (rollout.py) and every drain (drain.py).
 
 Not modelled: preferred (anti-)affinity and ScheduleAnyway spreads (scoring only), priority and
-preemption, ephemeral storage, volumes and their zones, host ports, Jobs and CronJobs, HPA
-scale-up beyond minReplicas, the kernel's share of the VM's memory.
+preemption, ephemeral storage, volumes and their zones (except in a drain, which keeps a pod on
+a zone-local volume in its zone: drain.py), host ports, Jobs and CronJobs, HPA scale-up beyond
+minReplicas, the kernel's share of the VM's memory.
 """
 
 from .cluster import Cluster, Reason

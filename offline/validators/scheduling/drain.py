@@ -9,18 +9,30 @@ becomes ready gives the disruption back, one that stays Pending never does. So t
 forever (until --drain-timeout fails the upgrade) when more of a budget's pods on the node find
 no other node than the budget allows disruptions with every pod healthy. Pods with no budget
 that find no other node only wait, Pending, for the node to come back (a note).
+
+A pod whose claim is a zone-local volume (`storage.zone_pinned`: a WaitForFirstConsumer class of
+the Proxmox CSI plugin, a disk on one Proxmox host) is pinned to the zone of the node it runs
+on: its PersistentVolume's node affinity names that zone, and the scheduler takes no node of
+another ("node(s) had volume node affinity conflict", kubernetes
+pkg/scheduler/framework/plugins/volumebinding). Its replacement is placed in that zone only; if
+no other schedulable node is there, it waits Pending for the node (a warning naming the volume).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..disruption.objects import Placed, _name, _setting, selector_matches
 from ..disruption.rule import WHY, NotUnderstoodError, allowed_disruptions
 from . import shape
 from .cluster import Cluster, Reason
-from .scheduler import explain, place
+from .nodes import ZONE_LABEL
+from .scheduler import _score, explain, place, reason
 from .workloads import Pod
+
+#: (kind, namespace, name) of a workload -> its zone-local claims (storage.zone_pinned).
+Pinned = Mapping[tuple[str, str, str], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -63,18 +75,70 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def drain_findings(cluster: Cluster, budgets: list[Budget]) -> tuple[list[str], list[str]]:
+def _pinned_key(pod: Pod) -> tuple[str, str, str]:
+    return pod.workload.kind, pod.workload.namespace, pod.workload.name
+
+
+def place_in_zone(cluster: Cluster, pod: Pod, zone: str) -> tuple[str | None, dict[str, Reason]]:
+    """`scheduler.place` among the nodes of `zone` only: a node of another zone refuses the pod
+    for its volume's node affinity."""
+    reasons: dict[str, Reason] = {}
+    feasible = []
+    for node in cluster.nodes.values():
+        other = node.labels.get(ZONE_LABEL)
+        if other != zone:
+            advice = (
+                f"run another schedulable node in zone {zone} (on that Proxmox host), or move "
+                "the volume to another host (pvecsictl migrate)"
+            )
+            detail = f"zone {other or '<unset>'}"
+            reasons[node.name] = Reason("volume node affinity conflict", detail, advice, True)
+            continue
+        why = reason(cluster, pod, node)
+        if why is None:
+            feasible.append(node)
+        else:
+            reasons[node.name] = why
+    if not feasible:
+        return None, reasons
+    best = min(feasible, key=lambda n: _score(cluster, pod, n))
+    cluster.bind(pod, best.name)
+    return best.name, reasons
+
+
+def _elsewhere(cluster: Cluster, pod: Pod, zone: str) -> bool:
+    """Whether a node of another zone would take `pod`, but for its volume."""
+    return any(
+        node.labels.get(ZONE_LABEL) != zone and reason(cluster, pod, node) is None
+        for node in cluster.nodes.values()
+    )
+
+
+def drain_findings(
+    cluster: Cluster, budgets: list[Budget], pinned: Pinned | None = None
+) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of draining each node in turn; `pinned` (storage.zone_pinned): the
+    workloads whose pods a zone-local volume keeps in their node's zone."""
+    pinned = pinned or {}
     problems, notes = [], []
     for name in sorted(cluster.nodes):
         trial = cluster.copy()
         trial.cordon(name)
+        zone = trial.nodes[name].labels.get(ZONE_LABEL)
         evicted = [p for p in trial.pods[name] if p.workload.evictable]
         for pod in evicted:
             trial.unbind(pod)
         evicted.sort(key=lambda p: (-p.workload.memory, -p.workload.cpu, p.workload.title))
         stranded: dict[Pod, dict[str, Reason]] = {}
+        held: list[Pod] = []
         for pod in evicted:
-            node, reasons = place(trial, pod)
+            volumes = pinned.get(_pinned_key(pod))
+            if volumes and zone is not None:
+                node, reasons = place_in_zone(trial, pod, zone)
+                if node is None and _elsewhere(trial, pod, zone):
+                    held.append(pod)
+            else:
+                node, reasons = place(trial, pod)
             if node is None:
                 stranded[pod] = {n: r for n, r in reasons.items() if n != name}
         blocked: set[Pod] = set()
@@ -96,7 +160,17 @@ def drain_findings(cluster: Cluster, budgets: list[Budget]) -> tuple[list[str], 
                 f"never completes: {WHY}; fix: {advice}; or let the budget allow "
                 f"{len(stuck)} (maxUnavailable: {len(stuck)})"
             )
-        waiting = [p for p in stranded if p not in blocked]
+        for pod in held:
+            if pod in blocked:
+                continue
+            volumes = ", ".join(dict.fromkeys(pinned[_pinned_key(pod)]))
+            notes.append(
+                f"draining {name}: {pod.workload.ref} waits Pending until it is back: its "
+                f"volume {volumes} is a disk in zone {zone} (its Proxmox host), and no other "
+                f'schedulable node in zone {zone} takes the pod ("node(s) had volume node '
+                'affinity conflict" on the others); another node on that host would'
+            )
+        waiting = [p for p in stranded if p not in blocked and p not in held]
         if waiting:
             owners = ", ".join(sorted({f"{p.workload.ref}" for p in waiting}))
             notes.append(

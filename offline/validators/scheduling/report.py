@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import gitops
+from .. import gitops, storage
 from .cluster import Cluster
 from .drain import budgets_of, drain_findings
 from .nodes import (
@@ -68,7 +68,9 @@ def evaluate(
     report.warnings += warnings
     # A node whose drain a budget blocks fails its upgrade in every environment (dev included:
     # with one node running workloads the program ships no budget there, see cloudflared.py).
-    problems, warnings = drain_findings(report.cluster, budgets_of(objects))
+    # A pod on a zone-local volume (a Proxmox disk) can only move within its zone.
+    pinned = storage.zone_pinned(objects)
+    problems, warnings = drain_findings(report.cluster, budgets_of(objects), pinned)
     report.problems += problems
     report.warnings += warnings
     return report
