@@ -15,6 +15,7 @@ from components.cloudflare import (
     TunnelArgs,
 )
 from components.kubernetes import KubernetesCluster
+from components.monitoring import Alerting, AlertingArgs
 from components.providers import make_providers
 from components.proxmox import NodeVm, NodeVmArgs, TalosImage, TalosImageArgs
 from components.storage import ProxmoxCsiArgs, ProxmoxCsiCredentials
@@ -69,10 +70,11 @@ kubernetes = KubernetesCluster(
     kubeconfig=talos_cluster.kubeconfig,
     cluster_identifier=f"{project}-{stack.cluster_name}",
 )
-# The storage add-on's namespace and credentials, before the tree's first sync needs them.
-storage: list[pulumi.Resource] = []
+# What the tree's first sync needs from the program: the storage and monitoring add-ons'
+# namespaces, credentials and configuration.
+prerequisites: list[pulumi.Resource] = []
 if stack.storage.proxmox_csi and secrets.proxmox_csi_token is not None:
-    storage.append(
+    prerequisites.append(
         ProxmoxCsiCredentials(
             "proxmox-csi",
             ProxmoxCsiArgs(
@@ -84,6 +86,18 @@ if stack.storage.proxmox_csi and secrets.proxmox_csi_token is not None:
             ),
         )
     )
+# The monitoring add-on's namespace and Alertmanager's configuration (its receivers are secret).
+prerequisites.append(
+    Alerting(
+        "alerting",
+        AlertingArgs(
+            format=stack.alerting.format,
+            receiver_url=secrets.alertmanager_receiver_url,
+            heartbeat_url=secrets.alertmanager_heartbeat_url,
+            k8s_provider=kubernetes.provider,
+        ),
+    )
+)
 argocd = ArgoCd(
     "argocd",
     ArgoCdArgs(
@@ -97,7 +111,7 @@ argocd = ArgoCd(
         webhook_secret=secrets.argocd_webhook_secret,
         notifications_url=secrets.argocd_notifications_url,
         notifications_format=stack.argocd_notifications.format,
-        root_waits_for=storage,
+        root_waits_for=prerequisites,
     ),
 )
 access = AdminAccess(

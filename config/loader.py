@@ -50,6 +50,10 @@ class Secrets:
     """Where Argo CD posts its notifications (the URL holds the receiver's token)."""
     proxmox_csi_token: pulumi.Output[str] | None = None
     """The Proxmox CSI plugin's API token, `USER@REALM!TOKENID=UUID`."""
+    alertmanager_receiver_url: pulumi.Output[str] | None = None
+    """Where Alertmanager sends alerts (the URL holds the receiver's token)."""
+    alertmanager_heartbeat_url: pulumi.Output[str] | None = None
+    """A dead man's switch (healthchecks.io and the like) the Watchdog alert pings."""
 
 
 @dataclass
@@ -340,5 +344,7 @@ def load() -> tuple[StackConfig, Secrets]:
         argocd_webhook_secret=optional("argocd_webhook_secret"),
         argocd_notifications_url=optional("argocd_notifications_url"),
         proxmox_csi_token=optional("proxmox_csi_token"),
+        alertmanager_receiver_url=optional("alertmanager_receiver_url"),
+        alertmanager_heartbeat_url=optional("alertmanager_heartbeat_url"),
     )
     return result.config, secrets

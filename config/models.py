@@ -185,6 +185,14 @@ class NotificationsConfig(Model):
     """The receiver's payload: a Slack or Discord incoming webhook, or plain JSON."""
 
 
+class AlertingConfig(Model):
+    """Where Alertmanager sends alerts: the secret `alertmanager_receiver_url` (its URL carries
+    the receiver's token); without it alerts are only seen in the Alertmanager UI."""
+
+    format: Literal["slack", "discord", "webhook"] = "webhook"
+    """The receiver: a Slack or Discord incoming webhook, or Alertmanager's JSON webhook."""
+
+
 def is_argocd_ui(entry: PublicHostname) -> bool:
     """A hostname routed to the Argo CD API server (its UI)."""
     return "//argocd-server." in entry.service
@@ -209,9 +217,10 @@ SECTIONS: dict[str, Any] = {
     "cloudflare": CloudflareConfig,
     "storage": StorageConfig,
     "argocd_notifications": NotificationsConfig,
+    "alerting": AlertingConfig,
 }
 
-DEFAULTED_SECTIONS = frozenset({"storage", "argocd_notifications"})
+DEFAULTED_SECTIONS = frozenset({"storage", "argocd_notifications", "alerting"})
 """Sections a stack may leave out: their models' defaults apply."""
 
 REQUIRED_SECRETS = ("proxmox_api_token", "cloudflare_api_token")
@@ -223,12 +232,15 @@ OPTIONAL_SECRETS = (
     "argocd_webhook_secret",
     "argocd_notifications_url",
     "proxmox_csi_token",
+    "alertmanager_receiver_url",
+    "alertmanager_heartbeat_url",
 )
 """Secret config keys a stack may set: for a private GitOps repository an HTTPS token
 (`https://` URL) or an SSH deploy key (`git@host:org/repo.git` or `ssh://` URL); the shared
 secret of a Git webhook that tells Argo CD about a push at once (README, "Git webhook"); the URL
-Argo CD notifications are posted to; and the Proxmox CSI plugin's API token, required while
-`storage.proxmox_csi` is on (`required_secrets`)."""
+Argo CD notifications are posted to; the Proxmox CSI plugin's API token, required while
+`storage.proxmox_csi` is on (`required_secrets`); where Alertmanager sends alerts, and the
+dead man's switch its always-firing Watchdog alert is sent to (docs/alerts.md)."""
 
 
 def required_secrets(storage: StorageConfig | None) -> tuple[str, ...]:
@@ -257,6 +269,7 @@ class StackConfig(Model):
     cloudflare: CloudflareConfig
     storage: StorageConfig
     argocd_notifications: NotificationsConfig
+    alerting: AlertingConfig
 
     @property
     def control_planes(self) -> list[NodeConfig]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigProblem, key
 from .ingress import ingress_rule_problems
@@ -237,6 +238,18 @@ def _one_label(hostname: str, zone: str) -> str:
     return f"{hostname[: -len(zone) - 1].replace('.', '-')}.{zone}"
 
 
+MONITORING_NAMESPACE = "monitoring"
+
+
+def is_monitoring_ui(entry: Any) -> bool:
+    """A hostname routed to a Service of the monitoring namespace (`<svc>.monitoring.svc...`)."""
+    try:
+        host = (urlsplit(entry.service).hostname or "").split(".")
+    except ValueError:  # not a URL (an invalid IPv6 literal): the ingress rules report it
+        return False
+    return len(host) >= 3 and host[1] == MONITORING_NAMESPACE and host[2] == "svc"
+
+
 def access_rules(cloudflare: CloudflareConfig, environment: str | None) -> list[ConfigProblem]:
     """Admin UIs only behind Access; the Argo CD UI is an admin UI in staging and prod."""
     problems = []
@@ -258,6 +271,16 @@ def access_rules(cloudflare: CloudflareConfig, environment: str | None) -> list[
                     key(f"cloudflare.hostnames[{i}].hostname"),
                     entry.hostname,
                     "a single name for the Argo CD UI (Argo CD's external URL), not a wildcard",
+                )
+            )
+    for i, entry in enumerate(cloudflare.hostnames):
+        if is_monitoring_ui(entry) and not entry.admin:
+            problems.append(
+                ConfigProblem(
+                    key(f"cloudflare.hostnames[{i}].admin"),
+                    entry.admin,
+                    f"true: {entry.hostname} routes to the monitoring namespace (Grafana, "
+                    "Prometheus or Alertmanager), which is published only behind Cloudflare Access",
                 )
             )
     if environment in ("staging", "prod"):

@@ -196,10 +196,13 @@ def argocd_values(
             # shared secret; the chart writes it to argocd-secret as webhook.github.secret.
             **({"secret": {"githubSecret": webhook_secret}} if webhook_secret is not None else {}),
         },
+        # Each component's metrics Service (not the chart's ServiceMonitors: their CRD comes
+        # later, with the monitoring add-on); gitops/platform/monitoring selects them.
         "controller": {
             "replicas": 1,
             "resources": sizing.controller.values(),
             "pdb": _pdb(False),
+            "metrics": {"enabled": True},
         },
         "server": {
             "replicas": sizing.server_replicas,
@@ -207,17 +210,20 @@ def argocd_values(
             "pdb": _pdb(sizing.ha),
             # Reached only through the Cloudflare Tunnel connector.
             "service": {"type": "ClusterIP"},
+            "metrics": {"enabled": True},
         },
         "repoServer": {
             "replicas": sizing.repo_server_replicas,
             "resources": sizing.repo_server.values(),
             "copyutil": {"resources": sizing.small.values()},
             "pdb": _pdb(sizing.ha),
+            "metrics": {"enabled": True},
         },
         "applicationSet": {
             "replicas": sizing.application_set_replicas,
             "resources": sizing.application_set.values(),
             "pdb": _pdb(sizing.ha),
+            "metrics": {"enabled": True},
         },
         "notifications": (
             {"enabled": False}
@@ -225,6 +231,7 @@ def argocd_values(
             else {
                 "enabled": True,
                 "resources": sizing.notifications.values(),
+                "metrics": {"enabled": True},
                 **notifier_values(notifications, env, external_url),
             }
         ),

@@ -75,9 +75,17 @@ def cilium_values(nodes: int, kubeprism_port: int) -> dict[str, Any]:
         # A tenth of the nodes at a time, rounded up (the chart's default is 2 nodes): the
         # rollout of a 150-node cluster fits the release's timeout (cilium.py).
         "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
-        "envoy": {"rollOutPods": True, "resources": _resources("25m", "64Mi", "256Mi")},
+        "envoy": {
+            "rollOutPods": True,
+            "resources": _resources("25m", "64Mi", "256Mi"),
+            "prometheus": {"enabled": True},
+        },
+        # Metrics and their Services, not the chart's ServiceMonitors (their CRD arrives later,
+        # with the monitoring add-on; gitops/platform/monitoring selects these Services).
+        "prometheus": {"enabled": True, "metricsService": True},
         "operator": {
             "replicas": min(OPERATOR_MAX_REPLICAS, nodes),
+            "prometheus": {"enabled": True, "metricsService": True},
             "rollOutPods": True,
             "resources": _resources("25m", "128Mi", "256Mi"),
         },

@@ -63,6 +63,7 @@ def node_documents_inputs(
         region=stack.proxmox.region,
         cert_sans=(str(net.vip), str(node.ip)) if is_cp else (),
         data_volume_gb=node.data_disk_gb,
+        control_plane=is_cp,
         schedule_workloads=is_cp and stack.control_planes_schedulable,
     )
     return network, machine

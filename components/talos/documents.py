@@ -23,6 +23,20 @@ REGION_LABEL = "topology.kubernetes.io/region"
 
 Document = dict[str, Any]
 
+ETCD_METRICS_PORT = 2381
+METRICS_ARGS: dict[str, dict[str, str]] = {
+    # Talos binds both to 127.0.0.1 (siderolabs/talos v1.13.9
+    # internal/app/machined/pkg/controllers/k8s/control_plane_static_pod.go, `bind-address`):
+    # on the node's address, Prometheus scrapes their HTTPS /metrics (authorised by the API
+    # server's RBAC, as every request to them).
+    "controllerManager": {"bind-address": "0.0.0.0"},
+    "scheduler": {"bind-address": "0.0.0.0"},
+    # etcd serves metrics only on its client port, behind client certificates
+    # (internal/app/machined/pkg/system/services/etcd.go sets no `listen-metrics-urls`): a
+    # plain-HTTP metrics listener, metrics only (`/metrics`, `/health`), for Prometheus.
+    "etcd": {"listen-metrics-urls": f"http://0.0.0.0:{ETCD_METRICS_PORT}"},
+}
+
 
 @dataclass(frozen=True)
 class NodeNetwork:
@@ -50,6 +64,9 @@ class NodeMachine:
     cert_sans: tuple[str, ...] = ()
     data_volume_gb: int | None = None
     """Size of the node's second disk, if it has one: it becomes the user volume `data`."""
+    control_plane: bool = False
+    """A control-plane node: its controller manager, scheduler and etcd serve metrics where
+    Prometheus reaches them (`METRICS_ARGS`)."""
     schedule_workloads: bool = False
     """On a control plane of a cluster without workers: lift the control-plane taint.
 
@@ -138,6 +155,9 @@ def machine_patch(machine: NodeMachine) -> Document:
         cluster["apiServer"] = {"certSANs": list(machine.cert_sans)}
     if machine.schedule_workloads:
         cluster["allowSchedulingOnControlPlanes"] = True
+    if machine.control_plane:
+        for component, args in METRICS_ARGS.items():
+            cluster[component] = {"extraArgs": dict(args)}
     patch["cluster"] = cluster
     return patch
 

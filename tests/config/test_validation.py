@@ -287,3 +287,20 @@ def test_the_csi_plugins_volume_vmid_is_refused(prod: dict[str, str]) -> None:
         p.startswith(f"{NS}:nodes[0].vm_id: got 9999; expected another VM id: 9999 owns")
         for p in found
     ), found
+
+
+def test_monitoring_uis_are_published_only_behind_access(prod: dict[str, str]) -> None:
+    cloudflare = structured(prod, "cloudflare")
+    cloudflare["hostnames"].append(
+        {
+            "hostname": "grafana-test.example.net",
+            "service": "http://grafana.monitoring.svc.cluster.local:80",
+        }
+    )
+    found = problems_of(with_key(prod, "cloudflare", cloudflare))
+    index = len(cloudflare["hostnames"]) - 1
+    assert any(
+        p.startswith(f"{NS}:cloudflare.hostnames[{index}].admin: got False; expected true")
+        and "monitoring namespace" in p
+        for p in found
+    ), found

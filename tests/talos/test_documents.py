@@ -95,3 +95,21 @@ def test_talos_runs_no_cni_and_no_kube_proxy_and_kubelets_ask_for_serving_certs(
         extra = v1alpha1["machine"]["kubelet"]["extraArgs"]
         assert extra["rotate-server-certificates"] == "true", node
         assert v1alpha1["machine"]["features"]["kubePrism"]["port"] == 7445, node
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_control_planes_serve_metrics_where_prometheus_reaches_them(
+    talos_dir: Path, stack: str
+) -> None:
+    """Controller manager and scheduler on the node's address, etcd's plain metrics listener on
+    2381: what kube-prometheus-stack scrapes (docs/monitoring.md). Workers carry none of it."""
+    for node, machine_type, docs in sent_patches(stack):
+        full = full_configuration(talos_dir, machine_type, docs)
+        cluster = next(d for d in full if "machine" in d)["cluster"]
+        if machine_type == "controlplane":
+            assert cluster["controllerManager"]["extraArgs"]["bind-address"] == "0.0.0.0", node
+            assert cluster["scheduler"]["extraArgs"]["bind-address"] == "0.0.0.0", node
+            assert cluster["etcd"]["extraArgs"]["listen-metrics-urls"] == "http://0.0.0.0:2381"
+        else:
+            patch = next(d for d in docs if "machine" in d)
+            assert not {"controllerManager", "scheduler", "etcd"} & set(patch["cluster"]), node
