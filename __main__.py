@@ -15,7 +15,7 @@ from components.cloudflare import (
     TunnelArgs,
 )
 from components.kubernetes import KubernetesCluster
-from components.monitoring import Alerting, AlertingArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.providers import make_providers
 from components.proxmox import NodeVm, NodeVmArgs, TalosImage, TalosImageArgs
 from components.storage import ProxmoxCsiArgs, ProxmoxCsiCredentials
@@ -86,18 +86,18 @@ if stack.storage.proxmox_csi and secrets.proxmox_csi_token is not None:
             ),
         )
     )
-# The monitoring add-on's namespace and Alertmanager's configuration (its receivers are secret).
-prerequisites.append(
-    Alerting(
-        "alerting",
-        AlertingArgs(
-            format=stack.alerting.format,
-            receiver_url=secrets.alertmanager_receiver_url,
-            heartbeat_url=secrets.alertmanager_heartbeat_url,
-            k8s_provider=kubernetes.provider,
-        ),
-    )
+# The monitoring add-on's namespace, Alertmanager's configuration (its receivers are secret) and
+# Grafana's admin login.
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        alert_format=stack.alerting.format,
+        receiver_url=secrets.alertmanager_receiver_url,
+        heartbeat_url=secrets.alertmanager_heartbeat_url,
+        k8s_provider=kubernetes.provider,
+    ),
 )
+prerequisites.append(monitoring)
 argocd = ArgoCd(
     "argocd",
     ArgoCdArgs(
@@ -152,6 +152,7 @@ Cloudflared(
 
 pulumi.export("kubeconfig", talos_cluster.kubeconfig)
 pulumi.export("talosconfig", talos_cluster.talosconfig)
+pulumi.export("grafana_admin_password", monitoring.grafana_password)
 pulumi.export("kubernetes_endpoint", stack.cluster_endpoint)
 pulumi.export("talos_installer_image", image.installer_image)
 pulumi.export("tunnel_id", tunnel.tunnel.id)

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import importlib.util
 import io
+import shutil
 import sys
 import tarfile
 from pathlib import Path
@@ -230,3 +231,41 @@ def test_stamp_chart_replaces_the_placeholders_or_refuses() -> None:
     )
     with pytest.raises(refresh.RefreshError, match=r"expected one `version: 0\.0\.1-dummy` line"):
         refresh.stamp_chart(b"version: 1.2.15\nappVersion: v0.0.1-dummy\n", stamp)
+
+
+def test_kube_prometheus_stacks_dependencies_are_the_versions_its_chart_allows(
+    tmp_path: Path,
+) -> None:
+    """kube-prometheus-stack has no Chart.lock in Git: each unpacked dependency must be a version
+    its Chart.yaml allows (`0.12.*` for the Windows exporter), and Helm needs every one of them,
+    enabled or not."""
+    chart = UPSTREAM_DIR / "charts" / "kube-prometheus-stack"
+    assert not (chart / "Chart.lock").exists()
+    wanted = yaml.safe_load((chart / "Chart.yaml").read_text())["dependencies"]
+    names = sorted(d["name"] for d in wanted)
+    assert names == sorted(p.name for p in (chart / "charts").iterdir())
+    assert refresh._allows("0.12.*", "0.12.8") and refresh._allows("8.4.0", "8.4.0")
+    assert not refresh._allows("0.12.*", "0.13.0") and not refresh._allows("8.4.0", "8.4.1")
+    with pytest.raises(refresh.RefreshError, match="not understood"):
+        refresh._allows("^8.4.0", "8.4.0")
+    # A wrong one is refused, naming it.
+    argo = tmp_path / "charts" / "argo-cd"
+    shutil.copytree(ARGOCD_CHART_DIR, argo)
+    copied = tmp_path / "charts" / "kube-prometheus-stack"
+    (copied / "charts").mkdir(parents=True)
+    shutil.copy(chart / "Chart.yaml", copied / "Chart.yaml")
+    for name in names:
+        (copied / "charts" / name).mkdir()
+        shutil.copy(chart / "charts" / name / "Chart.yaml", copied / "charts" / name)
+    refresh.check_consistency(tmp_path)
+    (copied / "charts" / "grafana" / "Chart.yaml").write_text("name: grafana\nversion: 12.11.2\n")
+    with pytest.raises(refresh.RefreshError, match=r"grafana 12\.11\.1 \(no Chart\.lock\), but"):
+        refresh.check_consistency(tmp_path)
+
+
+def test_no_gitignore_nor_maintainer_scripts_are_vendored() -> None:
+    """A chart's .gitignore would apply to this repository (kube-prometheus-stack's ignores the
+    dependencies vendored in its charts/), and its hack/ scripts are no part of the chart."""
+    assert not list(UPSTREAM_DIR.rglob(".gitignore"))
+    assert not (UPSTREAM_DIR / "charts" / "kube-prometheus-stack" / "hack").exists()
+    assert not [p for p in UPSTREAM_DIR.rglob("*.py") if p.name != "refresh.py"]

@@ -93,6 +93,41 @@ KUBELET_CSR_APPROVER = Source(
     commit="14dd0aca331ff078ae3cb0a62ecbfe83b8e3a531",
     licence="MIT",
 )
+#: kube-prometheus-stack and the dependencies its Chart.yaml names, each at its own chart tag of
+#: prometheus-community/helm-charts (lightweight tags), except grafana, which the chart takes from
+#: https://grafana-community.github.io/helm-charts (grafana-community/helm-charts). The chart's
+#: Git tree has no Chart.lock: `prometheus-windows-exporter` is asked for as `0.12.*`, which
+#: resolved to 0.12.8, the newest 0.12 release when kube-prometheus-stack-88.5.3 was tagged.
+KUBE_PROMETHEUS_STACK = Source(
+    repo="prometheus-community/helm-charts",
+    tag="kube-prometheus-stack-88.5.3",
+    commit="ea930baeebeba39f56d6b44e351f23b2a072a600",
+    licence="Apache-2.0",
+)
+KUBE_STATE_METRICS = Source(
+    repo="prometheus-community/helm-charts",
+    tag="kube-state-metrics-8.4.0",
+    commit="1982f1c5828920f5d4ea5d04956169e81f8c5129",
+    licence="Apache-2.0",
+)
+NODE_EXPORTER = Source(
+    repo="prometheus-community/helm-charts",
+    tag="prometheus-node-exporter-4.56.1",
+    commit="8b8e639cac80a3001412f187060068978f649a55",
+    licence="Apache-2.0",
+)
+WINDOWS_EXPORTER = Source(
+    repo="prometheus-community/helm-charts",
+    tag="prometheus-windows-exporter-0.12.8",
+    commit="43a82e944bf3ca3aab1703613ca5cf09851b23ec",
+    licence="Apache-2.0",
+)
+GRAFANA = Source(
+    repo="grafana-community/helm-charts",
+    tag="grafana-12.11.1",
+    commit="864f7794683680e5100a38670e103c4fa6e37e29",
+    licence="Apache-2.0",
+)
 
 
 @dataclass(frozen=True)
@@ -137,6 +172,11 @@ SOURCES: tuple[Source | ArchiveSource, ...] = (
     PROXMOX_CSI,
     KUBELET_CSR_APPROVER,
     CILIUM_CHARTS,
+    KUBE_PROMETHEUS_STACK,
+    KUBE_STATE_METRICS,
+    NODE_EXPORTER,
+    WINDOWS_EXPORTER,
+    GRAFANA,
 )
 
 
@@ -201,12 +241,16 @@ class Item:
     upstream_path: str  # in the source repository (for an ArchiveSource: its archive)
     transform: Callable[[bytes], bytes] | None = None
     stamp: ChartStamp | None = None  # a chart folder whose Chart.yaml the release job stamps
+    skip: tuple[str, ...] = ()  # folders of a folder item not copied (relative, ending in `/`)
 
 
 TALOS_STABILITY = "pkg/machinery/config/types/v1alpha1/testdata/stability/v1.13"
 ARGO_CD_CRDS = "charts/argo-cd/templates/crds"
+#: Where Helm looks for kube-prometheus-stack's dependencies (its own `crds` subchart is in Git).
+KPS_DEPENDENCIES = "charts/kube-prometheus-stack/charts"
 
-#: In order: a folder nested in an earlier one (the redis-ha subchart) is written after it.
+#: In order: a folder nested in an earlier one (the redis-ha subchart, kube-prometheus-stack's
+#: dependencies) is written after it.
 ITEMS = (
     Item("charts/argo-cd/", ARGO_HELM, "charts/argo-cd/"),
     Item("charts/argo-cd/charts/redis-ha/", REDIS_HA, "charts/redis-ha/"),
@@ -219,6 +263,29 @@ ITEMS = (
         stamp=KUBELET_CSR_APPROVER_STAMP,
     ),
     Item("charts/cilium/", CILIUM_CHARTS, CILIUM_CHARTS.archive),
+    # Not `hack/`: the maintainers' Python scripts that regenerate the chart's rules and
+    # dashboards from kube-prometheus, no part of the chart (its .helmignore leaves them out of
+    # the package), and this repository's linters would check them as its own code.
+    Item(
+        "charts/kube-prometheus-stack/",
+        KUBE_PROMETHEUS_STACK,
+        "charts/kube-prometheus-stack/",
+        skip=("hack/",),
+    ),
+    Item(
+        f"{KPS_DEPENDENCIES}/kube-state-metrics/", KUBE_STATE_METRICS, "charts/kube-state-metrics/"
+    ),
+    Item(
+        f"{KPS_DEPENDENCIES}/prometheus-node-exporter/",
+        NODE_EXPORTER,
+        "charts/prometheus-node-exporter/",
+    ),
+    Item(
+        f"{KPS_DEPENDENCIES}/prometheus-windows-exporter/",
+        WINDOWS_EXPORTER,
+        "charts/prometheus-windows-exporter/",
+    ),
+    Item(f"{KPS_DEPENDENCIES}/grafana/", GRAFANA, "charts/grafana/"),
     Item(
         "talos/v1.13/config.schema.json",
         TALOS,
@@ -255,9 +322,20 @@ LICENSES = (
     ("charts/proxmox-csi-plugin/LICENSE", PROXMOX_CSI),
     ("charts/kubelet-csr-approver/LICENSE", KUBELET_CSR_APPROVER),
     ("charts/cilium/LICENSE", CILIUM_CHARTS),
+    ("charts/kube-prometheus-stack/LICENSE", KUBE_PROMETHEUS_STACK),
+    (f"{KPS_DEPENDENCIES}/kube-state-metrics/LICENSE", KUBE_STATE_METRICS),
+    (f"{KPS_DEPENDENCIES}/prometheus-node-exporter/LICENSE", NODE_EXPORTER),
+    (f"{KPS_DEPENDENCIES}/prometheus-windows-exporter/LICENSE", WINDOWS_EXPORTER),
+    (f"{KPS_DEPENDENCIES}/grafana/LICENSE", GRAFANA),
     ("talos/LICENSE", TALOS),
     ("argocd/LICENSE", ARGO_HELM),
 )
+
+#: Files of upstream folders that are not copied: a chart's `.gitignore` would apply to this
+#: repository (kube-prometheus-stack's ignores `charts/*` but `crds`, which would leave the
+#: dependencies vendored beside it out of Git); Helm leaves it out of a packaged chart too
+#: (the chart's `.helmignore`).
+SKIPPED_FILES = frozenset({".gitignore"})
 
 #: The top-level folders of upstream/ this script owns and rewrites whole.
 MANAGED = ("charts", "talos", "argocd")
@@ -347,6 +425,10 @@ def write_folder(git_dir: Path, item: Item, dest: Path) -> None:
             relative = PurePosixPath(member.name).relative_to(prefix)
             if not member.isfile() or ".." in relative.parts:
                 raise RefreshError(f"{item.source.repo}: {member.name}: not a plain file")
+            if relative.name in SKIPPED_FILES or any(
+                relative.as_posix().startswith(folder) for folder in item.skip
+            ):
+                continue
             target = dest / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             extracted = tar.extractfile(member)
@@ -414,24 +496,50 @@ def build(git_dirs: dict[str, Path], staging: Path) -> None:
     check_consistency(staging)
 
 
+#: Vendored charts whose dependencies are unpacked in their `charts/` folder, where Helm looks.
+CHARTS_WITH_DEPENDENCIES = ("argo-cd", "kube-prometheus-stack")
+
+
 def check_consistency(staging: Path) -> None:
-    """The unpacked redis-ha subchart is the version the argo-cd chart and its Chart.lock name."""
-    chart_dir = staging / "charts" / "argo-cd"
-    chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text())
-    lock = yaml.safe_load((chart_dir / "Chart.lock").read_text())
-    for dependency in chart.get("dependencies") or []:
-        name = dependency["name"]
-        subchart = chart_dir / "charts" / name / "Chart.yaml"
-        if not subchart.is_file():
-            raise RefreshError(f"argo-cd chart: dependency {name} is not vendored in charts/{name}")
-        version = yaml.safe_load(subchart.read_text())["version"]
-        locked = {d["name"]: d["version"] for d in lock.get("dependencies") or []}
-        if not (dependency["version"] == locked.get(name) == version):
-            raise RefreshError(
-                f"argo-cd chart: dependency {name} {dependency['version']} (Chart.lock: "
-                f"{locked.get(name)}), but the vendored subchart is {version}: pin the "
-                f"{name} tag the chart asks for"
-            )
+    """Each dependency of a chart in CHARTS_WITH_DEPENDENCIES is unpacked in its `charts/`, at
+    the version its Chart.lock names (argo-cd: redis-ha), or, for a chart whose Git tree has no
+    Chart.lock (kube-prometheus-stack), at a version its Chart.yaml allows (an exact version, or
+    `x.y.*`); Helm refuses to render a chart whose dependency is missing, enabled or not."""
+    for chart_name in CHARTS_WITH_DEPENDENCIES:
+        chart_dir = staging / "charts" / chart_name
+        chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text())
+        lock_file = chart_dir / "Chart.lock"
+        lock = yaml.safe_load(lock_file.read_text()) if lock_file.is_file() else None
+        locked = {d["name"]: d["version"] for d in (lock or {}).get("dependencies") or []}
+        for dependency in chart.get("dependencies") or []:
+            name, wanted = dependency["name"], str(dependency["version"])
+            subchart = chart_dir / "charts" / name / "Chart.yaml"
+            if not subchart.is_file():
+                raise RefreshError(
+                    f"{chart_name} chart: dependency {name} is not vendored in charts/{name}"
+                )
+            version = str(yaml.safe_load(subchart.read_text())["version"])
+            if lock is not None:
+                consistent = wanted == locked.get(name) == version
+                asked = f"{wanted} (Chart.lock: {locked.get(name)})"
+            else:
+                consistent = _allows(wanted, version)
+                asked = f"{wanted} (no Chart.lock)"
+            if not consistent:
+                raise RefreshError(
+                    f"{chart_name} chart: dependency {name} {asked}, but the vendored subchart "
+                    f"is {version}: pin the {name} tag the chart asks for"
+                )
+
+
+def _allows(constraint: str, version: str) -> bool:
+    """Whether a dependency's `version` constraint admits `version`: an exact version, or a
+    wildcard in its last parts (`0.12.*`); any other constraint is refused, to be checked by
+    hand and added here."""
+    if not re.fullmatch(r"[0-9]+(\.([0-9]+|\*))*", constraint):
+        raise RefreshError(f"dependency constraint {constraint!r}: not understood by refresh.py")
+    wanted, got = constraint.split("."), version.split(".")
+    return len(wanted) == len(got) and all(w in ("*", g) for w, g in zip(wanted, got, strict=True))
 
 
 def files_under(root: Path) -> dict[str, Path]:

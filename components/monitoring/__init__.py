@@ -1,5 +1,5 @@
 """Monitoring: what the program supplies to the monitoring add-on of the platform tree."""
 
-from .alerting import Alerting, AlertingArgs
+from .prerequisites import Monitoring, MonitoringArgs
 
-__all__ = ["Alerting", "AlertingArgs"]
+__all__ = ["Monitoring", "MonitoringArgs"]

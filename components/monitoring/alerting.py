@@ -1,5 +1,4 @@
-"""What the monitoring add-on (kube-prometheus-stack, gitops/platform) needs from the program:
-its namespace, and Alertmanager's configuration, which holds the receivers' secret URLs.
+"""Alertmanager's configuration, which holds the receivers' secret URLs.
 
 The Alertmanager of the add-on reads its whole configuration from the Secret
 `monitoring/alertmanager-config`, key `alertmanager.yaml` (prometheus-operator `configSecret`);
@@ -10,14 +9,11 @@ the URLs never enter Git or the Helm values. Receivers (prometheus/alertmanager
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import pulumi
 import yaml
 
-from .. import type_token
-from ..kubernetes import Manifest, register
+from ..kubernetes import Manifest
 
 NAMESPACE = "monitoring"
 CONFIG_SECRET = "alertmanager-config"
@@ -101,48 +97,3 @@ def alertmanager_config(fmt: str, receiver_url: str | None, heartbeat_url: str |
         "receivers": receivers,
     }
     return yaml.safe_dump(config, sort_keys=False)
-
-
-@dataclass(frozen=True)
-class AlertingArgs:
-    format: str
-    receiver_url: pulumi.Output[str] | None
-    heartbeat_url: pulumi.Output[str] | None
-    k8s_provider: pulumi.ProviderResource
-
-
-class Alerting(pulumi.ComponentResource):
-    """The `monitoring` namespace and Alertmanager's configuration Secret in it."""
-
-    def __init__(
-        self, name: str, args: AlertingArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(type_token("monitoring", "Alerting"), name, {}, opts)
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
-        namespace = register(f"{name}-namespace", namespace_manifest(), in_cluster)
-        config = pulumi.Output.secret(
-            pulumi.Output.all(args.receiver_url, args.heartbeat_url).apply(
-                lambda urls: alertmanager_config(args.format, urls[0], urls[1])
-            )
-        )
-        register(
-            f"{name}-config",
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": CONFIG_SECRET, "namespace": NAMESPACE, "labels": LABELS},
-                "type": "Opaque",
-                "stringData": {CONFIG_KEY: config},
-            },
-            pulumi.ResourceOptions.merge(
-                in_cluster, pulumi.ResourceOptions(depends_on=[namespace])
-            ),
-        )
-        self.register_outputs(
-            {
-                "namespace": NAMESPACE,
-                "secret": CONFIG_SECRET,
-                "receiver": args.receiver_url is not None,
-                "heartbeat": args.heartbeat_url is not None,
-            }
-        )

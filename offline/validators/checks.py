@@ -29,6 +29,7 @@ from . import (
     gitops,
     helm_render,
     metrics_api,
+    monitoring,
     proxmox,
     scheduling,
     storage,
@@ -180,7 +181,31 @@ def run_checks(
     result.ran.append(f"Scheduling {len(placed.workloads)} workloads on {len(placed.nodes)} nodes")
     result.node_table = scheduling.table(placed)
     storage_and_autoscaling(doc, kubernetes_version, rendered, placed.nodes, result)
+    monitoring_objects(rendered, result)
     return result
+
+
+def monitoring_objects(
+    rendered: dict[str, list[gitops.RenderedObject]] | None, result: CheckResult
+) -> None:
+    """The environment's PrometheusRules and Grafana dashboards, its own and its charts' (a chart's
+    recording rules are what its alerts and the dashboards may refer to): every PromQL
+    expression parsed, every referenced recording rule defined, every alert with a severity and a
+    runbook section in docs/alerts.md (`offline/validators/monitoring`)."""
+    if rendered is None:
+        return
+    objects = [item.manifest for items in rendered.values() for item in items]
+    result.problems += monitoring.rule_problems(objects)
+    result.problems += monitoring.dashboard_problems(objects)
+    result.problems += monitoring.coverage_problems(objects)
+    rules = sum(
+        len(group.get("rules") or [])
+        for obj in objects
+        if monitoring.rules.is_prometheus_rule(obj)
+        for group in monitoring.rules.groups_of(obj)
+    )
+    dashboards = sum(1 for obj in objects if monitoring.dashboards.is_dashboard_configmap(obj))
+    result.ran.append(f"Prometheus rules {rules} and dashboards {dashboards}")
 
 
 def storage_and_autoscaling(

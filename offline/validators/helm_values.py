@@ -79,15 +79,17 @@ def _merge_missing(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
 
 
 def load_chart_defaults(chart_dir: Path = ARGOCD_CHART_DIR) -> dict[str, Any]:
-    """The default values of the argo-cd chart in `chart_dir` (`upstream/charts/argo-cd`, 10.1.1).
+    """The default values of the chart in `chart_dir` (by default the argo-cd chart,
+    `upstream/charts/argo-cd`, 10.1.1).
 
-    Each dependency of its `Chart.yaml` (redis-ha 4.38.0) found unpacked in `charts/<name>/` has
-    its own `values.yaml` merged in below its name, as Helm does: the parent's values win.
+    Each dependency of its `Chart.yaml` (argo-cd: redis-ha 4.38.0; kube-prometheus-stack:
+    grafana, kube-state-metrics, ...) found unpacked in `charts/<name>/` has its own
+    `values.yaml` merged in below its name (or alias), as Helm does: the parent's values win.
     Raises FileNotFoundError naming the file if the chart's values.yaml is missing.
     """
     chart_dir = Path(chart_dir)
     defaults = _values_file(chart_dir / "values.yaml")
-    chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text()) or {}
+    chart = yaml.load((chart_dir / "Chart.yaml").read_text(), Loader=parsed.LOADER) or {}
     for dependency in chart.get("dependencies") or []:
         subchart_values = chart_dir / "charts" / dependency["name"] / "values.yaml"
         if subchart_values.is_file():
@@ -177,7 +179,7 @@ def template_references(chart_dir: Path) -> frozenset[str]:
     """
     chart_dir = Path(chart_dir)
     found = {path for file in _template_files(chart_dir) for path in _reads(file.read_text())}
-    chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text()) or {}
+    chart = yaml.load((chart_dir / "Chart.yaml").read_text(), Loader=parsed.LOADER) or {}
     for dependency in chart.get("dependencies") or []:
         key = dependency.get("alias") or dependency["name"]
         for file in _template_files(chart_dir / "charts" / dependency["name"]):
@@ -194,6 +196,12 @@ def _template_files(chart_dir: Path) -> list[Path]:
 @lru_cache(maxsize=8)
 def _cached_defaults(chart_dir: Path) -> dict[str, Any]:
     return load_chart_defaults(chart_dir)
+
+
+def chart_defaults(chart_dir: Path) -> dict[str, Any]:
+    """`load_chart_defaults(chart_dir)`, read once per chart in the process: shared, so do not
+    modify it (copy it first)."""
+    return _cached_defaults(Path(chart_dir).resolve())
 
 
 def ignored_values(chart_dir: Path, values: Mapping[str, Any]) -> list[str]:

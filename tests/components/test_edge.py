@@ -182,8 +182,10 @@ def test_the_tunnel_secret_never_sits_in_a_resource_id(stack: str) -> None:
     text; the tunnel secret comes from a RandomPassword (id "none", result secret)."""
     run = recorded(stack)
     assert by_type(run, "random:index/randomBytes:RandomBytes") == []
-    (password,) = by_type(run, "random:index/randomPassword:RandomPassword")
-    assert "result" in password.additional_secret_outputs
+    passwords = by_type(run, "random:index/randomPassword:RandomPassword")
+    assert {p.name for p in passwords} == {"tunnel-secret", "monitoring-grafana-password"}
+    for password in passwords:
+        assert "result" in password.additional_secret_outputs
     (tunnel,) = by_type(run, TUNNEL)
     assert "tunnelSecret" in tunnel.secret_inputs
 
@@ -193,7 +195,13 @@ def test_git_webhook_gets_an_access_bypass_and_its_secret_stays_secret() -> None
     values = {**values, "talos-platform:argocd_webhook_secret": "s3cr3t-value"}
     run = recorded("staging", values, secrets | {"talos-platform:argocd_webhook_secret"})
     apps = {a.inputs["domain"]: a for a in by_type(run, ACCESS_APP)}
-    assert set(apps) == {"argocd-staging.example.com", "argocd-staging.example.com/api/webhook"}
+    assert set(apps) == {
+        "argocd-staging.example.com",
+        "argocd-staging.example.com/api/webhook",
+        "grafana-staging.example.com",
+        "prometheus-staging.example.com",
+        "alertmanager-staging.example.com",
+    }
     bypass = apps["argocd-staging.example.com/api/webhook"]
     policies = {p.urn: p for p in by_type(run, ACCESS_POLICY)}
     [policy_urn] = bypass.property_dependencies["policies"]

@@ -71,12 +71,15 @@ def test_public_argocd_ui_is_an_error_in_staging_and_prod(stack: str) -> None:
     )
 
 
-def test_public_argocd_ui_is_allowed_in_dev() -> None:
+def test_public_argocd_ui_is_allowed_in_dev_but_never_monitoring() -> None:
     values, secrets = stack_values("dev")
     cf = structured(values, "cloudflare")
     for entry in cf["hostnames"]:
         entry["admin"] = False
-    assert validate(with_key(values, "cloudflare", cf), secrets).problems == []
+    found = [str(p) for p in validate(with_key(values, "cloudflare", cf), secrets).problems]
+    # Only the monitoring UIs (Grafana, Prometheus, Alertmanager) are refused public.
+    assert len(found) == 3
+    assert all("routes to the monitoring namespace" in p for p in found)
 
 
 def test_admin_hostnames_need_someone_to_let_in() -> None:

@@ -24,7 +24,10 @@ ADDONS = {
     "kubelet-csr-approver": ("https://postfinance.github.io/kubelet-csr-approver", "1.2.14"),
     "metrics-server": ("https://kubernetes-sigs.github.io/metrics-server/", "3.13.1"),
     "proxmox-csi-plugin": ("ghcr.io/sergelogvinov/charts", "0.5.9"),
+    "kube-prometheus-stack": ("https://prometheus-community.github.io/helm-charts", "88.5.3"),
 }
+#: Add-ons that follow a folder of this repository instead of a chart.
+LOCAL_ADDONS = {"monitoring-config": "gitops/platform/monitoring/envs/{env}"}
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +97,18 @@ def test_each_addon_is_a_pinned_chart_in_the_platform_project(
     env: str, shipped: dict[str, Rendered]
 ) -> None:
     apps = gitops.addon_applications(env, shipped[env])
-    assert sorted(app.manifest["metadata"]["name"] for app in apps) == sorted(ADDONS)
+    assert sorted(app.manifest["metadata"]["name"] for app in apps) == sorted(
+        [*ADDONS, *LOCAL_ADDONS]
+    )
     for app in apps:
         spec = app.manifest["spec"]
+        if app.manifest["metadata"]["name"] in LOCAL_ADDONS:
+            path = LOCAL_ADDONS[app.manifest["metadata"]["name"]].format(env=env)
+            assert (spec["source"]["repoURL"], spec["source"]["path"]) == (
+                gitops.GITOPS_REPO_URL,
+                path,
+            )
+            continue
         repo, version = ADDONS[app.manifest["metadata"]["name"]]
         assert spec["project"] == "platform"
         assert (spec["source"]["repoURL"], spec["source"]["targetRevision"]) == (repo, version)
@@ -104,8 +116,14 @@ def test_each_addon_is_a_pinned_chart_in_the_platform_project(
         assert spec["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
         assert "CreateNamespace=true" not in spec["syncPolicy"]["syncOptions"]
     project = item(shipped[env], "AppProject", "platform").manifest["spec"]
-    assert sorted(project["sourceRepos"]) == sorted(repo for repo, _ in ADDONS.values())
-    assert {d["namespace"] for d in project["destinations"]} == {"kube-system", "csi-proxmox"}
+    assert sorted(project["sourceRepos"]) == sorted(
+        [gitops.GITOPS_REPO_URL, *(repo for repo, _ in ADDONS.values())]
+    )
+    assert {d["namespace"] for d in project["destinations"]} == {
+        "kube-system",
+        "csi-proxmox",
+        "monitoring",
+    }
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -118,6 +136,13 @@ def test_the_platform_project_whitelists_exactly_what_the_charts_render(
         for addon in ADDONS
         for obj in rendered[chart_key(addon)]
     }
+    used |= {
+        (obj.manifest["apiVersion"].rpartition("/")[0], obj.manifest["kind"])
+        for path in LOCAL_ADDONS.values()
+        for obj in rendered[path.format(env=env)]
+    }
+    # The CRDs of a chart's crds/ folder are applied, though not rendered by the check.
+    used.add(("apiextensions.k8s.io", "CustomResourceDefinition"))
     project = item(rendered, "AppProject", "platform").manifest["spec"]
     listed = [
         (rule["group"], rule["kind"])
@@ -133,16 +158,25 @@ def test_the_platform_project_whitelists_exactly_what_the_charts_render(
 def test_chart_objects_are_placed_as_argo_cd_applies_them(
     env: str, shipped: dict[str, Rendered]
 ) -> None:
+    home = {"proxmox-csi-plugin": "csi-proxmox", "kube-prometheus-stack": "monitoring"}
     for addon in ADDONS:
         for obj in shipped[env][chart_key(addon)]:
             namespace = obj.manifest["metadata"].get("namespace")
             if obj.manifest["kind"] in gitops.CLUSTER_SCOPED_KINDS:
                 assert namespace is None, obj.manifest["kind"]
+            elif obj.manifest["kind"] in ("Service", "Endpoints") and obj.origin.split("/")[-2] in (
+                "kube-controller-manager",
+                "kube-scheduler",
+                "kube-etcd",
+                "core-dns",
+            ):
+                # The control plane's and CoreDNS's Services and Endpoints (docs/monitoring.md).
+                assert namespace == "kube-system"
             else:
-                assert namespace == (
-                    "csi-proxmox" if addon == "proxmox-csi-plugin" else "kube-system"
-                )
-            assert obj.origin.startswith(f"upstream/charts/{addon}/templates/"), obj.origin
+                assert namespace == home.get(addon, "kube-system")
+            # A subchart's templates are below its parent's (charts/<subchart>/templates/).
+            assert obj.origin.startswith(f"upstream/charts/{addon}/"), obj.origin
+            assert "/templates/" in obj.origin
             assert (gitops.REPO_ROOT / obj.origin).is_file()
 
 
@@ -272,6 +306,9 @@ def test_a_kind_the_project_does_not_whitelist_is_refused(shipped: dict[str, Ren
     cluster = _whitelist(rendered, "clusterResourceWhitelist")
     cluster.remove({"group": "storage.k8s.io", "kind": "StorageClass"})
     assert messages(gitops.addon_problems("prod", rendered)) == [
+        "upstream/charts/kube-prometheus-stack/charts/prometheus-node-exporter/templates/"
+        "daemonset.yaml: DaemonSet monitoring/node-exporter: kind: kind not in the project's "
+        "namespaceResourceWhitelist",
         "upstream/charts/proxmox-csi-plugin/templates/storageclass.yaml: StorageClass "
         "proxmox-local-lvm: kind: cluster-scoped kind not whitelisted",
         "upstream/charts/proxmox-csi-plugin/templates/node-deployment.yaml: DaemonSet "
@@ -291,13 +328,13 @@ def test_a_kind_no_addon_renders_is_too_wide(shipped: dict[str, Rendered]) -> No
     project["destinations"].append({"server": "https://kubernetes.default.svc", "namespace": "x"})
     assert messages(gitops.addon_problems("dev", rendered)) == [
         "gitops/platform/envs/dev/appproject.yaml: AppProject argocd/platform: "
-        "spec.sourceRepos[3]: 'https://charts.example.com': no add-on installs a chart from it",
+        "spec.sourceRepos[5]: 'https://charts.example.com': no add-on installs a chart from it",
         "gitops/platform/envs/dev/appproject.yaml: AppProject argocd/platform: "
-        "spec.destinations[2]: 'x': no add-on deploys there",
+        "spec.destinations[3]: 'x': no add-on deploys there",
         "gitops/platform/envs/dev/appproject.yaml: AppProject argocd/platform: "
-        "spec.clusterResourceWhitelist[5]: */*: name one kind of this scope",
+        "spec.clusterResourceWhitelist[6]: */*: name one kind of this scope",
         "gitops/platform/envs/dev/appproject.yaml: AppProject argocd/platform: "
-        "spec.namespaceResourceWhitelist[6]: policy/PodDisruptionBudget: no add-on renders one; "
+        "spec.namespaceResourceWhitelist[13]: policy/PodDisruptionBudget: no add-on renders one; "
         "remove it (the project admits exactly what the rendered charts need)",
     ]
 
@@ -622,7 +659,9 @@ def test_metrics_server_needs_the_approver(shipped: dict[str, Rendered]) -> None
     rendered["gitops/platform/envs/dev"].remove(
         item(rendered, "Application", "kubelet-csr-approver")
     )
-    (problem,) = gitops.platform_problems("dev", rendered, stack_of("dev"))
+    problems = gitops.platform_problems("dev", rendered, stack_of("dev"))
+    # kube-prometheus-stack verifies the kubelets too (tests/gitops/test_monitoring_stack.py).
+    (problem,) = [p for p in problems if p.object == "Application argocd/metrics-server"]
     assert (problem.object, problem.field) == (
         "Application argocd/metrics-server",
         "spec.source.chart",

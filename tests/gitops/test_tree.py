@@ -41,6 +41,11 @@ def test_environment_renders_its_project_and_the_app_overlays(env: str, rendered
         "chart kubelet-csr-approver 1.2.14 (Application kubelet-csr-approver)",
         "chart metrics-server 3.13.1 (Application metrics-server)",
         "chart proxmox-csi-plugin 0.5.9 (Application proxmox-csi-plugin)",
+        "chart kube-prometheus-stack 88.5.3 (Application kube-prometheus-stack)",
+        f"gitops/platform/monitoring/envs/{env}",
+        # The StatefulSets the Prometheus Operator makes (offline/validators/gitops/operator.py).
+        "prometheus-operator (Prometheus monitoring/kube-prometheus-stack-prometheus)",
+        "prometheus-operator (Alertmanager monitoring/kube-prometheus-stack-alertmanager)",
     }
     kinds = sorted(obj["kind"] for obj in paths[f"gitops/envs/{env}"])
     assert kinds == ["AppProject", "Application", "Application"]
@@ -181,14 +186,21 @@ def test_network_policies_deny_by_default_and_allow_only_the_call_chain(
             for peer in rule["from"]
         ]
 
+    # Prometheus (namespace monitoring) reaches the metrics port only, never the API port.
+    monitoring = (
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        [9797],
+    )
     assert ingress_peers("backend") == [
-        ({"podSelector": {"matchLabels": {"app.kubernetes.io/component": "frontend"}}}, [9898])
+        ({"podSelector": {"matchLabels": {"app.kubernetes.io/component": "frontend"}}}, [9898]),
+        monitoring,
     ]
     assert ingress_peers("frontend") == [
         (
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "cloudflared"}}},
             [9898],
-        )
+        ),
+        monitoring,
     ]
     dns = find(rendered[env], "NetworkPolicy", "allow-dns-egress")["spec"]["egress"][0]["ports"]
     assert sorted((port["protocol"], port["port"]) for port in dns) == [("TCP", 53), ("UDP", 53)]

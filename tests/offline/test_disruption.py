@@ -90,6 +90,14 @@ def test_shipped_budgets_all_allow_a_disruption(stack: str) -> None:
             (f"argocd values: {c}.pdb", f"the {c} PodDisruptionBudget of argo-cd 10.1.1")
             for c in ("server", "repoServer", "applicationSet")
         }
+        # Two Prometheus and two Alertmanager replicas (docs/monitoring.md).
+        expected |= {
+            (
+                f"upstream/charts/kube-prometheus-stack/templates/{c}/podDisruptionBudget.yaml",
+                f"PodDisruptionBudget monitoring/kube-prometheus-stack-{c}",
+            )
+            for c in ("prometheus", "alertmanager")
+        }
     assert seen == expected
     for budget in report.budgets:
         assert budget.replicas >= 1

@@ -39,7 +39,10 @@ def check(files: list[Path]) -> subprocess.CompletedProcess[str]:
 
 
 def test_plan_graphs_and_doc_pictures_parse(tmp_path: Path) -> None:
-    files = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+    docs = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+    # Every document with a picture (a document without one has nothing to parse).
+    files = [path for path in docs if "```mermaid" in path.read_text()]
+    assert REPO_ROOT / "README.md" in files
     for stack in STACKS:
         path = tmp_path / f"{stack}.mmd"
         path.write_text(render_mermaid(document(stack)))

@@ -1,15 +1,70 @@
 """Rules for the platform add-ons: the Applications of `gitops/platform/envs/<env>` and their
 AppProject `platform`, as Argo CD admits them at sync time, and the project no wider than the
-rendered add-ons need."""
+rendered add-ons need.
+
+An add-on is a pinned upstream Helm chart, or a folder `gitops/platform/<name>/envs/<env>` of
+this repository at the environment's ref (the monitoring configuration: ServiceMonitors,
+PrometheusRules, dashboards), whose objects the project admits like a chart's. A chart's CRDs
+(its `crds/` folders, `charts.chart_crds`) count among what it applies: the project must admit
+CustomResourceDefinitions, and one larger than a client-side apply can annotate needs
+`ServerSideApply=true`."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import charts, tree
+from .rendering import _local_source_path
 from .rules import _admission_problems, _group, projects_of
 from .schemas import describe
-from .tree import CLUSTER_SCOPED_KINDS, IN_CLUSTER_SERVER, PLATFORM_PROJECT, Problem, RenderedObject
+from .tree import (
+    CLUSTER_SCOPED_KINDS,
+    GITOPS_REPO_URL,
+    IN_CLUSTER_SERVER,
+    PLATFORM_PROJECT,
+    Problem,
+    RenderedObject,
+    _relative,
+    environment_revision,
+)
+
+CRD_API_VERSION = "apiextensions.k8s.io/v1"
+#: The most a client-side apply can store: Argo CD's `kubectl apply` keeps the whole object in
+#: the `kubectl.kubernetes.io/last-applied-configuration` annotation, and the API server refuses
+#: annotations over 256 KiB in total (kubernetes apimachinery
+#: `pkg/api/validation/objectmeta.go`, `TotalAnnotationSizeLimitB`).
+ANNOTATION_LIMIT = 256 * 1024
+SERVER_SIDE_APPLY = "ServerSideApply=true"
+
+
+def local_addon_path(env: str) -> str:
+    """The folders of this repository a platform add-on may follow: `gitops/platform/<name>/
+    envs/<env>` (a regular expression), never the platform folder itself."""
+    return rf"gitops/platform/(?!envs/)[a-z0-9-]+/envs/{re.escape(env)}"
+
+
+def _crd_objects(source: charts.HelmSource) -> list[RenderedObject]:
+    """The CRDs of a Helm source's `crds/` folders as the objects Argo CD applies (their name
+    and kind: what the project admits), each from its vendored file."""
+    return [
+        RenderedObject(
+            manifest={
+                "apiVersion": CRD_API_VERSION,
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": crd.name},
+            },
+            origin=_relative(crd.path),
+        )
+        for crd in charts.chart_crds(source)
+    ]
+
+
+def _applied(
+    source: charts.HelmSource, rendered: dict[str, list[RenderedObject]]
+) -> list[RenderedObject]:
+    """What Argo CD applies for a Helm source: its rendered templates and its charts' CRDs."""
+    return [*rendered.get(source.key, []), *_crd_objects(source)]
 
 
 def addon_applications(env: str, rendered: dict[str, list[RenderedObject]]) -> list[RenderedObject]:
@@ -36,14 +91,17 @@ def addon_problems(env: str, rendered: dict[str, list[RenderedObject]]) -> list[
     else:
         project_spec = project.manifest.get("spec") or {}
     for item in addons:
-        problems += _addon_problems(item, project_spec, rendered)
+        problems += _addon_problems(env, item, project_spec, rendered)
     if project is not None:
         problems += _project_width_problems(project, addons, rendered)
     return problems
 
 
 def _addon_problems(
-    item: RenderedObject, project_spec: dict[str, Any], rendered: dict[str, list[RenderedObject]]
+    env: str,
+    item: RenderedObject,
+    project_spec: dict[str, Any],
+    rendered: dict[str, list[RenderedObject]],
 ) -> list[Problem]:
     app = item.manifest
     name = describe(app)
@@ -63,12 +121,23 @@ def _addon_problems(
     repos = project_spec.get("sourceRepos") or []
     for index, source in enumerate(sources):
         field = charts.source_field(app, index)
-        if field not in helm:
-            add(field, "an add-on is a Helm chart: set repoURL, chart and a pinned targetRevision")
+        if field in helm:
+            applied = _applied(helm[field], rendered)
+            problems += _server_side_apply_problems(item, helm[field])
+        elif source.get("repoURL") == GITOPS_REPO_URL and source.get("path"):
+            applied = rendered.get(_local_source_path(source) or "", [])
+            for at, message in _local_source_problems(env, source, field):
+                add(at, message)
+        else:
+            add(
+                field,
+                "an add-on is a Helm chart (repoURL, chart and a pinned targetRevision) or a "
+                f"folder gitops/platform/<name>/envs/<env> of {GITOPS_REPO_URL}",
+            )
             continue
         if source.get("repoURL") not in repos:
             add(f"{field}.repoURL", f"not a sourceRepos entry of project {PLATFORM_PROJECT!r}")
-        for obj in rendered.get(helm[field].key, []):
+        for obj in applied:
             problems += _admission_problems(obj, destination, project_spec)
     destinations = {
         (d.get("server"), d.get("namespace")) for d in project_spec.get("destinations") or []
@@ -78,6 +147,45 @@ def _addon_problems(
     return problems
 
 
+def _local_source_problems(env: str, source: dict[str, Any], field: str) -> list[tuple[str, str]]:
+    """A folder of this repository: `gitops/platform/<name>/envs/<env>` at the environment's
+    ref (the ref the root and the platform Application follow, revisions.py)."""
+    found = []
+    path = str(source.get("path", "")).strip("/")
+    if not re.fullmatch(local_addon_path(env), path):
+        found.append(
+            (f"{field}.path", f"must be gitops/platform/<name>/envs/{env}, found {path!r}")
+        )
+    revision = environment_revision(env)
+    if source.get("targetRevision") != revision:
+        found.append(
+            (
+                f"{field}.targetRevision",
+                f"must be {revision!r} (gitops/envs/{env}/revision.yaml), found "
+                f"{source.get('targetRevision')!r} (set by the Application's patch in "
+                f"{tree.platform_path(env)})",
+            )
+        )
+    return found
+
+
+def _server_side_apply_problems(item: RenderedObject, source: charts.HelmSource) -> list[Problem]:
+    """A chart whose CRDs a client-side apply cannot annotate needs ServerSideApply=true."""
+    options = ((item.manifest.get("spec") or {}).get("syncPolicy") or {}).get("syncOptions") or []
+    if SERVER_SIDE_APPLY in options:
+        return []
+    large = [crd for crd in charts.chart_crds(source) if crd.size > ANNOTATION_LIMIT]
+    if not large:
+        return []
+    names = ", ".join(f"{crd.name} ({crd.size // 1024} KiB)" for crd in large)
+    message = (
+        f"the {source.chart} chart applies CRDs larger than the {ANNOTATION_LIMIT // 1024} KiB "
+        f"a client-side apply can keep in its last-applied annotation ({names}): Argo CD would "
+        f"fail to sync them; add {SERVER_SIDE_APPLY}"
+    )
+    return [Problem(item.origin, describe(item.manifest), "spec.syncPolicy.syncOptions", message)]
+
+
 def _project_width_problems(
     project: RenderedObject, addons: list[RenderedObject], rendered: dict[str, list[RenderedObject]]
 ) -> list[Problem]:
@@ -85,13 +193,21 @@ def _project_width_problems(
     spec = project.manifest.get("spec") or {}
     name = describe(project.manifest)
     sources = [s for item in addons for s in charts.helm_sources(item.manifest)]
-    used_repos = {source.repo_url for source in sources}
+    local = [
+        path
+        for item in addons
+        for source in _sources_of(item.manifest)
+        if source.get("repoURL") == GITOPS_REPO_URL
+        and (path := _local_source_path(source)) is not None
+    ]
+    used_repos = {source.repo_url for source in sources} | ({GITOPS_REPO_URL} if local else set())
     used_destinations = {
         (d.get("server"), d.get("namespace"))
         for item in addons
         for d in [(item.manifest.get("spec") or {}).get("destination") or {}]
     }
-    objects = [obj.manifest for source in sources for obj in rendered.get(source.key, [])]
+    objects = [obj.manifest for source in sources for obj in _applied(source, rendered)]
+    objects += [obj.manifest for path in local for obj in rendered.get(path, [])]
     used_kinds = {(_group(str(o.get("apiVersion", ""))), str(o.get("kind", ""))) for o in objects}
     problems = []
 
@@ -122,3 +238,11 @@ def _project_width_problems(
                     "admits exactly what the rendered charts need)",
                 )
     return problems
+
+
+def _sources_of(app: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = app.get("spec") or {}
+    sources = list(spec.get("sources") or [])
+    if spec.get("source"):
+        sources.insert(0, spec["source"])
+    return [source for source in sources if isinstance(source, dict)]

@@ -12,22 +12,32 @@ What Argo CD v3.4.4 does, and so what this does (argoproj/argo-cd):
   not followed here (`HelmSource.unsupported`);
 - CRDs are included unless `helm.skipCrds`; Helm test hooks are not applied
   (docs/user-guide/helm.md, "Helm Hooks": `test-success`, `test-failure` not supported), so
-  tests are left out;
+  tests are left out. The CRDs of a chart's `crds/` folders (its own and its enabled
+  subcharts') are not rendered here: Helm copies those files into the output as they are, never
+  templated (helm/helm v3.17.2 `pkg/action/action.go`, `renderResources`: with `includeCrds`,
+  each of `ch.CRDObjects()` is written out as its file's bytes), so `chart_crds` reads them from
+  the vendored chart instead, and the checks count them (the project must admit
+  CustomResourceDefinitions) without parsing, copying and validating megabytes per render
+  (kube-prometheus-stack's are 4.4 MB: they are the files the validators validate its kinds
+  against, schemas.py);
 - each rendered object then gets the destination namespace if it is namespaced and has none, and
   loses its namespace if it is cluster-scoped (`controller/state.go`, `DeduplicateTargetObjects`).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 # helm_render imports this package: refer to its names at call time, not at import.
+from ... import parsed
 from .. import helm_render, helm_values
-from .schemas import describe
+from .schemas import CrdFile, crd_file, describe
 from .tree import CLUSTER_SCOPED_KINDS, Problem, RenderedObject, _relative
 
 #: `spec.source.helm` settings the offline render follows; any other one that changes the render
@@ -134,7 +144,8 @@ def _values(helm: dict[str, Any], at: str) -> tuple[dict[str, Any], str, tuple[s
 
 def render_key(source: HelmSource, kubernetes_version: str) -> tuple[Any, ...]:
     """The helm_render key of the source's render; HelmError if the chart is not vendored at the
-    version the source pins."""
+    version the source pins. It renders the templates only: the CRDs of `crds/` folders, which
+    Helm would append as they are, are `chart_crds(source)`."""
     chart_dir = helm_render.vendored_chart(source.chart, source.version, source.label)
     return helm_render.chart_render_key(
         source.label,
@@ -143,8 +154,68 @@ def render_key(source: HelmSource, kubernetes_version: str) -> tuple[Any, ...]:
         source.namespace,
         source.values,
         source.kubernetes_version or kubernetes_version,
-        source.include_crds,
+        False,
     )
+
+
+def chart_crds(source: HelmSource) -> list[CrdFile]:
+    """The CRDs Argo CD applies for the source besides its rendered templates: every file of
+    the `crds/` folder of the vendored chart and of each subchart its values enable (Helm's
+    `CRDObjects`, after dependencies whose `condition` is false were dropped), unless
+    `helm.skipCrds`. Empty for a chart that is not vendored (source_problems says so)."""
+    if not source.include_crds:
+        return []
+    chart_dir = helm_render.CHARTS_DIR / source.chart
+    if not (chart_dir / "Chart.yaml").is_file():
+        return []
+    return list(_chart_crds(chart_dir, json.dumps(source.values, sort_keys=True)))
+
+
+@lru_cache(maxsize=32)
+def _chart_crds(chart_dir: Path, values_json: str) -> tuple[CrdFile, ...]:
+    layers = [json.loads(values_json), helm_values.chart_defaults(chart_dir)]
+    return tuple(_crds_of(chart_dir, layers))
+
+
+def _crds_of(chart_dir: Path, layers: list[Any]) -> list[CrdFile]:
+    """The `crds/` files of a chart and of its enabled dependencies, depth first. `layers`: the
+    chart's values, most specific first (the Application's, then the chart's defaults)."""
+    folder = chart_dir / "crds"
+    found = [crd_file(path) for path in sorted(folder.rglob("*")) if _is_crd_file(path)]
+    chart = yaml.load((chart_dir / "Chart.yaml").read_text(), Loader=parsed.LOADER) or {}
+    for dependency in chart.get("dependencies") or []:
+        name = str(dependency["name"])
+        key = str(dependency.get("alias") or name)
+        if not _enabled(dependency, layers):
+            continue
+        subchart = chart_dir / "charts" / name
+        if (subchart / "Chart.yaml").is_file():
+            below = [layer.get(key) for layer in layers if isinstance(layer, dict)]
+            found += _crds_of(subchart, [layer for layer in below if isinstance(layer, dict)])
+    return found
+
+
+def _is_crd_file(path: Path) -> bool:
+    # Helm loads `crds/` files with these extensions as CRDs (pkg/chart/chart.go, CRDObjects).
+    return path.is_file() and path.suffix in {".yaml", ".yml", ".json"}
+
+
+def _enabled(dependency: dict[str, Any], layers: list[Any]) -> bool:
+    """A dependency's `condition` as Helm reads it (pkg/chartutil/dependencies.go,
+    processDependencyConditions): the first of its comma-separated value paths that holds a
+    boolean decides; none of them set leaves it enabled. (`tags` are not used by the vendored
+    charts.)"""
+    for path in str(dependency.get("condition") or "").split(","):
+        parts = [part for part in path.strip().split(".") if part]
+        for layer in layers:  # the first layer that sets the path decides, as coalescing does
+            value: Any = layer
+            for part in parts:
+                value = value.get(part) if isinstance(value, dict) else None
+            if parts and value is not None:
+                if isinstance(value, bool):
+                    return value
+                break
+    return True
 
 
 def render(source: HelmSource, kubernetes_version: str) -> list[RenderedObject]:

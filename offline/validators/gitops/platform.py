@@ -10,7 +10,9 @@ when they drift until a volume or a certificate is refused in the cluster.
   serving certificate approved, and an address inside them that is no node's (the VIP, the
   gateway, a free one) could be put in any kubelet's request and signed by the cluster CA;
 - metrics-server verifies the kubelets' certificates and reaches them on their InternalIP only,
-  so it needs the approver beside it.
+  so it needs the approver beside it;
+- kube-prometheus-stack scrapes exactly the stack's control planes, verifies the kubelets and
+  reads the program's Alertmanager configuration (monitoring_stack.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from config.errors import NAMESPACE
 
 from . import charts, tree
 from .addons import addon_applications
+from .monitoring_stack import MONITORING_CHART, monitoring_problems
 from .schemas import describe
 from .stack import StackPlatform
 from .tree import Problem, RenderedObject
@@ -79,6 +82,9 @@ def platform_problems(
         problems += _approver_problems(addons[APPROVER_CHART], stack, rendered, folder)
     if METRICS_CHART in addons:
         problems += _metrics_problems(addons[METRICS_CHART], APPROVER_CHART in addons, rendered)
+    if MONITORING_CHART in addons:
+        item, source = addons[MONITORING_CHART]
+        problems += monitoring_problems(item, source, stack, rendered, APPROVER_CHART in addons)
     return problems
 
 

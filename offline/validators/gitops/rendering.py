@@ -18,7 +18,7 @@ import yaml
 
 from ... import parsed, prefetch
 from .. import helm_render  # which imports this package: its names are read at call time
-from . import charts, tree
+from . import charts, operator, tree
 from .stack import stack_kubernetes_version
 from .tree import GITOPS_REPO_URL, GitOpsError, RenderedObject, _check_environment, _relative
 
@@ -147,7 +147,8 @@ def _render_environment(
 
 def _render_now(env: str, kubernetes_version: str) -> dict[str, list[RenderedObject]]:
     """The environment's folder, then level by level the folders and charts its Applications
-    follow, each level's renders in parallel (each is a subprocess: kubectl or helm)."""
+    follow, each level's renders in parallel (each is a subprocess: kubectl or helm); then the
+    StatefulSets the Prometheus Operator would make (operator.py)."""
     _check_environment(env)
     env_path = tree.GITOPS_DIR / "envs" / env
     rendered = {_relative(env_path): render_with_origins(env_path)}
@@ -183,6 +184,9 @@ def _render_now(env: str, kubernetes_version: str) -> dict[str, list[RenderedObj
                 if objects is not None:
                     rendered[key] = objects
             level = folders
+    # What the Prometheus Operator makes of the Prometheus and Alertmanager resources: their
+    # StatefulSets, which the scheduling, storage and budget checks place like any other.
+    rendered.update(operator.managed_objects(rendered))
     return rendered
 
 
@@ -201,8 +205,9 @@ def render_environment(
     """Render `gitops/envs/<env>`, every folder of this repository its Applications follow
     (and theirs), and every Helm chart they install.
 
-    Keys are repo-relative paths (`gitops/envs/dev`, `gitops/apps/podinfo/overlays/dev`) or, for
-    a chart, `chart <chart> <version> (Application <name>)`.
+    Keys are repo-relative paths (`gitops/envs/dev`, `gitops/apps/podinfo/overlays/dev`), for
+    a chart `chart <chart> <version> (Application <name>)`, and for what the Prometheus Operator
+    makes of a resource `prometheus-operator (Prometheus monitoring/<name>)`.
     """
     rendered = _render_environment(env, kubernetes_version)
     return {path: [item.manifest for item in items] for path, items in rendered.items()}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from . import tree
+from . import charts, tree
 from .rendering import _local_source_path, _sources
 from .schemas import describe, json_path
 from .tree import (
@@ -49,12 +50,55 @@ def image_tag_problem(image: str) -> str | None:
     return None
 
 
-def object_rules(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+#: The pod settings that reach into the node: its network namespace (and with it ports on the
+#: node's addresses), its process and IPC namespaces.
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
+
+
+@dataclass(frozen=True)
+class HostAccess:
+    """Host access the platform rules forbid, allowed to one workload of one platform add-on
+    (an Application of project `platform` in `gitops/platform/envs/<env>`), and why. Never for
+    an app: the apps' Applications are not add-ons, and their project is the environment's."""
+
+    application: str
+    kind: str
+    namespace: str
+    name: str
+    fields: frozenset[str]
+    """Of `HOST_NAMESPACES` and `hostPort`."""
+    reason: str
+
+
+HOST_ACCESS = (
+    HostAccess(
+        application="kube-prometheus-stack",
+        kind="DaemonSet",
+        namespace="monitoring",
+        name="node-exporter",
+        fields=frozenset({"hostNetwork", "hostPID"}),
+        reason=(
+            "node-exporter reports on the node itself: the node's network interfaces and "
+            "sockets are only visible in the host's network namespace, its processes only in "
+            "the host's PID namespace (prometheus-node-exporter chart 4.56.1 "
+            "templates/daemonset.yaml, `hostNetwork`, `hostPID`; Prometheus scrapes its port "
+            "9100 on the node's address); the namespace `monitoring` is Pod Security "
+            "`privileged` for it (components/monitoring/alerting.py)"
+        ),
+    ),
+)
+
+
+def object_rules(
+    manifest: dict[str, Any], allowed: frozenset[str] = frozenset()
+) -> list[tuple[str, str]]:
     """Platform rules for one object, as (field, message) pairs.
 
     Nothing is exposed except through the Cloudflare Tunnel: no LoadBalancer or NodePort
-    Service, no hostPort, no hostNetwork. Images carry a pinned tag (not `latest`). Every
-    Application syncs automatically with prune and selfHeal, so Git is what runs.
+    Service, no hostPort, and no pod shares the node's namespaces (hostNetwork, hostPID,
+    hostIPC). Images carry a pinned tag (not `latest`). Every Application syncs automatically
+    with prune and selfHeal, so Git is what runs. `allowed`: the host access of `HOST_ACCESS`
+    granted to this very object (`host_access`).
     """
     found: list[tuple[str, str]] = []
     kind = manifest.get("kind")
@@ -65,8 +109,9 @@ def object_rules(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     pod = _pod_spec(manifest)
     if pod is not None:
         prefix, pod_spec = pod
-        if pod_spec.get("hostNetwork"):
-            found.append((json_path([*prefix, "hostNetwork"]), "hostNetwork is not allowed"))
+        for setting in HOST_NAMESPACES:
+            if pod_spec.get(setting) and setting not in allowed:
+                found.append((json_path([*prefix, setting]), f"{setting} is not allowed"))
         for group in ("initContainers", "containers", "ephemeralContainers"):
             for index, container in enumerate(pod_spec.get(group) or []):
                 at = [*prefix, group, index]
@@ -74,7 +119,7 @@ def object_rules(manifest: dict[str, Any]) -> list[tuple[str, str]]:
                 if problem:
                     found.append((json_path([*at, "image"]), problem))
                 for port_index, port in enumerate(container.get("ports") or []):
-                    if port.get("hostPort"):
+                    if port.get("hostPort") and "hostPort" not in allowed:
                         field = json_path([*at, "ports", port_index, "hostPort"])
                         found.append((field, "hostPort is not allowed"))
     if kind == "Application" and manifest.get("apiVersion") == ARGOCD_API_VERSION:
@@ -89,11 +134,93 @@ def object_rules(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
-def _rule_problems(item: RenderedObject) -> list[Problem]:
+def _rule_problems(item: RenderedObject, allowed: frozenset[str] = frozenset()) -> list[Problem]:
     name = describe(item.manifest)
     return [
-        Problem(item.origin, name, field, message) for field, message in object_rules(item.manifest)
+        Problem(item.origin, name, field, message)
+        for field, message in object_rules(item.manifest, allowed)
     ]
+
+
+def host_access_problems(env: str, rendered: dict[str, list[RenderedObject]]) -> list[Problem]:
+    """Each `HOST_ACCESS` grant no wider than its object needs: an add-on of the environment
+    whose charts render no such object, or an object that does not use a granted setting, is
+    named (the grant is then stale: narrow it in offline/validators/gitops/rules.py)."""
+    problems = []
+    granted = host_access(env, rendered)
+    objects = {id(o): o for items in rendered.values() for o in items}
+    for rule in HOST_ACCESS:
+        app = next(
+            (
+                item
+                for item in rendered.get(tree.platform_path(env), [])
+                if item.manifest.get("kind") == "Application"
+                and (item.manifest.get("metadata") or {}).get("name") == rule.application
+            ),
+            None,
+        )
+        if app is None:
+            continue  # the add-on does not run here
+        target = f"{rule.kind} {rule.namespace}/{rule.name}"
+        matched = [objects[key] for key in granted if key in objects]
+        matched = [o for o in matched if describe(o.manifest) == target]
+        if not matched:
+            problems.append(
+                Problem(
+                    app.origin,
+                    describe(app.manifest),
+                    "spec.source",
+                    f"host access granted to {target} (offline/validators/gitops/rules.py, "
+                    "HOST_ACCESS), which its charts no longer render: update the grant",
+                )
+            )
+        for obj in matched:
+            forbidden = [message for _, message in object_rules(obj.manifest)]
+            used = {s for s in rule.fields if any(m.startswith(f"{s} is") for m in forbidden)}
+            for setting in sorted(rule.fields - used):
+                problems.append(
+                    Problem(
+                        obj.origin,
+                        target,
+                        setting,
+                        "granted by HOST_ACCESS (offline/validators/gitops/rules.py) but not "
+                        "used: remove it from the grant",
+                    )
+                )
+    return problems
+
+
+def host_access(env: str, rendered: dict[str, list[RenderedObject]]) -> dict[int, frozenset[str]]:
+    """The host access `HOST_ACCESS` grants in a rendered environment, by `id()` of the rendered
+    object: only objects that the named add-on's charts render (an Application of project
+    `platform` in the environment's platform folder), of exactly that kind, namespace and name."""
+    granted: dict[int, frozenset[str]] = {}
+    platform = rendered.get(tree.platform_path(env), [])
+    for item in platform:
+        app = item.manifest
+        name = (app.get("metadata") or {}).get("name")
+        if (
+            app.get("kind") != "Application"
+            or (app.get("spec") or {}).get("project") != tree.PLATFORM_PROJECT
+        ):
+            continue
+        for rule in HOST_ACCESS:
+            if rule.application != name:
+                continue
+            for source in charts.helm_sources(app):
+                for obj in rendered.get(source.key, []):
+                    metadata = obj.manifest.get("metadata") or {}
+                    if (
+                        obj.manifest.get("kind"),
+                        metadata.get("namespace"),
+                        metadata.get("name"),
+                    ) == (
+                        rule.kind,
+                        rule.namespace,
+                        rule.name,
+                    ):
+                        granted[id(obj)] = granted.get(id(obj), frozenset()) | rule.fields
+    return granted
 
 
 def _group(api_version: str) -> str:

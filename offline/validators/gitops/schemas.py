@@ -1,5 +1,8 @@
 """Schemas: each object against the strict Kubernetes schemas of `kubernetes-validate`, or, for
-Argo CD kinds, against the CRDs in `upstream/argocd/crds` plus a walk for unknown keys."""
+Argo CD kinds, against the CRDs in `upstream/argocd/crds`, and for the prometheus-operator kinds
+(`monitoring.coreos.com`: ServiceMonitor, PodMonitor, PrometheusRule, Prometheus, Alertmanager,
+...) against the CRDs kube-prometheus-stack installs (its `crds` subchart's `crds/` folder), each
+plus a walk for unknown keys."""
 
 from __future__ import annotations
 
@@ -7,18 +10,26 @@ import difflib
 import json
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
+import yaml
 from referencing import Registry, Resource
 
 from ... import parsed
-from ...paths import ARGOCD_CRDS_DIR
+from ...paths import ARGOCD_CRDS_DIR, UPSTREAM_DIR
 from .tree import ARGOCD_API_VERSION, ARGOCD_KINDS, GitOpsError, Problem
 
 _MESSAGE_LIMIT = 300
+#: The prometheus-operator CRDs as kube-prometheus-stack installs them (upstream/README.md): the
+#: `crds/` folder of its `crds` subchart, which Helm copies into the release as it is.
+PROMETHEUS_CRDS_DIR = UPSTREAM_DIR / "charts" / "kube-prometheus-stack" / "charts" / "crds" / "crds"
+#: API groups whose kinds are validated against vendored CRDs, and where those are.
+MONITORING_GROUP = "monitoring.coreos.com"
 
 
 def describe(manifest: dict[str, Any]) -> str:
@@ -114,18 +125,124 @@ def vendored_crd(kind: str) -> dict[str, Any]:
 
 
 def is_vendored_crd(obj: dict[str, Any]) -> bool:
-    """Whether `obj` is one of the vendored Argo CD CRDs, spec for spec: the chart installs
-    the very CRDs the checks validate against, which need no validating themselves."""
+    """Whether `obj` is one of the vendored Argo CD or prometheus-operator CRDs, spec for spec:
+    the charts install the very CRDs the checks validate against, which need no validating
+    themselves."""
     if obj.get("kind") != "CustomResourceDefinition":
         return False
     spec = obj.get("spec") or {}
     kind = (spec.get("names") or {}).get("kind")
-    if spec.get("group") != "argoproj.io" or not isinstance(kind, str):
+    if not isinstance(kind, str):
         return False
     try:
-        return vendored_crd(kind).get("spec") == spec
+        if spec.get("group") == "argoproj.io":
+            return vendored_crd(kind).get("spec") == spec
+        if spec.get("group") == MONITORING_GROUP:
+            return monitoring_crd(kind).get("spec") == spec
     except GitOpsError:
         return False
+    return False
+
+
+@dataclass(frozen=True)
+class CrdFile:
+    """A CRD file of a chart's `crds/` folder, read up to its `versions` (cheap: the schemas are
+    most of the 4.4 MB of the prometheus-operator CRDs)."""
+
+    path: Path
+    name: str
+    group: str
+    kind: str
+    scope: str
+    size: int
+    """Bytes of the file: what a client-side apply would put in its last-applied annotation."""
+
+
+@lru_cache(maxsize=128)
+def crd_file(path: Path) -> CrdFile:
+    """The head of a CRD file (its `metadata` and `spec.group`, `names` and `scope`), parsed
+    without the `versions` list that follows them; GitOpsError if it is not one CRD."""
+    text = path.read_text(encoding="utf-8")
+    head, _, _ = text.partition("\n  versions:")
+    try:
+        documents = [d for d in yaml.load_all(head, Loader=parsed.LOADER) if d]
+    except yaml.YAMLError as exc:
+        raise GitOpsError(f"{path}: not a CRD file: {exc}") from None
+    crd = documents[0] if len(documents) == 1 else {}
+    spec = crd.get("spec") or {}
+    kind = (spec.get("names") or {}).get("kind")
+    if crd.get("kind") != "CustomResourceDefinition" or not isinstance(kind, str):
+        raise GitOpsError(f"{path}: expected one CustomResourceDefinition")
+    return CrdFile(
+        path=path,
+        name=str((crd.get("metadata") or {}).get("name")),
+        group=str(spec.get("group")),
+        kind=kind,
+        scope=str(spec.get("scope")),
+        size=len(text.encode("utf-8")),
+    )
+
+
+@lru_cache(maxsize=1)
+def _monitoring_crd_files() -> dict[str, Path]:
+    """prometheus-operator kind -> its CRD file in `PROMETHEUS_CRDS_DIR`."""
+    if not PROMETHEUS_CRDS_DIR.is_dir():
+        raise GitOpsError(
+            f"{PROMETHEUS_CRDS_DIR}: missing; the kube-prometheus-stack chart vendored in "
+            "upstream/charts should hold the prometheus-operator CRDs (upstream/refresh.py)"
+        )
+    found = {}
+    for path in sorted(PROMETHEUS_CRDS_DIR.glob("*.yaml")):
+        head = crd_file(path)
+        if head.group == MONITORING_GROUP:
+            found[head.kind] = path
+    return found
+
+
+class _CrdLoader(parsed.LOADER):  # type: ignore[misc,valid-type]
+    """libyaml's safe loader that reads a plain `=` as the string it is to Kubernetes: YAML 1.1
+    resolves it to the `value` type, which PyYAML cannot construct (the AlertmanagerConfig CRD
+    has `enum: ['!=', =, =~, '!~']`); go-yaml, which the API server uses, reads a string."""
+
+
+_CrdLoader.add_constructor("tag:yaml.org,2002:value", _CrdLoader.construct_yaml_str)
+
+
+@lru_cache(maxsize=16)
+def monitoring_crd(kind: str) -> dict[str, Any]:
+    """The CustomResourceDefinition of a prometheus-operator kind (parsed once per content, a
+    JSON copy cached as offline/parsed.py does); GitOpsError if kube-prometheus-stack vendors
+    none for it. Shared: do not modify it."""
+    path = _monitoring_crd_files().get(kind)
+    if path is None:
+        raise GitOpsError(f"no vendored {MONITORING_GROUP} CRD for {kind}")
+    data = path.read_bytes()
+
+    def produce() -> list[Any]:
+        return [d for d in yaml.load_all(data.decode("utf-8"), Loader=_CrdLoader) if d]
+
+    documents = parsed.cached(data, produce, kind="crd")
+    if len(documents) != 1 or not isinstance(documents[0], dict):
+        raise GitOpsError(f"{path}: expected one CustomResourceDefinition")
+    return dict(documents[0])
+
+
+@lru_cache(maxsize=32)
+def custom_resource_schema(api_version: str, kind: str) -> dict[str, Any] | None:
+    """The `openAPIV3Schema` a custom resource of `api_version` and `kind` is validated against,
+    from the vendored CRDs (Argo CD, prometheus-operator); None when its group has none
+    vendored. GitOpsError for a kind or version the vendored CRDs of its group do not serve."""
+    group, _, version = api_version.rpartition("/")
+    if api_version == ARGOCD_API_VERSION and kind in ARGOCD_KINDS:
+        return crd_schema(kind)
+    if group != MONITORING_GROUP:
+        return None
+    crd = monitoring_crd(kind)
+    for entry in crd["spec"]["versions"]:
+        if entry.get("name") == version and entry.get("served", True):
+            return dict(entry["schema"]["openAPIV3Schema"])
+    served = ", ".join(f"{group}/{v['name']}" for v in crd["spec"]["versions"])
+    raise GitOpsError(f"the vendored CRD of {kind} serves {served}, not {api_version}")
 
 
 @lru_cache(maxsize=4)
@@ -139,9 +256,11 @@ def crd_schema(kind: str) -> dict[str, Any]:
     raise GitOpsError(f"{path}: no {ARGOCD_API_VERSION} version")
 
 
-@lru_cache(maxsize=4)
-def _crd_validator(kind: str) -> jsonschema.protocols.Validator:
-    return jsonschema.Draft7Validator(crd_schema(kind))
+@lru_cache(maxsize=32)
+def _crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    schema = custom_resource_schema(api_version, kind)
+    assert schema is not None
+    return jsonschema.Draft7Validator(schema)
 
 
 # --- Validation --------------------------------------------------------------------------------
@@ -209,27 +328,30 @@ def _walk_unknown_keys(
             yield from _walk_unknown_keys(item, schema["items"], [*parts, index], source, name)
 
 
-def _is_argocd(manifest: dict[str, Any]) -> bool:
-    return manifest.get("apiVersion") == ARGOCD_API_VERSION and manifest.get("kind") in ARGOCD_KINDS
-
-
 def validate_manifest(obj: dict[str, Any], kubernetes_version: str, source: str) -> list[Problem]:
     """Schema problems of one object, each naming the field at fault.
 
-    Argo CD kinds (`argoproj.io/v1alpha1` Application, AppProject, ApplicationSet) are checked
-    against their CRD schema from upstream/ plus an unknown-key walk, and their `metadata` against
-    Kubernetes' ObjectMeta; everything else against kubernetes-validate's strict schema for
-    `kubernetes_version` (`v1.36.2` and `1.36` both mean 1.36). A kind with no schema is a
-    problem: the cluster would not know it either.
+    Argo CD kinds (`argoproj.io/v1alpha1` Application, AppProject, ApplicationSet) and the
+    prometheus-operator kinds (`monitoring.coreos.com`) are checked against their CRD schema
+    from upstream/ plus an unknown-key walk (the API server would prune an unknown key
+    silently: a misspelled `endpoints[0].intervall` would scrape at the default interval), and
+    their `metadata` against Kubernetes' ObjectMeta; everything else against
+    kubernetes-validate's strict schema for `kubernetes_version` (`v1.36.2` and `1.36` both mean
+    1.36). A kind with no schema is a problem: the cluster would not know it either.
     """
     name = describe(obj)
     version = schema_version(kubernetes_version)
     if not isinstance(obj.get("kind"), str) or not isinstance(obj.get("apiVersion"), str):
         return [Problem(source, name, "kind", "an object needs apiVersion and kind")]
-    if _is_argocd(obj):
-        kind = str(obj["kind"])
-        problems = _schema_problems(_crd_validator(kind), obj, source, name)
-        problems += _walk_unknown_keys(obj, crd_schema(kind), [], source, name)
+    api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
+    try:
+        schema = custom_resource_schema(api_version, kind)
+    except GitOpsError as exc:
+        message = f"no schema for {kind} {api_version}: {exc}"
+        return [Problem(source, name, "apiVersion", message)]
+    if schema is not None:
+        problems = _schema_problems(_crd_validator(api_version, kind), obj, source, name)
+        problems += _walk_unknown_keys(obj, schema, [], source, name)
         meta = obj.get("metadata")
         if isinstance(meta, dict):
             problems += _schema_problems(

@@ -30,6 +30,8 @@ class StackNode:
     ip: IPv4Address
     host: str
     """The Proxmox host of its VM: the node's `topology.kubernetes.io/zone`."""
+    controlplane: bool = False
+    """`role: controlplane`: it runs the API server, controller manager, scheduler and etcd."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,12 @@ def platform_from_values(values: dict[str, str], file: str) -> StackPlatform | P
         file=file,
         region=str(proxmox.region),
         datastores={str(host.name): host.vm_datastore for host in proxmox.hosts},
-        nodes=tuple(StackNode(str(n.name), IPv4Address(str(n.ip)), str(n.host)) for n in nodes),
+        nodes=tuple(
+            StackNode(
+                str(n.name), IPv4Address(str(n.ip)), str(n.host), str(n.role) == "controlplane"
+            )
+            for n in nodes
+        ),
         network=IPv4Network(str(network.cidr), strict=False),
         proxmox_csi=storage.proxmox_csi,
         vip=IPv4Address(str(network.vip)),

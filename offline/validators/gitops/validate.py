@@ -11,7 +11,7 @@ from .charts import helm_sources, source_problems
 from .platform import platform_problems
 from .rendering import _render_environment, render_with_origins
 from .revisions import StackRevision, revision_problems, stack_revision
-from .rules import _rule_problems, environment_rules
+from .rules import _rule_problems, environment_rules, host_access, host_access_problems
 from .schemas import validate_manifest
 from .stack import StackPlatform, stack_platform
 from .tree import Problem, RenderedObject
@@ -58,10 +58,12 @@ def validate_environment(
     if rendered is None:  # not rendered by the caller already
         rendered = _render_environment(env, kubernetes_version)
     problems = []
+    allowed = host_access(env, rendered)
     for items in rendered.values():
         for item in items:
             problems += validate_manifest(item.manifest, kubernetes_version, item.origin)
-            problems += _rule_problems(item)
+            problems += _rule_problems(item, allowed.get(id(item), frozenset()))
+    problems += host_access_problems(env, rendered)
     problems += environment_rules(env, rendered)
     problems += chart_problems(rendered, kubernetes_version)
     problems += addon_problems(env, rendered)

@@ -12,7 +12,7 @@ from components.monitoring.alerting import CONFIG_KEY, CONFIG_SECRET, alertmanag
 from offline.graph import plan_document
 from tests.conftest import NS, by_type, recorded, stack_values
 
-COMPONENT = "talos-platform:monitoring:Alerting"
+COMPONENT = "talos-platform:monitoring:Monitoring"
 RECEIVER = "https://hooks.slack.com/services/T000/B000/alert-receiver-secret-part"
 HEARTBEAT = "https://hc-ping.com/0f0e0d0c-heartbeat-secret-part"
 
@@ -65,14 +65,16 @@ def test_the_namespace_is_privileged_and_the_config_is_a_secret_the_root_waits_f
     run = recorded("prod", values, secrets)
     [component] = [r for r in run.registrations if r.type == COMPONENT]
     namespace = next(
-        r for r in by_type(run, "kubernetes:core/v1:Namespace") if r.name == "alerting-namespace"
+        r for r in by_type(run, "kubernetes:core/v1:Namespace") if r.name == "monitoring-namespace"
     )
     assert namespace.parent == component.urn
     assert namespace.inputs["metadata"]["name"] == "monitoring"
     labels = namespace.inputs["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
     secret = next(
-        r for r in by_type(run, "kubernetes:core/v1:Secret") if r.name == "alerting-config"
+        r
+        for r in by_type(run, "kubernetes:core/v1:Secret")
+        if r.name == "monitoring-alertmanager-config"
     )
     assert secret.inputs["metadata"]["name"] == CONFIG_SECRET
     assert secret.inputs["stringData"] in ({CONFIG_KEY: "[secret]"}, "[secret]")
@@ -85,3 +87,25 @@ def test_the_namespace_is_privileged_and_the_config_is_a_secret_the_root_waits_f
     text = json.dumps(plan_document(run))
     assert "alert-receiver-secret-part" not in text
     assert "heartbeat-secret-part" not in text
+
+
+def test_grafana_gets_a_fixed_admin_login_from_a_secret() -> None:
+    """The grafana chart would draw a new password at every render (a change at every Argo CD
+    sync): the program draws one, keeps it, and exports it as a secret."""
+    run = recorded("prod")
+    password = next(
+        r
+        for r in by_type(run, "random:index/randomPassword:RandomPassword")
+        if r.name == "monitoring-grafana-password"
+    )
+    assert password.inputs["length"] == 32
+    secret = next(
+        r for r in by_type(run, "kubernetes:core/v1:Secret") if r.name == "monitoring-grafana-admin"
+    )
+    assert secret.inputs["metadata"]["name"] == "grafana-admin"
+    data = secret.inputs["stringData"]
+    assert data == "[secret]" or (
+        data["admin-user"] == "admin" and data["admin-password"] == "[secret]"
+    )
+    assert password.urn in secret.dependencies
+    assert run.outputs["grafana_admin_password"] == "[secret]"

@@ -1,0 +1,22 @@
+"""Checks of the monitoring objects: PrometheusRules (`rule_problems`), Grafana dashboards
+(`dashboard_problems`) and the alert runbook docs/alerts.md (`coverage_problems`).
+
+Each takes rendered objects (dicts, any kinds: the others are ignored) and returns problems as
+strings naming the object, the group or panel and the rule. PromQL is parsed by a real PromQL
+parser (`promql.py`).
+"""
+
+from __future__ import annotations
+
+from .dashboards import dashboard_problems
+from .promql import PromQLError, parse, recording_rule_references
+from .rules import coverage_problems, rule_problems
+
+__all__ = [
+    "PromQLError",
+    "coverage_problems",
+    "dashboard_problems",
+    "parse",
+    "recording_rule_references",
+    "rule_problems",
+]
