@@ -16,31 +16,52 @@ import yaml
 from ..kubernetes import Manifest
 
 NAMESPACE = "monitoring"
+NODE_EXPORTER_NAMESPACE = "node-exporter"
 CONFIG_SECRET = "alertmanager-config"
 CONFIG_KEY = "alertmanager.yaml"
 LABELS = {"app.kubernetes.io/part-of": "monitoring", "app.kubernetes.io/managed-by": "pulumi"}
 NULL = "null"
-HEARTBEAT_INTERVAL = "1m"
-"""How often the always-firing Watchdog reaches the dead man's switch: it raises the alarm when
-the pings stop (set its period to a few minutes)."""
+HEARTBEAT_INTERVAL = "50s"
+"""How often the always-firing Watchdog may be re-sent to the dead man's switch. Alertmanager
+re-sends only at a group tick after `repeat_interval` has passed since the last send, logged
+after the send (prometheus/alertmanager v0.34.0 `notify/dedup_stage.go`, `nflog/nflog.go`): with
+ticks every minute, 50 s sends every minute where 1m would send every other. Give the switch a
+period of 5 minutes or more."""
 
 
-def namespace_manifest() -> Manifest:
-    """node-exporter runs with the host's network, PID namespace and root filesystem
-    (prometheus-node-exporter chart `templates/daemonset.yaml`): the namespace admits
-    privileged pods."""
+def _namespace(name: str, labels: dict[str, str]) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {
-            "name": NAMESPACE,
-            "labels": {
-                **LABELS,
-                "pod-security.kubernetes.io/enforce": "privileged",
-                "pod-security.kubernetes.io/enforce-version": "latest",
-            },
-        },
+        "metadata": {"name": name, "labels": {**LABELS, **labels}},
     }
+
+
+def namespace_manifest() -> Manifest:
+    """Prometheus, Alertmanager, Grafana, the operator and kube-state-metrics: the baseline Pod
+    Security Standard enforced, restricted audited and warned about."""
+    return _namespace(
+        NAMESPACE,
+        {
+            "pod-security.kubernetes.io/enforce": "baseline",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+            "pod-security.kubernetes.io/warn": "restricted",
+            "pod-security.kubernetes.io/audit": "restricted",
+        },
+    )
+
+
+def node_exporter_namespace_manifest() -> Manifest:
+    """node-exporter alone: it runs with the host's network, PID namespace and root filesystem
+    (prometheus-node-exporter chart `templates/daemonset.yaml`), so its namespace admits
+    privileged pods, and nothing else runs there."""
+    return _namespace(
+        NODE_EXPORTER_NAMESPACE,
+        {
+            "pod-security.kubernetes.io/enforce": "privileged",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+        },
+    )
 
 
 def _receiver(name: str, fmt: str, url: str) -> dict[str, Any]:
@@ -52,8 +73,11 @@ def _receiver(name: str, fmt: str, url: str) -> dict[str, Any]:
 
 
 def alertmanager_config(fmt: str, receiver_url: str | None, heartbeat_url: str | None) -> str:
-    """alertmanager.yaml: alerts grouped per alert, namespace and SLO; critical ones silence the
-    warnings of the same alert; the Watchdog goes to the dead man's switch only."""
+    """alertmanager.yaml: alerts grouped per alert, namespace and SLO, critical and warning
+    alerts to the one receiver (their severity in the message); `info` alerts to nobody (they
+    are context, kube-prometheus-stack's InfoInhibitor mutes them unless something else fires);
+    a critical alert silences the warnings of the same alert; the Watchdog goes to the dead
+    man's switch only."""
     receivers: list[dict[str, Any]] = [{"name": NULL}]
     default = NULL
     if receiver_url:
@@ -80,19 +104,33 @@ def alertmanager_config(fmt: str, receiver_url: str | None, heartbeat_url: str |
                     "receiver": watchdog,
                     "matchers": ['alertname = "Watchdog"'],
                     "group_wait": "0s",
-                    "group_interval": HEARTBEAT_INTERVAL,
+                    "group_interval": "1m",
                     "repeat_interval": HEARTBEAT_INTERVAL,
                 },
-                # kube-prometheus-stack's helper alert for inhibiting `info` alerts.
+                # kube-prometheus-stack's helper alert for inhibiting `info` alerts, and the
+                # info alerts themselves: seen in the UI, sent nowhere.
                 {"receiver": NULL, "matchers": ['alertname = "InfoInhibitor"']},
+                {"receiver": NULL, "matchers": ['severity = "info"']},
             ],
         },
+        # The chart's own inhibitions (kube-prometheus-stack values.yaml `alertmanager.config`),
+        # which this configuration replaces.
         "inhibit_rules": [
             {
                 "source_matchers": ['severity = "critical"'],
                 "target_matchers": ['severity =~ "warning|info"'],
                 "equal": ["alertname", "namespace"],
-            }
+            },
+            {
+                "source_matchers": ['severity = "warning"'],
+                "target_matchers": ['severity = "info"'],
+                "equal": ["alertname", "namespace"],
+            },
+            {
+                "source_matchers": ['alertname = "InfoInhibitor"'],
+                "target_matchers": ['severity = "info"'],
+                "equal": ["namespace"],
+            },
         ],
         "receivers": receivers,
     }

@@ -18,6 +18,7 @@ from .alerting import (
     NAMESPACE,
     alertmanager_config,
     namespace_manifest,
+    node_exporter_namespace_manifest,
 )
 
 GRAFANA_SECRET = "grafana-admin"
@@ -37,7 +38,8 @@ class MonitoringArgs:
 
 
 class Monitoring(pulumi.ComponentResource):
-    """The `monitoring` namespace, Alertmanager's configuration and Grafana's admin login."""
+    """The `monitoring` and `node-exporter` namespaces, Alertmanager's configuration and Grafana's
+    admin login."""
 
     grafana_password: pulumi.Output[str]
     """Grafana's admin password (secret): `pulumi stack output grafana_admin_password
@@ -49,6 +51,7 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__(type_token("monitoring", "Monitoring"), name, {}, opts)
         in_cluster = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
         namespace = register(f"{name}-namespace", namespace_manifest(), in_cluster)
+        register(f"{name}-node-exporter-namespace", node_exporter_namespace_manifest(), in_cluster)
         in_namespace = pulumi.ResourceOptions.merge(
             in_cluster, pulumi.ResourceOptions(depends_on=[namespace])
         )

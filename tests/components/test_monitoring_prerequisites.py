@@ -40,10 +40,13 @@ def test_without_urls_every_alert_goes_to_the_null_receiver() -> None:
 
 
 def test_the_watchdog_pings_the_dead_mans_switch_every_minute() -> None:
+    """repeat_interval under the group interval: Alertmanager re-sends at a tick only once the
+    repeat interval has passed since the last send, so 1m would send every other minute."""
     config = yaml.safe_load(alertmanager_config("slack", RECEIVER, HEARTBEAT))
     watchdog = next(r for r in config["route"]["routes"] if "Watchdog" in r["matchers"][0])
     assert watchdog["receiver"] == "heartbeat"
-    assert watchdog["repeat_interval"] == "1m"
+    assert watchdog["group_interval"] == "1m"
+    assert watchdog["repeat_interval"] == "50s"
     heartbeat = next(r for r in config["receivers"] if r["name"] == "heartbeat")
     assert heartbeat["webhook_configs"] == [{"url": HEARTBEAT, "send_resolved": False}]
 
@@ -60,7 +63,29 @@ def _with_receivers() -> tuple[dict[str, str], frozenset[str]]:
     return values, secrets | keys
 
 
-def test_the_namespace_is_privileged_and_the_config_is_a_secret_the_root_waits_for() -> None:
+def test_info_alerts_go_nowhere_and_are_inhibited_as_the_chart_does() -> None:
+    config = yaml.safe_load(alertmanager_config("slack", RECEIVER, None))
+    info = [r for r in config["route"]["routes"] if r["matchers"] == ['severity = "info"']]
+    assert info == [{"receiver": "null", "matchers": ['severity = "info"']}]
+    inhibitions = {
+        (r["source_matchers"][0], r["target_matchers"][0]) for r in config["inhibit_rules"]
+    }
+    assert ('alertname = "InfoInhibitor"', 'severity = "info"') in inhibitions
+    assert ('severity = "critical"', 'severity =~ "warning|info"') in inhibitions
+
+
+def test_only_node_exporter_runs_privileged() -> None:
+    run = recorded("prod")
+    namespaces = {
+        r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"]
+        for r in by_type(run, "kubernetes:core/v1:Namespace")
+    }
+    assert namespaces["monitoring"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert namespaces["monitoring"]["pod-security.kubernetes.io/warn"] == "restricted"
+    assert namespaces["node-exporter"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+def test_the_namespace_and_the_config_are_what_the_root_waits_for() -> None:
     values, secrets = _with_receivers()
     run = recorded("prod", values, secrets)
     [component] = [r for r in run.registrations if r.type == COMPONENT]
@@ -69,8 +94,6 @@ def test_the_namespace_is_privileged_and_the_config_is_a_secret_the_root_waits_f
     )
     assert namespace.parent == component.urn
     assert namespace.inputs["metadata"]["name"] == "monitoring"
-    labels = namespace.inputs["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
     secret = next(
         r
         for r in by_type(run, "kubernetes:core/v1:Secret")
