@@ -7,7 +7,8 @@ the real upstream schemas, before anything reaches a cluster.
   and the Argo CD ones against the Argo CD CRDs;
 - every Helm release rendered by the pinned Helm from the vendored chart: no value the chart
   ignores, no template failure, every rendered object valid (as above);
-- the GitOps tree this stack's root Application points at renders and validates;
+- the GitOps tree this stack's root Application points at renders and validates, and Argo CD
+  (the argocd-cm of the stack's argo-cd release) would apply every object of it;
 - the stack points at the repository and path the tree is written for.
 - every PersistentVolumeClaim binds (`storage`) and every HorizontalPodAutoscaler reads a metrics
   API and a target that exist (`metrics_api`), over everything the stack runs.
@@ -142,10 +143,13 @@ def gitops_tree(
         # may be a --stack-file), against the targetRevision the tree gives its Applications.
         stack = gitops.StackRevision(source["targetRevision"], "the stack file")
         rendered = gitops._render_environment(env, kubernetes_version or None)
+        # What Argo CD applies at all: the resource exclusions of the argocd-cm this plan's
+        # argo-cd release renders (else the chart's with components/argocd/values.py).
+        argocd_cm = gitops.release_argocd_cm(doc, kubernetes_version)
         result.problems += [
             str(p)
             for p in gitops.validate_environment(
-                env, kubernetes_version, stack, rendered, platform=platform
+                env, kubernetes_version, stack, rendered, platform=platform, argocd_cm=argocd_cm
             )
         ]
     except gitops.GitOpsError as exc:

@@ -32,6 +32,10 @@ from ..paths import ARGOCD_CHART_DIR
 #: - configs.secret.extra, configs.credentialTemplates, configs.repositories,
 #:   configs.clusterCredentials, configs.gpg.keys: named entries the user chooses.
 #: - redis-ha.redis.config: redis.conf directives passed to the Redis HA subchart.
+#: - grafana.grafana.ini: kube-prometheus-stack's grafana subchart writes every section and key
+#:   of `grafana.ini` into Grafana's configuration file (grafana chart 12.11.1
+#:   templates/_config.tpl, `range $elem, $elemVal := index .Values "grafana.ini"`): Grafana's
+#:   own settings (`server.root_url`, ...), which the chart does not enumerate.
 FREE_FORM_PATHS = frozenset(
     {
         "configs.cm",
@@ -43,6 +47,7 @@ FREE_FORM_PATHS = frozenset(
         "configs.clusterCredentials",
         "configs.gpg.keys",
         "redis-ha.redis.config",
+        "grafana.grafana.ini",
     }
 )
 

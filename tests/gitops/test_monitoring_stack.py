@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from ipaddress import IPv4Address
 from typing import Any
 
 import pytest
@@ -15,7 +14,11 @@ import pytest
 from offline.validators import gitops
 from offline.validators.gitops import RenderedObject, charts, operator, rules, schemas
 from offline.validators.gitops.addons import ANNOTATION_LIMIT, addon_problems
-from offline.validators.gitops.monitoring_stack import monitoring_problems
+from offline.validators.gitops.monitoring_stack import (
+    etcd_scrape_problems,
+    monitoring_problems,
+    static_pod_labels,
+)
 from offline.validators.scheduling import evaluate
 from tests.conftest import document
 
@@ -25,11 +28,8 @@ Rendered = dict[str, list[RenderedObject]]
 APP = "kube-prometheus-stack"
 CHART_KEY = "chart kube-prometheus-stack 88.5.3 (Application kube-prometheus-stack)"
 CHART_REPO = "https://prometheus-community.github.io/helm-charts"
-CONTROL_PLANES = {
-    "dev": ["192.0.2.11"],
-    "staging": ["198.51.100.11", "198.51.100.12", "198.51.100.13"],
-    "prod": ["203.0.113.11", "203.0.113.12", "203.0.113.13"],
-}
+VALUES = "spec.source.helm.valuesObject"
+SCRAPE_CONFIGS = "gitops/platform/monitoring/base/scrapeconfigs.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -199,24 +199,58 @@ def test_grafana_loads_the_dashboards_of_monitoring(env: str, shipped: dict[str,
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_the_control_plane_is_scraped_on_the_stacks_control_planes(
+def test_the_controller_manager_and_scheduler_are_found_by_their_talos_labels(
     env: str, shipped: dict[str, Rendered]
 ) -> None:
-    stack = stack_of(env)
-    assert [str(n.ip) for n in stack.nodes if n.controlplane] == CONTROL_PLANES[env]
-    for suffix, port in (
-        ("kube-controller-manager", 10257),
-        ("kube-scheduler", 10259),
-        ("kube-etcd", 2381),
-    ):
-        endpoints = find(shipped[env][CHART_KEY], "Endpoints", f"{APP}-{suffix}").manifest
-        assert endpoints["metadata"]["namespace"] == "kube-system"
-        (subset,) = endpoints["subsets"]
-        assert [a["ip"] for a in subset["addresses"]] == CONTROL_PLANES[env]
-        assert [p["port"] for p in subset["ports"]] == [port]
-    names = {o.manifest["metadata"]["name"] for o in shipped[env][CHART_KEY]}
+    """Services that select Talos' static pods (host network: their endpoints are the control
+    planes' addresses, whichever they are), no address lists, no Endpoints objects."""
+    objects = shipped[env][CHART_KEY]
+    for suffix, port in (("kube-controller-manager", 10257), ("kube-scheduler", 10259)):
+        service = find(objects, "Service", f"{APP}-{suffix}").manifest
+        assert service["metadata"]["namespace"] == "kube-system"
+        assert service["spec"]["selector"] == {"k8s-app": suffix}
+        assert service["spec"]["selector"].items() <= static_pod_labels(suffix).items()
+        assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(port, port)]
+        monitor = find(objects, "ServiceMonitor", f"{APP}-{suffix}").manifest
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert (endpoint["scheme"], endpoint["tlsConfig"]["insecureSkipVerify"]) == ("https", True)
+    kinds = {obj.manifest["kind"] for items in shipped[env].values() for obj in items}
+    assert not kinds & {"Endpoints", "EndpointSlice"}
+    names = {o.manifest["metadata"]["name"] for o in objects}
     assert not {n for n in names if "kube-proxy" in n}
     assert problems_of(shipped[env], env) == []
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_etcd_is_scraped_by_a_scrape_config_of_the_control_plane_nodes(
+    env: str, shipped: dict[str, Rendered]
+) -> None:
+    objects = shipped[env][CHART_KEY]
+    # The chart keeps etcd's rules and dashboard, not its Service, Endpoints, ServiceMonitor.
+    assert {(o.manifest["kind"], o.manifest["metadata"]["name"]) for o in objects} >= {
+        ("PrometheusRule", f"{APP}-etcd"),
+        ("ConfigMap", f"{APP}-etcd"),
+    }
+    assert not [o for o in objects if o.manifest["metadata"]["name"] == f"{APP}-kube-etcd"]
+    scrape = find(shipped[env], "ScrapeConfig", "kube-etcd")
+    assert scrape.origin == SCRAPE_CONFIGS
+    assert scrape in shipped[env][f"gitops/platform/monitoring/envs/{env}"]
+    spec = scrape.manifest["spec"]
+    assert scrape.manifest["metadata"]["namespace"] == "monitoring"
+    assert (spec["jobName"], spec["scheme"].lower()) == ("kube-etcd", "http")
+    (sd,) = spec["kubernetesSDConfigs"]
+    assert sd["role"] == "Node"
+    assert sd["selectors"] == [{"role": "Node", "label": "node-role.kubernetes.io/control-plane"}]
+    # The job the chart's etcd rules select.
+    rule = find(objects, "PrometheusRule", f"{APP}-etcd").manifest
+    expressions = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert all('job=~".*etcd.*"' in e for e in expressions if "etcd_" in e)
+    # Prometheus may list the nodes it discovers.
+    role = find(objects, "ClusterRole", f"{APP}-prometheus").manifest
+    assert any(
+        "nodes" in r["resources"] and {"list", "watch"} <= set(r["verbs"]) for r in role["rules"]
+    )
+    assert etcd_scrape_problems(shipped[env], stack_of(env)) == []
 
 
 def test_the_namespace_secret_and_ports_are_the_programs() -> None:
@@ -229,15 +263,18 @@ def test_the_namespace_secret_and_ports_are_the_programs() -> None:
         monitoring_stack.ALERTMANAGER_SECRET,
         monitoring_stack.ALERTMANAGER_SECRET_KEY,
     ) == (alerting.NAMESPACE, alerting.CONFIG_SECRET, alerting.CONFIG_KEY)
-    ports = {t.suffix: t.port for t in monitoring_stack.CONTROL_PLANE_TARGETS}
-    assert ports["kube-etcd"] == documents.ETCD_METRICS_PORT
+    assert monitoring_stack.ETCD.port == documents.ETCD_METRICS_PORT
     assert documents.METRICS_ARGS["etcd"]["listen-metrics-urls"].endswith(":2381")
     for component in ("controllerManager", "scheduler"):
         assert documents.METRICS_ARGS[component] == {"bind-address": "0.0.0.0"}
+    # node-exporter's host access is granted in its own namespace, the program's privileged
+    # one; `monitoring` enforces baseline (tests/monitoring/test_pod_security.py).
     (rule,) = rules.HOST_ACCESS
-    assert rule.namespace == alerting.NAMESPACE
-    labels = alerting.namespace_manifest()["metadata"]["labels"]
+    assert rule.namespace == alerting.NODE_EXPORTER_NAMESPACE
+    labels = alerting.node_exporter_namespace_manifest()["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    labels = alerting.namespace_manifest()["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
 
 
 # --- What the operator makes, placed -----------------------------------------------------------
@@ -272,7 +309,7 @@ def test_the_operators_statefulsets_are_placed_with_everything_else(
         pods[placed.workload.ref] = pods.get(placed.workload.ref, 0) + 1
     assert pods[f"StatefulSet monitoring/prometheus-{APP}-prometheus"] == REPLICAS[env]
     assert pods[f"StatefulSet monitoring/alertmanager-{APP}-alertmanager"] == REPLICAS[env]
-    assert pods["DaemonSet monitoring/node-exporter"] == len(report.nodes)
+    assert pods["DaemonSet node-exporter/node-exporter"] == len(report.nodes)
     if env == "prod":  # one replica per worker
         hosts = {
             node
@@ -425,48 +462,154 @@ def test_server_side_apply_is_required_for_the_crds(shipped: dict[str, Rendered]
 # --- Against the stack and the program ----------------------------------------------------------
 
 
-def test_an_endpoint_that_is_not_a_control_plane(shipped: dict[str, Rendered]) -> None:
-    nodes = list(stack_of("staging").nodes)
-    nodes[1] = dataclasses.replace(nodes[1], ip=IPv4Address("198.51.100.14"))
-    problems = problems_of(shipped["staging"], "staging", stack_of("staging", nodes=tuple(nodes)))
-    values = "spec.source.helm.valuesObject"
-    assert [(p.field, p.message.split(":")[0]) for p in problems] == [
-        (f"{values}.{key}.endpoints", message)
-        for key in ("kubeControllerManager", "kubeScheduler", "kubeEtcd")
-        for message in (
-            "198.51.100.12 is no control plane of Pulumi.staging.yaml (198.51.100.11, "
-            "198.51.100.14, 198.51.100.13)",
-            "leaves out control plane 'staging-cp-2' (198.51.100.14) of Pulumi.staging.yaml",
-        )
-    ]
-
-
-def test_missing_endpoints_a_wrong_port_and_scheme(shipped: dict[str, Rendered]) -> None:
+def test_an_address_list_a_wrong_selector_port_and_scheme(shipped: dict[str, Rendered]) -> None:
     rendered = tree_of(shipped, "dev")
     objects = rendered[CHART_KEY]
-    rendered[CHART_KEY] = [
-        o
-        for o in objects
-        if o.manifest["metadata"]["name"] != f"{APP}-kube-scheduler"
-        or o.manifest["kind"] != "Endpoints"
-    ]
-    etcd = find(rendered, "Endpoints", f"{APP}-kube-etcd").manifest
-    etcd["subsets"][0]["ports"][0]["port"] = 2379
-    monitor = find(rendered, "ServiceMonitor", f"{APP}-kube-controller-manager").manifest
+    # The scheduler as the old values rendered it: an Endpoints list, no selector.
+    scheduler = find(objects, "Service", f"{APP}-kube-scheduler").manifest
+    del scheduler["spec"]["selector"]
+    endpoints = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": f"{APP}-kube-scheduler", "namespace": "kube-system"},
+        "subsets": [{"addresses": [{"ip": "192.0.2.11"}], "ports": [{"port": 10259}]}],
+    }
+    objects.append(RenderedObject(endpoints, "x"))
+    manager = find(objects, "Service", f"{APP}-kube-controller-manager").manifest
+    manager["spec"]["selector"] = {"tier": "control-plane"}  # the API server's too
+    manager["spec"]["ports"][0]["targetPort"] = 10252
+    monitor = find(objects, "ServiceMonitor", f"{APP}-kube-controller-manager").manifest
     monitor["spec"]["endpoints"][0].pop("scheme")
-    values = "spec.source.helm.valuesObject"
-    assert [(p.field, p.message.split(",")[0]) for p in problems_of(rendered, "dev")] == [
+    assert [(p.field, p.message.split(";")[0]) for p in problems_of(rendered, "dev")] == [
         (
-            f"{values}.kubeControllerManager.serviceMonitor.https",
-            "scrapes over http: must be https",
+            f"{VALUES}.kubeControllerManager.service.selector",
+            "{'tier': 'control-plane'} also selects kube-apiserver, kube-scheduler",
         ),
         (
-            f"{values}.kubeScheduler.endpoints",
-            "empty: Talos runs the scheduler as a static pod that the chart's Service selector "
-            "does not find; list the control planes of Pulumi.dev.yaml (192.0.2.11)",
+            f"{VALUES}.kubeControllerManager.service.targetPort",
+            "port 10252: must be 10257, its secure port (kubernetes pkg/cluster/ports/ports.go, "
+            "KubeControllerManagerPort), which Talos binds to 0.0.0.0 "
+            "(components/talos/documents.py, METRICS_ARGS)",
         ),
-        (f"{values}.kubeEtcd.service.port", "port 2379: must be 2381"),
+        (
+            f"{VALUES}.kubeControllerManager.serviceMonitor.https",
+            "scrapes over http: must be https, its secure port (kubernetes "
+            "pkg/cluster/ports/ports.go, KubeControllerManagerPort), which Talos binds to "
+            "0.0.0.0 (components/talos/documents.py, METRICS_ARGS)",
+        ),
+        (
+            f"{VALUES}.kubeScheduler.endpoints",
+            "lists addresses: the chart then renders an Endpoints object, which Argo CD "
+            "excludes (argocd-cm resource.exclusions) and never applies, beside a Service "
+            "without a selector, so the scheduler is never scraped",
+        ),
+        (
+            f"{VALUES}.kubeScheduler.service.selector",
+            "none: the Service has no endpoints but the Endpoints object Argo CD never applies",
+        ),
     ]
+    manager["spec"]["selector"] = {"component": "kube-controller-manager", "tier": "x"}
+    (problem,) = [p for p in problems_of(rendered, "dev") if p.field.endswith(".selector")][:1]
+    assert problem.message.startswith(
+        "{'component': 'kube-controller-manager', 'tier': 'x'} matches no Talos static pod"
+    )
+
+
+def test_etcd_from_the_chart_is_refused(shipped: dict[str, Rendered]) -> None:
+    """The chart's etcd Service, Endpoints and ServiceMonitor: nothing they could select."""
+    rendered = tree_of(shipped, "staging")
+    scheduler = [
+        o for o in rendered[CHART_KEY] if o.manifest["metadata"]["name"] == f"{APP}-kube-scheduler"
+    ]
+    for template in copy.deepcopy(scheduler):
+        template.manifest["metadata"]["name"] = f"{APP}-kube-etcd"
+        rendered[CHART_KEY].append(template)
+    problems = problems_of(rendered, "staging")
+    assert [(p.field, p.message.split(":")[0]) for p in problems] == [
+        (f"{VALUES}.kubeEtcd.service.enabled", "renders a Service"),
+        (f"{VALUES}.kubeEtcd.serviceMonitor.enabled", "renders a ServiceMonitor"),
+    ]
+    assert "Talos runs etcd as a host service, not a pod" in problems[0].message
+
+
+def scrape_config(rendered: Rendered) -> dict[str, Any]:
+    return find(rendered, "ScrapeConfig", "kube-etcd").manifest
+
+
+def test_the_etcd_scrape_config_is_simulated_on_the_stacks_nodes(
+    shipped: dict[str, Rendered],
+) -> None:
+    # Scoped by the keep rule alone, it still scrapes the control planes only.
+    rendered = tree_of(shipped, "prod")
+    del scrape_config(rendered)["spec"]["kubernetesSDConfigs"][0]["selectors"]
+    assert etcd_scrape_problems(rendered, stack_of("prod")) == []
+    # Without either, every worker too; a wrong port; a keep that drops everything.
+    spec = scrape_config(rendered)["spec"]
+    spec["relabelings"].pop(0)
+    spec["relabelings"][0]["replacement"] = "$1:2379"
+    problems = etcd_scrape_problems(rendered, stack_of("prod"))
+    assert [(p.source, p.field, p.message.split(":")[0]) for p in problems] == [
+        (SCRAPE_CONFIGS, "spec.relabelings", f"scrapes control plane 'prod-cp-{i}' at '{ip}")
+        for i, ip in ((1, "203.0.113.11"), (2, "203.0.113.12"), (3, "203.0.113.13"))
+    ] + [
+        (
+            SCRAPE_CONFIGS,
+            "spec.kubernetesSDConfigs[0].selectors",
+            f"scrapes node 'prod-worker-{i}' of Pulumi.prod.yaml that is no control plane "
+            "(etcd runs on the control planes only",
+        )
+        for i in (1, 2, 3)
+    ]
+    spec["relabelings"] = [
+        {"sourceLabels": ["__meta_kubernetes_node_name"], "regex": "x", "action": "keep"}
+    ]
+    fields = {p.message.split(" of ")[0] for p in etcd_scrape_problems(rendered, stack_of("prod"))}
+    assert fields == {f"drops control plane 'prod-cp-{i}'" for i in (1, 2, 3)}
+    # staging has no workers: a node that is no control plane is made up.
+    rendered = tree_of(shipped, "staging")
+    del scrape_config(rendered)["spec"]["kubernetesSDConfigs"][0]["selectors"]
+    scrape_config(rendered)["spec"]["relabelings"].pop(0)
+    (problem,) = etcd_scrape_problems(rendered, stack_of("staging"))
+    assert problem.message.startswith("scrapes a node that is no control plane")
+    # Static targets, plain HTTPS, another job, a relabelling the check cannot follow.
+    rendered = tree_of(shipped, "dev")
+    spec = scrape_config(rendered)["spec"]
+    spec["scheme"] = "HTTPS"
+    spec["relabelings"].append({"targetLabel": "job", "replacement": "etcd"})
+    assert [
+        (p.field, p.message.split(":")[0]) for p in etcd_scrape_problems(rendered, stack_of("dev"))
+    ] == [
+        ("spec.scheme", "https"),
+        ("spec.relabelings", "job 'etcd'"),
+    ]
+    spec["relabelings"].append({"action": "hashmod", "modulus": 2, "targetLabel": "x"})
+    assert etcd_scrape_problems(rendered, stack_of("dev"))[-1].message == (
+        "the offline check cannot follow it: the relabel action 'hashmod'"
+    )
+    spec["staticConfigs"] = [{"targets": ["192.0.2.11:2381"]}]
+    (problem,) = etcd_scrape_problems(rendered, stack_of("dev"))
+    assert problem.field == "spec.kubernetesSDConfigs"
+
+
+def test_a_missing_or_second_etcd_scrape_config(shipped: dict[str, Rendered]) -> None:
+    rendered = tree_of(shipped, "dev")
+    folder = rendered["gitops/platform/monitoring/envs/dev"]
+    scrape = find(rendered, "ScrapeConfig", "kube-etcd")
+    folder.append(copy.deepcopy(scrape))
+    (problem,) = problems_of(rendered, "dev")
+    assert problem.message.startswith("a second ScrapeConfig of job kube-etcd")
+    folder[:] = [o for o in folder if o.manifest["kind"] != "ScrapeConfig"]
+    (problem,) = problems_of(rendered, "dev")
+    assert (problem.source, problem.object, problem.field) == (
+        SCRAPE_CONFIGS,
+        "ScrapeConfig monitoring/kube-etcd",
+        "spec.jobName",
+    )
+    assert problem.message.startswith("missing: nothing scrapes etcd as job kube-etcd")
+    # With etcd's rules off, nothing asks for it.
+    app = application(rendered).manifest
+    app["spec"]["source"]["helm"]["valuesObject"]["kubeEtcd"] = {"enabled": False}
+    assert problems_of(rendered, "dev") == []
 
 
 def test_kube_proxy_unverified_kubelets_and_the_chart_alertmanager_secret(
@@ -539,7 +682,10 @@ def test_the_project_admits_exactly_what_the_addons_apply(
         for rule in project[key]
     }
     assert ("apiextensions.k8s.io", "CustomResourceDefinition") in listed
-    assert {("monitoring.coreos.com", k) for k in ("PodMonitor", "ServiceMonitor")} <= listed
+    assert {
+        ("monitoring.coreos.com", k) for k in ("PodMonitor", "ServiceMonitor", "ScrapeConfig")
+    } <= listed
+    assert ("", "Endpoints") not in listed  # Argo CD excludes them: nothing renders one
     assert addon_problems(env, rendered) == []
     # One kind more is too wide, one kind less refuses what needs it.
     wider = tree_of(shipped, env)
@@ -628,8 +774,8 @@ def test_the_same_daemonset_as_an_app_or_another_workload_is_refused(
     problems = gitops.validate_environment("dev", K8S, rendered=rendered)
     hosts = [(p.object, p.field) for p in problems if "is not allowed" in p.message]
     assert hosts == [
-        ("DaemonSet monitoring/node-exporter", "spec.template.spec.hostNetwork"),
-        ("DaemonSet monitoring/node-exporter", "spec.template.spec.hostPID"),
+        ("DaemonSet node-exporter/node-exporter", "spec.template.spec.hostNetwork"),
+        ("DaemonSet node-exporter/node-exporter", "spec.template.spec.hostPID"),
         ("Deployment monitoring/grafana", "spec.template.spec.hostNetwork"),
     ]
 
@@ -639,7 +785,7 @@ def test_a_grant_wider_than_the_daemonset_needs_is_named(shipped: dict[str, Rend
     daemonset = find(rendered, "DaemonSet", "node-exporter")
     daemonset.manifest["spec"]["template"]["spec"].pop("hostPID")
     (problem,) = rules.host_access_problems("dev", rendered)
-    assert (problem.object, problem.field) == ("DaemonSet monitoring/node-exporter", "hostPID")
+    assert (problem.object, problem.field) == ("DaemonSet node-exporter/node-exporter", "hostPID")
     assert problem.message.startswith("granted by HOST_ACCESS")
     daemonset.manifest["metadata"]["name"] = "prometheus-node-exporter"
     (problem,) = rules.host_access_problems("dev", rendered)

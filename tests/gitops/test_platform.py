@@ -123,6 +123,8 @@ def test_each_addon_is_a_pinned_chart_in_the_platform_project(
         "kube-system",
         "csi-proxmox",
         "monitoring",
+        # kube-prometheus-stack's node-exporter (`prometheus-node-exporter.namespaceOverride`)
+        "node-exporter",
     }
 
 
@@ -164,14 +166,17 @@ def test_chart_objects_are_placed_as_argo_cd_applies_them(
             namespace = obj.manifest["metadata"].get("namespace")
             if obj.manifest["kind"] in gitops.CLUSTER_SCOPED_KINDS:
                 assert namespace is None, obj.manifest["kind"]
-            elif obj.manifest["kind"] in ("Service", "Endpoints") and obj.origin.split("/")[-2] in (
+            elif obj.manifest["kind"] == "Service" and obj.origin.split("/")[-2] in (
                 "kube-controller-manager",
                 "kube-scheduler",
-                "kube-etcd",
                 "core-dns",
             ):
-                # The control plane's and CoreDNS's Services and Endpoints (docs/monitoring.md).
+                # The control plane's and CoreDNS's Services (docs/monitoring.md); no Endpoints:
+                # Argo CD excludes the kind (exclusions.py).
                 assert namespace == "kube-system"
+            elif "/charts/prometheus-node-exporter/" in obj.origin:
+                # node-exporter alone in its privileged namespace (`namespaceOverride`).
+                assert namespace == "node-exporter"
             else:
                 assert namespace == home.get(addon, "kube-system")
             # A subchart's templates are below its parent's (charts/<subchart>/templates/).
@@ -307,7 +312,7 @@ def test_a_kind_the_project_does_not_whitelist_is_refused(shipped: dict[str, Ren
     cluster.remove({"group": "storage.k8s.io", "kind": "StorageClass"})
     assert messages(gitops.addon_problems("prod", rendered)) == [
         "upstream/charts/kube-prometheus-stack/charts/prometheus-node-exporter/templates/"
-        "daemonset.yaml: DaemonSet monitoring/node-exporter: kind: kind not in the project's "
+        "daemonset.yaml: DaemonSet node-exporter/node-exporter: kind: kind not in the project's "
         "namespaceResourceWhitelist",
         "upstream/charts/proxmox-csi-plugin/templates/storageclass.yaml: StorageClass "
         "proxmox-local-lvm: kind: cluster-scoped kind not whitelisted",
@@ -330,11 +335,11 @@ def test_a_kind_no_addon_renders_is_too_wide(shipped: dict[str, Rendered]) -> No
         "gitops/platform/envs/dev/appproject.yaml: AppProject argocd/platform: "
         "spec.sourceRepos[5]: 'https://charts.example.com': no add-on installs a chart from it",
         "gitops/platform/envs/dev/appproject.yaml: AppProject argocd/platform: "
-        "spec.destinations[3]: 'x': no add-on deploys there",
+        "spec.destinations[4]: 'x': no add-on deploys there",
         "gitops/platform/envs/dev/appproject.yaml: AppProject argocd/platform: "
         "spec.clusterResourceWhitelist[6]: */*: name one kind of this scope",
         "gitops/platform/envs/dev/appproject.yaml: AppProject argocd/platform: "
-        "spec.namespaceResourceWhitelist[13]: policy/PodDisruptionBudget: no add-on renders one; "
+        "spec.namespaceResourceWhitelist[14]: policy/PodDisruptionBudget: no add-on renders one; "
         "remove it (the project admits exactly what the rendered charts need)",
     ]
 

@@ -166,7 +166,8 @@ def _policies_for(
     return [
         policy
         for policy in objects(rendered_env, "NetworkPolicy")
-        if policy["spec"]["podSelector"].get("matchLabels", {}).items() <= labels.items()
+        if policy["metadata"].get("namespace") == "podinfo"
+        and policy["spec"]["podSelector"].get("matchLabels", {}).items() <= labels.items()
     ]
 
 
@@ -174,7 +175,11 @@ def _policies_for(
 def test_network_policies_deny_by_default_and_allow_only_the_call_chain(
     env: str, rendered: Rendered
 ) -> None:
-    policies = objects(rendered[env], "NetworkPolicy")
+    policies = [
+        policy
+        for policy in objects(rendered[env], "NetworkPolicy")
+        if policy["metadata"].get("namespace") == "podinfo"
+    ]
     deny = find(rendered[env], "NetworkPolicy", "default-deny")
     assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 

@@ -100,3 +100,37 @@ def test_substitution_leaves_strings_alone() -> None:
     expr, unknown = substitute("x{a=\"$v\", b=`$w`, c='it\\'s $z'}[$__rate_interval] offset $q", {})
     assert expr == "x{a=\"$v\", b=`$w`, c='it\\'s $z'}[5m] offset $q"
     assert unknown == ["q"]
+
+
+def test_the_slo_dashboard_says_the_30_day_window_is_bounded_by_retention() -> None:
+    """No environment keeps 30 days (2, 7, 15 days: gitops/platform/envs/<env>/
+    kube-prometheus-stack.yaml): every panel reading the 30-day ratio or the budget says so in
+    its title, or its legend, and the dashboard's description names the retentions."""
+    from pathlib import Path
+
+    import yaml
+
+    from offline.paths import REPO_ROOT
+
+    board = json.loads(
+        (REPO_ROOT / "gitops/platform/monitoring/base/dashboards/slo.json").read_text()
+    )
+    reading = []
+    for panel in board["panels"]:
+        for target in panel.get("targets") or []:
+            if "ratio_rate30d" in target["expr"] or "error_budget_remaining" in target["expr"]:
+                reading.append((panel, target))
+    assert reading
+    for panel, target in reading:
+        said = panel["title"] + " " + target.get("legendFormat", "")
+        if "30d" in target["expr"] or "30 d" in panel["title"]:
+            assert "retention" in said, panel["title"]
+    for env in ("dev", "staging", "prod"):
+        values = yaml.safe_load(
+            Path(REPO_ROOT / f"gitops/platform/envs/{env}/kube-prometheus-stack.yaml").read_text()
+        )
+        retention = values["spec"]["source"]["helm"]["valuesObject"]["prometheus"][
+            "prometheusSpec"
+        ]["retention"]
+        assert retention.endswith("d") and int(retention[:-1]) < 30
+        assert f"{retention[:-1]} d in {env}" in board["description"], env

@@ -1,5 +1,6 @@
-"""SLOs as code (tools/slo.py): every public hostname of every stack has its SLO, the generated
-files are up to date, and the burn-rate alerts are the SRE workbook's."""
+"""SLOs as code (tools/slo/): every public hostname of every stack has its SLO, the generated
+files are up to date, the burn-rate alerts are the SRE workbook's, a window without traffic
+records nothing (not NaN), and the long windows are built from the recorded 5-minute rates."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from tests.conftest import NS, STACKS, stack_values
 from tests.monitoring.test_promtool import PROMTOOL, _promtool, _rule_file
 from tests.monitoring.test_rules import everything
 from tools import slo
+from tools.slo import files
+from tools.slo.__main__ import main
 
 #: The services behind the stacks' hostnames and the request metric of each (docs/alerts.md,
 #: "Which metric counts the requests of a hostname").
@@ -69,7 +72,10 @@ def test_every_public_hostname_has_its_slo(stack: str) -> None:
     records = _records(_generated(env))
     for hostname in hostnames:
         names = {r["record"] for r in records if _hostname(r) == hostname}
-        expected = {f"slo:sli_error:ratio_rate{w}" for w in slo.WINDOWS} | {"slo:objective:ratio"}
+        expected = {f"slo:sli_error:ratio_rate{w}" for w in slo.WINDOWS} | {
+            "slo:objective:ratio",
+            *slo.RATE_RECORDS,
+        }
         assert names == expected, hostname
     objective = [r for r in records if r["record"] == "slo:objective:ratio"]
     assert {_hostname(r) for r in objective} == set(hostnames)
@@ -399,14 +405,64 @@ def test_service_of(url: str, service: tuple[str, str] | None) -> None:
 
 
 def test_check_exits_1_when_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(slo, "RULES_DIR", tmp_path)
-    assert slo.main(["--stack", "dev", "--check"]) == 1
-    assert slo.main(["--stack", "dev"]) == 0
-    assert slo.main(["--stack", "dev", "--check"]) == 0
+    monkeypatch.setattr(files, "RULES_DIR", tmp_path)
+    assert main(["--stack", "dev", "--check"]) == 1
+    assert main(["--stack", "dev"]) == 0
+    assert main(["--stack", "dev", "--check"]) == 0
     path = tmp_path / "slos" / "dev" / slo.SLO_FILE
     path.write_text(path.read_text().replace("0.999", "0.99"))
-    assert slo.main(["--stack", "dev", "--check"]) == 1
-    assert slo.main(["--stack", "nosuch"]) == 2
+    assert main(["--stack", "dev", "--check"]) == 1
+    assert main(["--stack", "nosuch"]) == 2
+
+
+def test_python_m_tools_slo_runs_the_package() -> None:
+    """`python -m tools.slo` is the package's __main__ (tools/slo.py became tools/slo/)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "tools.slo", "--stack", "dev", "--check"],
+        cwd=files.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("env", STACKS)
+def test_no_window_divides_by_zero(env: str) -> None:
+    """Every error ratio divides by a total filtered with `> 0`: a window without traffic
+    records no sample, where 0/0 would record NaN (which compares false with every threshold
+    and shows as a gap, but is a value a query or the budget would carry on with)."""
+    ratios = [r for r in _records(_generated(env)) if r["record"].startswith("slo:sli_error:")]
+    assert ratios
+    for rule in ratios:
+        denominator = rule["expr"].split("\n/\n", 1)[1]
+        assert denominator.startswith("(sum") and denominator.endswith(") > 0)"), rule
+
+
+def test_long_windows_read_the_recorded_rates() -> None:
+    """1d, 3d and 30d sum the recorded 5-minute rates of the hostname (two series) instead of
+    reading days of every raw series; the short windows read the raw counters."""
+    records = {(r["record"], _hostname(r)): r["expr"] for r in _records(_generated("prod"))}
+    host = "app.example.com"
+    matchers = f'slo_hostname="{host}", slo_service="podinfo/frontend"'
+    for window in slo.LONG_WINDOWS:
+        assert records[(f"slo:sli_error:ratio_rate{window}", host)] == (
+            f"sum_over_time(slo:sli_errors:rate5m{{{matchers}}}[{window}])\n/\n"
+            f"(sum_over_time(slo:sli_requests:rate5m{{{matchers}}}[{window}]) > 0)"
+        )
+    for window in set(slo.WINDOWS) - set(slo.LONG_WINDOWS):
+        expr = records[(f"slo:sli_error:ratio_rate{window}", host)]
+        assert "http_request_duration_seconds_count{" in expr and f"[{window}]" in expr
+    assert records[("slo:sli_requests:rate5m", host)].startswith(
+        "sum(rate(http_request_duration_seconds_count{"
+    )
+    errors = records[("slo:sli_errors:rate5m", host)]
+    assert 'status=~"5.."' in errors and errors.endswith("[5m]))")
+    assert "\nor on ()\n0 * sum(rate(" in errors
 
 
 def test_rollback_estimate_adds_argocds_detection_bound() -> None:
@@ -422,4 +478,8 @@ def test_rollback_estimate_adds_argocds_detection_bound() -> None:
     }
     estimate = rules["argocd_app:rollback_estimate:seconds"]["expr"]
     assert estimate == f"argocd_app:rollout_duration_seconds:max1d + {bound}"
-    assert rules["ArgoCDRollbackSlow"]["expr"].endswith("> 60")
+    threshold = rules["ArgoCDRollbackSlow"]["expr"].splitlines()[0]
+    assert threshold == (
+        'argocd_app:rollback_estimate:seconds{project!="platform", dest_namespace!="argocd"} > 60'
+    )
+    assert rules["ArgoCDRollbackSlow"]["for"] == "15m"

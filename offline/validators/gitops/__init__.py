@@ -16,7 +16,10 @@ checks every object:
   the CSR approver's node names and addresses);
 - that the environment's stack and the tree follow the same Git ref (`revision_problems`): the
   root Application's `targetRevision` (the stack's `gitops.revision`) is the `targetRevision` of
-  every Application the environment creates from this repository.
+  every Application the environment creates from this repository;
+- that Argo CD applies every object at all (`exclusion_problems`): no object of a group and
+  kind that argocd-cm's `resource.exclusions` (or `resource.inclusions`) leaves out, which Argo
+  CD would silently drop from its Application's target.
 
 Run `python -m offline.validators.gitops --kubernetes-version v1.36.2` to check every environment.
 """
@@ -26,6 +29,13 @@ from __future__ import annotations
 from .addons import addon_applications, addon_problems
 from .charts import HelmSource, helm_sources
 from .cli import main
+from .exclusions import (
+    ArgoCdConfigMap,
+    default_argocd_cm,
+    exclusion_problems,
+    release_argocd_cm,
+    values_argocd_cm,
+)
 from .platform import platform_problems
 from .rendering import (
     _local_source_path,
@@ -81,6 +91,7 @@ __all__ = [
     "REPO_ROOT",
     "STACKS_DIR",
     "STACK_REVISION_KEY",
+    "ArgoCdConfigMap",
     "GitOpsError",
     "HelmSource",
     "Problem",
@@ -97,9 +108,11 @@ __all__ = [
     "app_versions",
     "chart_problems",
     "crd_schema",
+    "default_argocd_cm",
     "describe",
     "environment_revision",
     "environment_rules",
+    "exclusion_problems",
     "helm_sources",
     "image_tag_problem",
     "json_path",
@@ -111,6 +124,7 @@ __all__ = [
     "platform_problems",
     "prefetch_environment",
     "projects_of",
+    "release_argocd_cm",
     "render",
     "render_environment",
     "render_with_origins",
@@ -124,4 +138,5 @@ __all__ = [
     "validate_environment",
     "validate_manifest",
     "validate_path",
+    "values_argocd_cm",
 ]

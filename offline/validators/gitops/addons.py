@@ -206,6 +206,15 @@ def _project_width_problems(
         for item in addons
         for d in [(item.manifest.get("spec") or {}).get("destination") or {}]
     }
+    # A chart may also place objects in namespaces of their own (a subchart's
+    # `namespaceOverride`, as kube-prometheus-stack's node-exporter): those are used too.
+    used_destinations |= {
+        (((item.manifest.get("spec") or {}).get("destination") or {}).get("server"), namespace)
+        for item in addons
+        for source in charts.helm_sources(item.manifest)
+        for obj in _applied(source, rendered)
+        if (namespace := (obj.manifest.get("metadata") or {}).get("namespace"))
+    }
     objects = [obj.manifest for source in sources for obj in _applied(source, rendered)]
     objects += [obj.manifest for path in local for obj in rendered.get(path, [])]
     used_kinds = {(_group(str(o.get("apiVersion", ""))), str(o.get("kind", ""))) for o in objects}

@@ -11,8 +11,9 @@ when they drift until a volume or a certificate is refused in the cluster.
   gateway, a free one) could be put in any kubelet's request and signed by the cluster CA;
 - metrics-server verifies the kubelets' certificates and reaches them on their InternalIP only,
   so it needs the approver beside it;
-- kube-prometheus-stack scrapes exactly the stack's control planes, verifies the kubelets and
-  reads the program's Alertmanager configuration (monitoring_stack.py).
+- kube-prometheus-stack finds the control planes by Talos' labels (etcd through a ScrapeConfig
+  checked on the stack's nodes), verifies the kubelets and reads the program's Alertmanager
+  configuration (monitoring_stack.py).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ HOST_ACCESS = (
     HostAccess(
         application="kube-prometheus-stack",
         kind="DaemonSet",
-        namespace="monitoring",
+        namespace="node-exporter",
         name="node-exporter",
         fields=frozenset({"hostNetwork", "hostPID"}),
         reason=(
@@ -82,8 +82,9 @@ HOST_ACCESS = (
             "sockets are only visible in the host's network namespace, its processes only in "
             "the host's PID namespace (prometheus-node-exporter chart 4.56.1 "
             "templates/daemonset.yaml, `hostNetwork`, `hostPID`; Prometheus scrapes its port "
-            "9100 on the node's address); the namespace `monitoring` is Pod Security "
-            "`privileged` for it (components/monitoring/alerting.py)"
+            "9100 on the node's address); it runs alone in the namespace `node-exporter`, "
+            "Pod Security `privileged` for it, so that `monitoring` enforces `baseline` "
+            "(components/monitoring/alerting.py)"
         ),
     ),
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .addons import addon_problems
 from .charts import helm_sources, source_problems
+from .exclusions import ArgoCdConfigMap, default_argocd_cm, exclusion_problems
 from .platform import platform_problems
 from .rendering import _render_environment, render_with_origins
 from .revisions import StackRevision, revision_problems, stack_revision
@@ -47,13 +48,17 @@ def validate_environment(
     stack: StackRevision | None = None,
     rendered: dict[str, list[RenderedObject]] | None = None,
     platform: StackPlatform | Problem | None = None,
+    argocd_cm: ArgoCdConfigMap | None = None,
 ) -> list[Problem]:
-    """Render an environment and return every schema, platform-rule, chart, add-on, stack and
-    revision problem.
+    """Render an environment and return every schema, platform-rule, chart, add-on, stack,
+    revision and resource-exclusion problem.
 
     `stack` is the ref the environment's root Application follows; by default the
     `gitops.revision` of `Pulumi.<env>.yaml` (`stack_revision(env)`). `platform` is what the
     add-ons must agree with; by default read from `Pulumi.<env>.yaml` (`stack_platform(env)`).
+    `argocd_cm` is the Argo CD configuration whose `resource.exclusions` and
+    `resource.inclusions` decide what Argo CD applies at all (exclusions.py); by default the one
+    the argo-cd chart renders from components/argocd/values.py (`default_argocd_cm(env)`).
     """
     if rendered is None:  # not rendered by the caller already
         rendered = _render_environment(env, kubernetes_version)
@@ -67,6 +72,7 @@ def validate_environment(
     problems += environment_rules(env, rendered)
     problems += chart_problems(rendered, kubernetes_version)
     problems += addon_problems(env, rendered)
+    problems += exclusion_problems(env, rendered, argocd_cm or default_argocd_cm(env))
     if platform is None:
         platform = stack_platform(env)
     if isinstance(platform, Problem):

@@ -4,6 +4,10 @@
 Each takes rendered objects (dicts, any kinds: the others are ignored) and returns problems as
 strings naming the object, the group or panel and the rule. PromQL is parsed by a real PromQL
 parser (`promql.py`).
+
+Beside them, for the pods of the monitoring namespaces: `pod_security.py` (the Pod Security
+Standards a pod template breaks, as the namespaces' `pod-security.kubernetes.io/*` labels apply
+them) and `network_policy.py` (whether the NetworkPolicies let one pod reach another's port).
 """
 
 from __future__ import annotations
