@@ -128,6 +128,12 @@ GRAFANA = Source(
     commit="864f7794683680e5100a38670e103c4fa6e37e29",
     licence="Apache-2.0",
 )
+VELERO = Source(
+    repo="vmware-tanzu/helm-charts",
+    tag="velero-12.1.0",
+    commit="73466ca986bbfe34dbd5c30bbf7d62d545d634a2",
+    licence="Apache-2.0",
+)
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,7 @@ SOURCES: tuple[Source | ArchiveSource, ...] = (
     NODE_EXPORTER,
     WINDOWS_EXPORTER,
     GRAFANA,
+    VELERO,
 )
 
 
@@ -286,6 +293,7 @@ ITEMS = (
         "charts/prometheus-windows-exporter/",
     ),
     Item(f"{KPS_DEPENDENCIES}/grafana/", GRAFANA, "charts/grafana/"),
+    Item("charts/velero/", VELERO, "charts/velero/"),
     Item(
         "talos/v1.13/config.schema.json",
         TALOS,
@@ -327,6 +335,7 @@ LICENSES = (
     (f"{KPS_DEPENDENCIES}/prometheus-node-exporter/LICENSE", NODE_EXPORTER),
     (f"{KPS_DEPENDENCIES}/prometheus-windows-exporter/LICENSE", WINDOWS_EXPORTER),
     (f"{KPS_DEPENDENCIES}/grafana/LICENSE", GRAFANA),
+    ("charts/velero/LICENSE", VELERO),
     ("talos/LICENSE", TALOS),
     ("argocd/LICENSE", ARGO_HELM),
 )
