@@ -160,19 +160,20 @@ def _preamble(event: Event) -> list[str]:
     ]
 
 
+FACTS = (
+    ("Sync", "$sync"),
+    ("Health", "$health"),
+    ("Revision", "(trunc 8 $revision)"),
+    ("Project", "$project"),
+)
+"""The fields of a Slack or Discord message: name and the template variable it shows."""
+
+
 def _slack() -> list[str]:
     """A Slack incoming webhook's payload: `text` (the notification's fallback) and Block Kit
     `blocks`; mrkdwn needs `&`, `<` and `>` escaped in free text."""
     field = '(dict "type" "mrkdwn" "text" (printf "*{name}*\\n%s" {value}))'
-    fields = " ".join(
-        field.format(name=name, value=value)
-        for name, value in (
-            ("Sync", "$sync"),
-            ("Health", "$health"),
-            ("Revision", "(trunc 8 $revision)"),
-            ("Project", "$project"),
-        )
-    )
+    fields = " ".join(field.format(name=name, value=value) for name, value in FACTS)
     return [
         '{{- $escaped := $detail | replace "&" "&amp;" | replace "<" "&lt;" '
         '| replace ">" "&gt;" -}}',
@@ -190,15 +191,7 @@ def _discord(event: Event) -> list[str]:
     """A Discord webhook's payload: `content` and one embed (title linked to the UI, colour,
     inline fields; a description only when there is text, Discord refuses empty ones)."""
     field = '(dict "name" "{name}" "value" {value} "inline" true)'
-    fields = " ".join(
-        field.format(name=name, value=value)
-        for name, value in (
-            ("Sync", "$sync"),
-            ("Health", "$health"),
-            ("Revision", "(trunc 8 $revision)"),
-            ("Project", "$project"),
-        )
-    )
+    fields = " ".join(field.format(name=name, value=value) for name, value in FACTS)
     return [
         f"{{{{- $fields := list {fields} -}}}}",
         '{{- $embed := dict "title" (printf "%s %s" $app $what | trunc 256) "url" $url '

@@ -1,6 +1,6 @@
 """Kubernetes: the provider built from the Talos kubeconfig, and typed objects from manifests."""
 
-from .objects import Manifest, register
+from .objects import Manifest, register, secret_manifest
 from .provider import KubernetesCluster
 
-__all__ = ["KubernetesCluster", "Manifest", "register"]
+__all__ = ["KubernetesCluster", "Manifest", "register", "secret_manifest"]

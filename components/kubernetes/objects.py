@@ -28,6 +28,19 @@ _CLASSES: dict[tuple[str, str], Any] = {
 }
 
 
+def secret_manifest(
+    name: str, namespace: str, labels: dict[str, str], string_data: dict[str, Any]
+) -> Manifest:
+    """An Opaque Secret; wrap secret values in `pulumi.Output.secret` before they come here."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "type": "Opaque",
+        "stringData": string_data,
+    }
+
+
 def _snake(name: str) -> str:
     """Top-level fields become the class's keyword arguments (`stringData` -> `string_data`);
     nested camelCase keys pass through the SDK unchanged."""

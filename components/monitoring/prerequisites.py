@@ -10,7 +10,7 @@ import pulumi
 import pulumi_random as random
 
 from .. import type_token
-from ..kubernetes import register
+from ..kubernetes import register, secret_manifest
 from .alerting import (
     CONFIG_KEY,
     CONFIG_SECRET,
@@ -62,13 +62,7 @@ class Monitoring(pulumi.ComponentResource):
         )
         register(
             f"{name}-alertmanager-config",
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": CONFIG_SECRET, "namespace": NAMESPACE, "labels": LABELS},
-                "type": "Opaque",
-                "stringData": {CONFIG_KEY: config},
-            },
+            secret_manifest(CONFIG_SECRET, NAMESPACE, LABELS, {CONFIG_KEY: config}),
             in_namespace,
         )
         # A RandomPassword, not RandomBytes: its id is "none" and its result secret (see
@@ -82,16 +76,12 @@ class Monitoring(pulumi.ComponentResource):
         self.grafana_password = pulumi.Output.secret(password.result)
         register(
             f"{name}-grafana-admin",
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": GRAFANA_SECRET, "namespace": NAMESPACE, "labels": LABELS},
-                "type": "Opaque",
-                "stringData": {
-                    "admin-user": GRAFANA_USER,
-                    "admin-password": self.grafana_password,
-                },
-            },
+            secret_manifest(
+                GRAFANA_SECRET,
+                NAMESPACE,
+                LABELS,
+                {"admin-user": GRAFANA_USER, "admin-password": self.grafana_password},
+            ),
             in_namespace,
         )
         self.register_outputs(

@@ -17,7 +17,7 @@ import pulumi
 import yaml
 
 from .. import type_token
-from ..kubernetes import Manifest, register
+from ..kubernetes import Manifest, register, secret_manifest
 
 NAMESPACE = "csi-proxmox"
 CONFIG_SECRET = "proxmox-csi-plugin"
@@ -87,13 +87,7 @@ class ProxmoxCsiCredentials(pulumi.ComponentResource):
         )
         register(
             f"{name}-config",
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": CONFIG_SECRET, "namespace": NAMESPACE, "labels": LABELS},
-                "type": "Opaque",
-                "stringData": {CONFIG_KEY: config},
-            },
+            secret_manifest(CONFIG_SECRET, NAMESPACE, LABELS, {CONFIG_KEY: config}),
             pulumi.ResourceOptions.merge(
                 in_cluster, pulumi.ResourceOptions(depends_on=[namespace])
             ),

@@ -16,12 +16,11 @@ from typing import Any
 
 from . import charts, tree
 from .rendering import _local_source_path
-from .rules import _admission_problems, _group, projects_of
+from .rules import _admission_problems, _group, application_checks, projects_of
 from .schemas import describe
 from .tree import (
     CLUSTER_SCOPED_KINDS,
     GITOPS_REPO_URL,
-    IN_CLUSTER_SERVER,
     PLATFORM_PROJECT,
     Problem,
     RenderedObject,
@@ -104,18 +103,8 @@ def _addon_problems(
     rendered: dict[str, list[RenderedObject]],
 ) -> list[Problem]:
     app = item.manifest
-    name = describe(app)
-    spec = app.get("spec") or {}
+    spec, problems, add = application_checks(item, PLATFORM_PROJECT)
     destination = spec.get("destination") or {}
-    problems: list[Problem] = []
-
-    def add(field: str, message: str) -> None:
-        problems.append(Problem(item.origin, name, field, message))
-
-    if spec.get("project") != PLATFORM_PROJECT:
-        add("spec.project", f"must be {PLATFORM_PROJECT!r}, found {spec.get('project')!r}")
-    if destination.get("server") != IN_CLUSTER_SERVER:
-        add("spec.destination.server", f"must be {IN_CLUSTER_SERVER!r}")
     sources = [spec["source"]] if spec.get("source") else list(spec.get("sources") or [])
     helm = {source.field: source for source in charts.helm_sources(app)}
     repos = project_spec.get("sourceRepos") or []

@@ -313,6 +313,29 @@ def _source_problems(
     return sources
 
 
+Add = Callable[[str, str], None]
+
+
+def application_checks(
+    item: RenderedObject, project: str
+) -> tuple[dict[str, Any], list[Problem], Add]:
+    """What every Application of the tree is held to, as (spec, problems, add): in `project`,
+    deploying to the in-cluster server; `add(field, message)` records a further problem."""
+    app = item.manifest
+    name = describe(app)
+    spec = app.get("spec") or {}
+    problems: list[Problem] = []
+
+    def add(field: str, message: str) -> None:
+        problems.append(Problem(item.origin, name, field, message))
+
+    if spec.get("project") != project:
+        add("spec.project", f"must be {project!r}, found {spec.get('project')!r}")
+    if (spec.get("destination") or {}).get("server") != IN_CLUSTER_SERVER:
+        add("spec.destination.server", f"must be {IN_CLUSTER_SERVER!r}")
+    return spec, problems, add
+
+
 def _platform_application_problems(
     env: str, item: RenderedObject, rendered: dict[str, list[RenderedObject]]
 ) -> list[Problem]:
@@ -321,18 +344,8 @@ def _platform_application_problems(
     of this repository at the environment's ref into `argocd`; everything in that folder must be
     an Argo CD object in `argocd`, or the root's project refuses it at sync time."""
     app = item.manifest
-    name = describe(app)
-    spec = app.get("spec") or {}
+    spec, problems, add = application_checks(item, tree.root_project(env))
     destination = spec.get("destination") or {}
-    problems: list[Problem] = []
-
-    def add(field: str, message: str) -> None:
-        problems.append(Problem(item.origin, name, field, message))
-
-    if spec.get("project") != tree.root_project(env):
-        add("spec.project", f"must be {tree.root_project(env)!r}, found {spec.get('project')!r}")
-    if destination.get("server") != IN_CLUSTER_SERVER:
-        add("spec.destination.server", f"must be {IN_CLUSTER_SERVER!r}")
     if destination.get("namespace") != tree.ARGOCD_NAMESPACE:
         add("spec.destination.namespace", f"must be {tree.ARGOCD_NAMESPACE!r}")
     platform = tree.platform_path(env)
@@ -366,18 +379,8 @@ def _application_problems(
     rendered: dict[str, list[RenderedObject]],
 ) -> list[Problem]:
     app = item.manifest
-    name = describe(app)
-    spec = app.get("spec") or {}
+    spec, problems, add = application_checks(item, env)
     destination = spec.get("destination") or {}
-    problems: list[Problem] = []
-
-    def add(field: str, message: str) -> None:
-        problems.append(Problem(item.origin, name, field, message))
-
-    if spec.get("project") != env:
-        add("spec.project", f"must be {env!r}, found {spec.get('project')!r}")
-    if destination.get("server") != IN_CLUSTER_SERVER:
-        add("spec.destination.server", f"must be {IN_CLUSTER_SERVER!r}")
     overlay = rf"gitops/apps/[a-z0-9-]+/overlays/{re.escape(env)}"
     sources = _source_problems(env, app, overlay, f"gitops/apps/<app>/overlays/{env}", add)
     if project is None:

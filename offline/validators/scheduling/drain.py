@@ -27,8 +27,8 @@ from ..disruption.objects import Placed, _name, _setting, selector_matches
 from ..disruption.rule import WHY, NotUnderstoodError, allowed_disruptions
 from . import shape
 from .cluster import Cluster, Reason
-from .nodes import ZONE_LABEL
-from .scheduler import _score, explain, place, reason
+from .nodes import ZONE_LABEL, Node
+from .scheduler import explain, place, reason
 from .workloads import Pod
 
 #: (kind, namespace, name) of a workload -> its zone-local claims (storage.zone_pinned).
@@ -82,28 +82,18 @@ def _pinned_key(pod: Pod) -> tuple[str, str, str]:
 def place_in_zone(cluster: Cluster, pod: Pod, zone: str) -> tuple[str | None, dict[str, Reason]]:
     """`scheduler.place` among the nodes of `zone` only: a node of another zone refuses the pod
     for its volume's node affinity."""
-    reasons: dict[str, Reason] = {}
-    feasible = []
-    for node in cluster.nodes.values():
+
+    def other_zone(node: Node) -> Reason | None:
         other = node.labels.get(ZONE_LABEL)
-        if other != zone:
-            advice = (
-                f"run another schedulable node in zone {zone} (on that Proxmox host), or move "
-                "the volume to another host (pvecsictl migrate)"
-            )
-            detail = f"zone {other or '<unset>'}"
-            reasons[node.name] = Reason("volume node affinity conflict", detail, advice, True)
-            continue
-        why = reason(cluster, pod, node)
-        if why is None:
-            feasible.append(node)
-        else:
-            reasons[node.name] = why
-    if not feasible:
-        return None, reasons
-    best = min(feasible, key=lambda n: _score(cluster, pod, n))
-    cluster.bind(pod, best.name)
-    return best.name, reasons
+        if other == zone:
+            return None
+        advice = (
+            f"run another schedulable node in zone {zone} (on that Proxmox host), or move "
+            "the volume to another host (pvecsictl migrate)"
+        )
+        return Reason("volume node affinity conflict", f"zone {other or '<unset>'}", advice, True)
+
+    return place(cluster, pod, other_zone)
 
 
 def _elsewhere(cluster: Cluster, pod: Pod, zone: str) -> bool:

@@ -11,6 +11,7 @@ a packing the real scheduler finds, or the reverse, when nodes are nearly full.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .cluster import Cluster, Reason
@@ -44,12 +45,15 @@ def _score(cluster: Cluster, pod: Pod, node: Node) -> tuple[int, int, float, str
     return on_node, in_zone, load, node.name
 
 
-def place(cluster: Cluster, pod: Pod) -> tuple[str | None, dict[str, Reason]]:
-    """Bind `pod` to the best feasible node; or return why each node refuses it."""
+def place(
+    cluster: Cluster, pod: Pod, refuse: Callable[[Node], Reason | None] | None = None
+) -> tuple[str | None, dict[str, Reason]]:
+    """Bind `pod` to the best feasible node; or return why each node refuses it. `refuse` is a
+    further rule of the caller's, checked first (a volume's zone, drain.py)."""
     reasons: dict[str, Reason] = {}
     feasible = []
     for node in cluster.nodes.values():
-        why = reason(cluster, pod, node)
+        why = (refuse(node) if refuse else None) or reason(cluster, pod, node)
         if why is None:
             feasible.append(node)
         else:
