@@ -1,0 +1,207 @@
+"""What the offline runtime answers in place of the providers: ids, computed outputs, invoke
+results, each in the shape the real provider returns, with the upstream file it follows named
+beside it. Nothing here is a real secret: keys, certificates and tokens are fabricated from a
+digest of the inputs, in the real format (base64 of PEM, bootstrap-token syntax, ...), so code
+that parses them is exercised, and `FABRICATED_SECRETS` lets the tests check none is printed.
+
+Every value is derived deterministically from the inputs, so two plans of the same config are
+identical and a diff of two plans shows only what the config change touches.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import string
+from typing import Any
+
+from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
+
+from . import cloudflare
+from .cloudflare import tunnel_token
+from .fabricate import (
+    FABRICATED_SECRETS,
+    b64_pem,
+    digest,
+    plain,
+    raw_bytes,
+    secret,
+)
+from .talos import (
+    factory_urls,
+    kubeconfig,
+    machine_configuration,
+    talos_client_configuration,
+    talos_machine_secrets,
+    talosconfig,
+)
+
+__all__ = ["FABRICATED_SECRETS", "PlanMocks", "factory_urls", "tunnel_token"]
+
+IMAGE_BYTES = 319_094_784
+"""A size for the downloaded qcow2 image (bpg `download/file` `size`, in bytes): the factory's
+nocloud disk is 1246 MiB raw (siderolabs/talos `pkg/imager/profile/default.go`), less as qcow2."""
+
+
+class PlanMocks(Mocks):
+    """Answers resource registrations and provider function calls of the whole program."""
+
+    def __init__(self) -> None:
+        self.tunnel_secrets: dict[str, str] = {}
+        self.configured_cluster = ("cluster", "https://0.0.0.0:6443")
+        """The cluster name and endpoint the nodes' configuration was generated with: what
+        Talos writes into the kubeconfig. The kubeconfig waits for the bootstrap, which waits
+        for a node's apply of a generated configuration, so a `getConfiguration` call always
+        comes first."""
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        typ, name = args.typ, args.name
+        if typ == "talos:machine/secrets:Secrets":
+            # id: the constant "machine_secrets" (util.go, secretsBundleTomachineSecrets).
+            return "machine_secrets", {
+                **inputs,
+                "talosVersion": inputs.get("talosVersion", "v1.13"),
+                "machineSecrets": talos_machine_secrets(name),
+                "clientConfiguration": talos_client_configuration(name),
+            }
+        if typ == "talos:cluster/kubeconfig:Kubeconfig":
+            # talos_cluster_kubeconfig_resource.go: id is the cluster name; the client
+            # configuration is base64 of PEM; the renewal window defaults to 720h.
+            cluster, server = self.configured_cluster
+            return cluster, {
+                **inputs,
+                "endpoint": inputs.get("endpoint") or inputs.get("node"),
+                "certificateRenewalDuration": inputs.get("certificateRenewalDuration", "720h"),
+                "kubeconfigRaw": kubeconfig(cluster, server, name),
+                "kubernetesClientConfiguration": {
+                    "host": server,
+                    "caCertificate": b64_pem("CERTIFICATE", "k8s", name),
+                    "clientCertificate": b64_pem("CERTIFICATE", "k8s-admin", name),
+                    "clientKey": b64_pem("EC PRIVATE KEY", "k8s-admin", name),
+                },
+            }
+        if typ == "talos:imageFactory/schematic:Schematic":
+            # siderolabs/image-factory `pkg/schematic/schematic.go`, ID(): the SHA-256 (hex) of
+            # the schematic as the factory re-marshals it; here of the document as sent.
+            return hashlib.sha256(str(inputs.get("schematic", "")).encode()).hexdigest(), inputs
+        if typ == "talos:machine/configurationApply:ConfigurationApply":
+            # talos_machine_configuration_apply_resource.go: constant id; without patches the
+            # applied configuration is the input verbatim, and its hash the SHA-256 hex.
+            # resolved_apply_mode (ModifyPlan, resolveApplyMode): the mode as given, except
+            # `staged_if_needing_reboot`, whose dry-run against a node that is not configured
+            # yet fails at creation and falls back to `auto`.
+            applied = str(plain(inputs.get("machineConfigurationInput")) or "")
+            mode = str(inputs.get("applyMode", "auto"))
+            return "machine_configuration_apply", {
+                **inputs,
+                "applyMode": mode,
+                "endpoint": inputs.get("endpoint") or inputs.get("node"),
+                "machineConfiguration": applied,
+                "machineConfigurationHash": hashlib.sha256(applied.encode()).hexdigest(),
+                "resolvedApplyMode": "auto" if mode == "staged_if_needing_reboot" else mode,
+            }
+        if typ == "command:local:Command":
+            # pulumi-command v1.2.1 `provider/pkg/provider/local/commandController.go`, Create:
+            # the ID is the name plus 8 random hex digits (resource.NewUniqueHex(name, 8, 0));
+            # the outputs are the inputs and the create command's stdout and stderr.
+            return f"{name}{digest(typ, name)[:8]}", {**inputs, "stdout": "", "stderr": ""}
+        if typ == "talos:machine/bootstrap:Bootstrap":
+            return "machine_bootstrap", inputs  # talos_machine_bootstrap_resource.go
+        if typ in ("proxmoxve:download/file:File", "proxmoxve:download/fileLegacy:FileLegacy"):
+            # bpg `fwprovider/nodes/resource_download_file.go`: id
+            # `<datastore>:<content_type>/<file_name>`; `size` in bytes is the only other output.
+            file_id = (
+                f"{inputs.get('datastoreId')}:{inputs.get('contentType')}/{inputs.get('fileName')}"
+            )
+            return file_id, {
+                **inputs,
+                "overwrite": inputs.get("overwrite", True),
+                "overwriteUnmanaged": inputs.get("overwriteUnmanaged", False),
+                "uploadTimeout": inputs.get("uploadTimeout", 600),
+                "verify": inputs.get("verify", True),
+                "size": IMAGE_BYTES,
+            }
+        if typ == "proxmoxve:index/vmLegacy:VmLegacy":
+            # bpg `proxmoxtf/resource/vm/vm.go`: id is the VM id in decimal. With
+            # `agent.wait_for_ip.disabled` the agent is not asked, so the address lists, the
+            # interface names and the MACs stay empty (`vm/network/network.go`).
+            return str(inputs.get("vmId")), {
+                **inputs,
+                "ipv4Addresses": [],
+                "ipv6Addresses": [],
+                "macAddresses": [],
+                "networkInterfaceNames": [],
+            }
+        if typ == "random:index/randomPassword:RandomPassword":
+            # pulumi/pulumi-random `randomPassword` (terraform-provider-random `password.go`):
+            # the id is "none", `result` the password, `bcrypt_hash` its hash.
+            alphabet = string.ascii_letters + string.digits
+            if inputs.get("special", True):
+                alphabet += str(inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?")
+            raw = raw_bytes(int(inputs.get("length", 16)), "password", name)
+            result = secret("".join(alphabet[b % len(alphabet)] for b in raw))
+            return "none", {
+                **inputs,
+                "result": result,
+                "bcryptHash": secret("$2a$10$" + digest("bcrypt", name)[:53]),
+            }
+        if typ == "random:index/randomBytes:RandomBytes":
+            # pulumi/pulumi-random `randomBytes`: `length` random bytes as base64 and hex, and
+            # the id is the base64 value itself (`provider/resources.go`, computeRandomBytesID):
+            # never use it for a secret.
+            raw = raw_bytes(int(inputs.get("length", 32)), "random", name)
+            return base64.b64encode(raw).decode(), {
+                **inputs,
+                "base64": secret(base64.b64encode(raw).decode()),
+                "hex": secret(raw.hex()),
+            }
+        if typ == "random:index/randomId:RandomId":
+            # pulumi/pulumi-random `randomId` (terraform-provider-random `id.go`): the id is
+            # the URL-safe base64 form; hex, decimal and both base64 forms are outputs.
+            raw = raw_bytes(int(inputs.get("byteLength", 8)), "random-id", name)
+            b64_url = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            return b64_url, {
+                **inputs,
+                "b64Std": base64.b64encode(raw).decode(),
+                "b64Url": b64_url,
+                "dec": str(int.from_bytes(raw, "big")),
+                "hex": raw.hex(),
+            }
+        if typ.startswith("cloudflare:"):
+            return cloudflare.resource(typ, name, inputs, self.tunnel_secrets)
+        return f"{name}-id", inputs
+
+    def call(self, args: MockCallArgs) -> dict[str, Any]:
+        a = args.args
+        token = args.token
+        if token == "talos:machine/getConfiguration:getConfiguration":
+            self.configured_cluster = (str(a.get("clusterName")), str(a.get("clusterEndpoint")))
+            return {
+                **a,
+                "id": a.get("clusterName"),
+                "machineConfiguration": machine_configuration(a),
+            }
+        if token == "talos:imageFactory/getUrls:getUrls":
+            urls = factory_urls(
+                a["schematicId"],
+                a["talosVersion"],
+                a.get("platform", "metal"),
+                a.get("architecture", "amd64"),
+            )
+            return {**a, "id": "", "urls": urls}
+        if token == "talos:client/getConfiguration:getConfiguration":
+            cluster = str(a.get("clusterName"))
+            client = dict(a.get("clientConfiguration") or {})
+            return {
+                **a,
+                "id": cluster,
+                "talosConfig": talosconfig(
+                    cluster, client, a.get("endpoints") or [], a.get("nodes") or []
+                ),
+            }
+        if token.startswith("cloudflare:"):
+            answer = cloudflare.call(token, dict(a), self.tunnel_secrets)
+            if answer is not None:
+                return answer
+        return a
