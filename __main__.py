@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 import pulumi
 
 from components.argocd import ArgoCd, ArgoCdArgs
+from components.backup import OffsiteBackup, OffsiteBackupArgs
 from components.cloudflare import (
     AdminAccess,
     AdminAccessArgs,
@@ -98,6 +99,25 @@ monitoring = Monitoring(
     ),
 )
 prerequisites.append(monitoring)
+# The backup add-ons' bucket in R2, a credential limited to it, their namespaces and Secrets.
+backup = OffsiteBackup(
+    "backup",
+    OffsiteBackupArgs(
+        account_id=stack.cloudflare.account_id,
+        bucket=stack.backup.bucket,
+        jurisdiction=stack.backup.jurisdiction,
+        location=stack.backup.location,
+        s3_endpoint=stack.backup.s3_endpoint(stack.cloudflare.account_id),
+        etcd_retention_days=stack.backup.etcd_retention_days,
+        age_recipient=stack.backup.age_recipient,
+        cluster_name=stack.cluster_name,
+        token_name=f"{project}-{stack_name}-backup",
+        cloudflare_provider=providers.cloudflare,
+        k8s_provider=kubernetes.provider,
+        protect=protect,
+    ),
+)
+prerequisites.append(backup)
 argocd = ArgoCd(
     "argocd",
     ArgoCdArgs(
@@ -157,6 +177,15 @@ pulumi.export("kubernetes_endpoint", stack.cluster_endpoint)
 pulumi.export("talos_installer_image", image.installer_image)
 pulumi.export("tunnel_id", tunnel.tunnel.id)
 pulumi.export("public_hostnames", [h.hostname for h in stack.cloudflare.hostnames])
+# Where the backups are, and the bucket's S3 credentials (secret) for a restore from outside the
+# cluster (`python -m tools.recover`, docs/recovery.md).
+pulumi.export("backup", backup.summary)
+pulumi.export(
+    "backup_s3_credentials",
+    pulumi.Output.secret(
+        {"access_key_id": backup.access_key_id, "secret_access_key": backup.secret_access_key}
+    ),
+)
 pulumi.export(
     "nodes", {n.name: {"ip": str(n.ip), "role": n.role, "host": n.host} for n in stack.nodes}
 )

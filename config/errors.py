@@ -70,6 +70,8 @@ _CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,4096}\.")),
     ("an AWS access key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")),
     ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,255}")),
+    # age's X25519 identity (FiloSottile/age `x25519.go`: "AGE-SECRET-KEY-1" and bech32).
+    ("an age private key", re.compile(r"AGE-SECRET-KEY-1[02-9ACDEFGHJKLMNPQRSTUVWXYZ]{58}")),
 )
 _QUICK = {
     "a Proxmox API token": re.compile(r"[\w.-]@[\w.-]{1,64}![\w.-]{1,64}="),
@@ -84,6 +86,9 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 _UUID = re.compile(_UUID_TEXT)
 _CLOUDFLARE_TOKEN = re.compile(r"[A-Za-z0-9_-]{40}")
 """Cloudflare API tokens: 40 characters of [A-Za-z0-9_-]."""
+_AGE_RECIPIENT = re.compile(r"age1[02-9ac-hj-np-z]{58}")
+"""An age public key (`backup.age_recipient`): public by design, what the etcd snapshots are
+encrypted to."""
 _HEX_IDS = (32, 40)
 """Lengths of hexadecimal strings that are identifiers, not secrets: Cloudflare account and zone
 ids (32), Git commit ids (40)."""
@@ -111,7 +116,7 @@ def _random_looking(word: str) -> bool:
     """
     word = word[:_SAMPLE]
     n = len(word)
-    if n < 20 or _UUID.fullmatch(word):
+    if n < 20 or _UUID.fullmatch(word) or _AGE_RECIPIENT.fullmatch(word):
         return False
     hexadecimal = bool(_HEX.fullmatch(word))
     if hexadecimal and n in _HEX_IDS:

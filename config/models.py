@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .types import (
+    AgeRecipient,
     ChartVersion,
     CloudflaredVersion,
     CloudflareId,
@@ -24,6 +25,7 @@ from .types import (
     IPv4,
     IPv4Net,
     KubernetesVersion,
+    R2BucketName,
     TalosExtension,
     TalosVersion,
 )
@@ -193,6 +195,35 @@ class AlertingConfig(Model):
     """The receiver: a Slack or Discord incoming webhook, or Alertmanager's JSON webhook."""
 
 
+class BackupConfig(Model):
+    """Where the cluster's backups go off-site: an R2 bucket in the stack's Cloudflare account
+    (`cloudflare.account_id`), which the program creates with a credential limited to it
+    (components/backup, docs/recovery.md)."""
+
+    bucket: R2BucketName
+    """The R2 bucket's name, unique in the account: one bucket per stack. Changing it replaces
+    the bucket (the provider's `name` RequiresReplace), and with it every backup in it."""
+    jurisdiction: Literal["default", "eu", "fedramp"] = "default"
+    """Where R2 guarantees the objects stay (`eu`: in the EU); it is part of the S3 endpoint."""
+    location: Literal["apac", "eeur", "enam", "weur", "wnam", "oc"] | None = None
+    """A location hint for the bucket: best effort, honoured at creation only, and a change
+    replaces the bucket (cloudflare/terraform-provider-cloudflare v5.22.0
+    `internal/services/r2_bucket/schema.go`, `location`: RequiresReplaceIfConfigured)."""
+    age_recipient: AgeRecipient
+    """The age public key (a "recipient") etcd snapshots are encrypted to before they leave the
+    cluster (`age-keygen` prints it). Its private key is kept offline by the operators: without
+    it no snapshot can be restored (docs/recovery.md)."""
+    etcd_retention_days: int = Field(default=30, ge=1, le=3650)
+    """How long etcd snapshots are kept: the bucket's lifecycle rule deletes objects under
+    `etcd/` older than this. Velero prunes its own backups (their TTL, gitops/platform)."""
+
+    def s3_endpoint(self, account_id: str) -> str:
+        """The bucket's S3 API endpoint (R2 docs, "S3 API compatibility": the account's
+        endpoint, with the jurisdiction as a subdomain when there is one)."""
+        region = "" if self.jurisdiction == "default" else f"{self.jurisdiction}."
+        return f"https://{account_id}.{region}r2.cloudflarestorage.com"
+
+
 def is_argocd_ui(entry: PublicHostname) -> bool:
     """A hostname routed to the Argo CD API server (its UI)."""
     return "//argocd-server." in entry.service
@@ -218,6 +249,7 @@ SECTIONS: dict[str, Any] = {
     "storage": StorageConfig,
     "argocd_notifications": NotificationsConfig,
     "alerting": AlertingConfig,
+    "backup": BackupConfig,
 }
 
 DEFAULTED_SECTIONS = frozenset({"storage", "argocd_notifications", "alerting"})
@@ -270,6 +302,7 @@ class StackConfig(Model):
     storage: StorageConfig
     argocd_notifications: NotificationsConfig
     alerting: AlertingConfig
+    backup: BackupConfig
 
     @property
     def control_planes(self) -> list[NodeConfig]:

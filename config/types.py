@@ -184,3 +184,59 @@ def _address_text(value: object) -> object:
 
 IPv4 = Annotated[IPv4Address, BeforeValidator(_address_text)]
 IPv4Net = Annotated[IPv4Network, BeforeValidator(_address_text)]
+
+
+_R2_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+"""Cloudflare R2's bucket names: 3-63 lowercase letters, digits and hyphens, starting and ending
+with a letter or digit (R2 docs, "Bucket names"; the API refuses others)."""
+
+
+def _r2_bucket(value: str) -> str:
+    if not _R2_BUCKET.match(value):
+        raise ValueError(
+            "expected an R2 bucket name: 3-63 lowercase letters, digits or '-', starting and "
+            "ending with a letter or digit"
+        )
+    return value
+
+
+R2BucketName = Annotated[str, AfterValidator(_r2_bucket)]
+
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_GENERATORS = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+
+
+def bech32_checksum_ok(hrp: str, data: str) -> bool:
+    """BIP-173's checksum over the human-readable part and the data characters (which must all
+    be in the bech32 alphabet): what age checks before it uses a recipient
+    (FiloSottile/age `internal/bech32/bech32.go`)."""
+    values = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    values += [_BECH32.index(c) for c in data]
+    checksum = 1
+    for value in values:
+        top = checksum >> 25
+        checksum = (checksum & 0x1FFFFFF) << 5 ^ value
+        for bit, generator in enumerate(_BECH32_GENERATORS):
+            if (top >> bit) & 1:
+                checksum ^= generator
+    return checksum == 1
+
+
+def _age_recipient(value: str) -> str:
+    # An X25519 recipient is "age1" and 58 bech32 characters: 32 key bytes (52 characters) and a
+    # 6-character checksum (FiloSottile/age `x25519.go`, ParseX25519Recipient).
+    data = value[4:]
+    if not (
+        value.startswith("age1")
+        and len(data) == 58
+        and all(c in _BECH32 for c in data)
+        and bech32_checksum_ok("age", data)
+    ):
+        raise ValueError(
+            "expected an age X25519 public key (age1 and 58 characters, as `age-keygen` prints "
+            "it on its `Public key:` line); the private key never goes into the stack"
+        )
+    return value
+
+
+AgeRecipient = Annotated[str, AfterValidator(_age_recipient)]

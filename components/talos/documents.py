@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from ..backup.names import ETCD_BACKUP_NAMESPACE, ETCD_BACKUP_ROLE
+
 LINK_ALIAS = "net0"
 """The name the node's NIC gets, selected by its stable MAC: kernel names vary by VM hardware."""
 KUBEPRISM_PORT = 7445
@@ -35,6 +37,17 @@ METRICS_ARGS: dict[str, dict[str, str]] = {
     # (internal/app/machined/pkg/system/services/etcd.go sets no `listen-metrics-urls`): a
     # plain-HTTP metrics listener, metrics only (`/metrics`, `/health`), for Prometheus.
     "etcd": {"listen-metrics-urls": f"http://0.0.0.0:{ETCD_METRICS_PORT}"},
+}
+
+TALOS_API_ACCESS: Document = {
+    # The etcd snapshot CronJob (talos-backup, gitops/platform) reaches the Talos API with a
+    # `talos.dev/v1alpha1 ServiceAccount`: the control planes mint its credentials for the one
+    # role and namespace allowed here, nothing else (siderolabs/talos v1.13.9
+    # `internal/app/machined/pkg/controllers/kubeaccess/`; a control-plane-only feature, the
+    # Talos API Service `talos.default` routes to control planes).
+    "enabled": True,
+    "allowedRoles": [ETCD_BACKUP_ROLE],
+    "allowedKubernetesNamespaces": [ETCD_BACKUP_NAMESPACE],
 }
 
 
@@ -66,7 +79,8 @@ class NodeMachine:
     """Size of the node's second disk, if it has one: it becomes the user volume `data`."""
     control_plane: bool = False
     """A control-plane node: its controller manager, scheduler and etcd serve metrics where
-    Prometheus reaches them (`METRICS_ARGS`)."""
+    Prometheus reaches them (`METRICS_ARGS`), and it lets the etcd backup job take snapshots
+    through its Talos API (`TALOS_API_ACCESS`)."""
     schedule_workloads: bool = False
     """On a control plane of a cluster without workers: lift the control-plane taint.
 
@@ -158,6 +172,7 @@ def machine_patch(machine: NodeMachine) -> Document:
     if machine.control_plane:
         for component, args in METRICS_ARGS.items():
             cluster[component] = {"extraArgs": dict(args)}
+        patch["machine"]["features"]["kubernetesTalosAPIAccess"] = TALOS_API_ACCESS
     patch["cluster"] = cluster
     return patch
 

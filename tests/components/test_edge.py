@@ -183,7 +183,11 @@ def test_the_tunnel_secret_never_sits_in_a_resource_id(stack: str) -> None:
     run = recorded(stack)
     assert by_type(run, "random:index/randomBytes:RandomBytes") == []
     passwords = by_type(run, "random:index/randomPassword:RandomPassword")
-    assert {p.name for p in passwords} == {"tunnel-secret", "monitoring-grafana-password"}
+    assert {p.name for p in passwords} == {
+        "tunnel-secret",
+        "monitoring-grafana-password",
+        "backup-repository-password",
+    }
     for password in passwords:
         assert "result" in password.additional_secret_outputs
     (tunnel,) = by_type(run, TUNNEL)

@@ -218,9 +218,11 @@ def test_argocd_cannot_be_created_before_the_network_is_up(stack: str) -> None:
 
 def test_a_preview_asks_no_node_anything() -> None:
     """Invokes run at every preview: none may need a node up (the health data source fails when
-    any node is down). The health gate is a command, which a preview does not run."""
+    any node is down). The health gate is a command, which a preview does not run. The one
+    Cloudflare listing (the backup token's permission groups) asks the Cloudflare API only."""
     run = recorded("prod")
     assert sorted({i.token for i in run.invokes}) == [
+        "cloudflare:index/getAccountApiTokenPermissionGroupsList:getAccountApiTokenPermissionGroupsList",
         "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken",
         "talos:client/getConfiguration:getConfiguration",
         "talos:imageFactory/getUrls:getUrls",
