@@ -4,7 +4,7 @@ Each recorded resource becomes what the engine would hand the pack: `ResourceVal
 resource policies, `PolicyResource`s (with parents and dependencies linked) for stack policies,
 their inputs behind the SDK's unknown-checking proxy. Two things differ from a real run: the
 environment is given, and secret values arrive marked as `[secret]`, so `secrets-not-plain` can
-tell them apart (the SDK cannot; see policy/rules.py).
+tell them apart (the SDK cannot; see policy/resource_rules.py).
 
     python -m offline.validators.policy_check PLAN.json [--environment dev|staging|prod]
 
@@ -41,7 +41,8 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 from ..diff import plan_problem
 from ..paths import REPO_ROOT
 
-RULES_FILE = REPO_ROOT / "policy" / "rules.py"
+PACK_DIR = REPO_ROOT / "policy"
+RULES_FILE = PACK_DIR / "rules.py"
 RULES_MODULE = "talos_platform_policy_rules"
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -65,13 +66,19 @@ class Violation:
 @cache
 def rules() -> ModuleType:
     """`policy/rules.py`, loaded from its file the way the Pulumi CLI sees the pack (a folder,
-    not a package of this project; under pytest `policy` may name the tests' package)."""
+    not a package of this project; under pytest `policy` may name the tests' package). Its sibling
+    modules (`reading`, `resource_rules`, ...) are imported by their plain names, so the folder is
+    on `sys.path` while it loads, as `policy/__main__.py` puts it there for the CLI."""
     spec = importlib.util.spec_from_file_location(RULES_MODULE, RULES_FILE)
     if spec is None or spec.loader is None:
         raise ImportError(f"{RULES_FILE}: cannot be loaded as a module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[RULES_MODULE] = module
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(PACK_DIR))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(PACK_DIR))
     return module
 
 

@@ -73,7 +73,9 @@ def test_environment_falls_back_to_the_stack_in_the_urn_then_prod(
 ) -> None:
     rules = policy_check.rules()
     # Outside the engine there is no stack config (the mock runs of other tests leave some).
-    monkeypatch.setattr(rules, "_runtime_environment", lambda: None)
+    # `environment_of` reads it through its own module (policy/reading.py), so patch it there.
+    reading = sys.modules[rules.environment_of.__module__]
+    monkeypatch.setattr(reading, "_runtime_environment", lambda: None)
     urn = "urn:pulumi:staging::talos-platform::proxmoxve:index/vmLegacy:VmLegacy::x"
     assert rules.environment_of({}, urn) == "staging"
     assert rules.environment_of({"environment": "dev"}, urn) == "dev"

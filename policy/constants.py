@@ -1,0 +1,59 @@
+"""What the policies compare against: the environments, the resource types they judge, their
+limits, and the names that mark a pod spec or a credential in a resource's inputs."""
+
+from __future__ import annotations
+
+import re
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+ENVIRONMENT_CONFIG_KEY = "talos-platform:environment"
+SECRET_MARK = "[secret]"
+"""How the offline plan shows a secret value."""
+UNKNOWN_MARK = "[unknown]"
+"""How the offline plan shows a value that is only known after deployment."""
+
+VM = "proxmoxve:index/vmLegacy:VmLegacy"
+TALOS_SECRETS = "talos:machine/secrets:Secrets"
+SERVICE = "kubernetes:core/v1:Service"
+K8S_SECRET = "kubernetes:core/v1:Secret"
+DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
+TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig"
+ACCESS_APPLICATION = "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication"
+ARGO_APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
+ARGO_APPLICATION_SET = "kubernetes:argoproj.io/v1alpha1:ApplicationSet"
+
+PROTECTED_IN_PROD = (VM, TALOS_SECRETS)
+QUORUM_ENVIRONMENTS = ("staging", "prod")
+MIN_CONTROL_PLANES = 3
+PROXIABLE_RECORD_TYPES = ("A", "AAAA", "CNAME")
+ADMIN_SERVICE = re.compile(r"^[a-z][a-z0-9+.-]*://argocd-server\.", re.IGNORECASE)
+
+#: Kubernetes kind -> where its pod spec sits.
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+#: Inputs whose whole value is a credential, whatever its shape.
+WHOLE_SECRET_KEYS = frozenset(
+    {
+        "kubeconfig",
+        "talosconfig",
+        "clientconfiguration",
+        "machinesecrets",
+        "machineconfigurationinput",
+        "privatekey",
+        "tunnelsecret",
+    }
+)
+#: A string input whose key ends like this is a credential.
+SECRET_KEY_SUFFIXES = ("token", "password", "passwd", "secret", "privatekey", "apikey")
+#: ... unless it only names one (`existingSecret: argocd-secret`).
+SECRET_REFERENCE = re.compile(r"^existing|(ref|name|names)$", re.IGNORECASE)
