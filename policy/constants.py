@@ -21,8 +21,18 @@ TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunn
 ACCESS_APPLICATION = "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication"
 ARGO_APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 ARGO_APPLICATION_SET = "kubernetes:argoproj.io/v1alpha1:ApplicationSet"
+R2_BUCKET = "cloudflare:index/r2Bucket:R2Bucket"
+API_TOKENS = ("cloudflare:index/accountToken:AccountToken", "cloudflare:index/apiToken:ApiToken")
 
-PROTECTED_IN_PROD = (VM, TALOS_SECRETS)
+PROTECTED_IN_PROD = (VM, TALOS_SECRETS, R2_BUCKET)
+R2_BUCKET_RESOURCE = "com.cloudflare.edge.r2.bucket."
+"""A token policy's resource key for one R2 bucket: `<prefix><account>_<jurisdiction>_<bucket>`."""
+R2_ITEM_PERMISSION_GROUPS = {
+    # Cloudflare's permission group ids, the same in every account.
+    "6a018a9f2fc74eb6b293b0c548f38b39": "Workers R2 Storage Bucket Item Read",
+    "2efd5506f9c8494dacb1fa10a3e7d5b6": "Workers R2 Storage Bucket Item Write",
+}
+"""What a token the program creates may hold: object read and write on named buckets."""
 QUORUM_ENVIRONMENTS = ("staging", "prod")
 MIN_CONTROL_PLANES = 3
 PROXIABLE_RECORD_TYPES = ("A", "AAAA", "CNAME")

@@ -3,13 +3,18 @@ and reports what breaks a rule of the platform."""
 
 from __future__ import annotations
 
+import json
+
 from constants import (
+    API_TOKENS,
     ARGO_APPLICATION,
     ARGO_APPLICATION_SET,
     DNS_RECORD,
     K8S_SECRET,
     PROTECTED_IN_PROD,
     PROXIABLE_RECORD_TYPES,
+    R2_BUCKET_RESOURCE,
+    R2_ITEM_PERMISSION_GROUPS,
     SERVICE,
 )
 from pulumi_policy import ReportViolation, ResourceValidationArgs
@@ -144,3 +149,44 @@ def validate_secrets_marked(args: ResourceValidationArgs, report: ReportViolatio
             "`config.require_secret`) so it is encrypted in the state",
             args.urn,
         )
+
+
+def validate_tokens_scoped(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A Cloudflare API token the program creates (the backup bucket's) reaches objects of named
+    R2 buckets and nothing else: a leaked cluster Secret must not open the account."""
+    if args.resource_type not in API_TOKENS:
+        return
+    label = _label(args.resource_type, args.name)
+    for index, policy in enumerate(_as_list(_get(args.props, "policies"))):
+        if _get(policy, "effect") != "allow":
+            continue
+        groups = [_get(group, "id") for group in _as_list(_get(policy, "permissionGroups"))]
+        broader = [g for g in groups if isinstance(g, str) and g not in R2_ITEM_PERMISSION_GROUPS]
+        if broader:
+            report(
+                f"{label}: policies[{index}] grants permission groups {broader}: a token the "
+                "program creates holds only R2 bucket item read/write "
+                f"({sorted(R2_ITEM_PERMISSION_GROUPS.values())})",
+                args.urn,
+            )
+        resources = _get(policy, "resources")
+        keys = _resource_keys(resources)
+        outside = [k for k in keys if not k.startswith(R2_BUCKET_RESOURCE) or k.endswith("*")]
+        if keys is not None and (outside or not keys):
+            report(
+                f"{label}: policies[{index}] covers {outside or 'no resource'}: a token the "
+                f"program creates names its buckets one by one ({R2_BUCKET_RESOURCE}"
+                "<account>_<jurisdiction>_<bucket>)",
+                args.urn,
+            )
+
+
+def _resource_keys(resources: object) -> list[str] | None:
+    """The keys of a policy's `resources` (a JSON object as text), or None while unknown."""
+    if not isinstance(resources, str) or resources in ("[unknown]", "[secret]"):
+        return None
+    try:
+        parsed = json.loads(resources)
+    except ValueError:
+        return ["(not JSON)"]
+    return [str(k) for k in parsed] if isinstance(parsed, dict) else ["(not an object)"]

@@ -29,6 +29,7 @@ from resource_rules import (
     validate_pinned_images,
     validate_protected_in_prod,
     validate_secrets_marked,
+    validate_tokens_scoped,
 )
 from stack_rules import (
     validate_admin_behind_access,
@@ -67,7 +68,9 @@ SECRETS_SCHEMA = PolicyConfigSchema(
 RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
     ResourceValidationPolicy(
         name="protected-in-prod",
-        description="Proxmox VMs and Talos machine secrets are protected in prod.",
+        description=(
+            "Proxmox VMs, Talos machine secrets and the backup bucket are protected in prod."
+        ),
         validate=validate_protected_in_prod,
         config_schema=ENVIRONMENT_SCHEMA,
     ),
@@ -101,6 +104,14 @@ RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
         description="Credentials (tokens, passwords, kubeconfigs, keys, Secret data) are secret.",
         validate=validate_secrets_marked,
         config_schema=SECRETS_SCHEMA,
+    ),
+    ResourceValidationPolicy(
+        name="tokens-scoped-to-buckets",
+        description=(
+            "A Cloudflare API token the program creates only reads and writes objects of the R2 "
+            "buckets it names."
+        ),
+        validate=validate_tokens_scoped,
     ),
 ]
 

@@ -25,6 +25,8 @@ from .graphs import (
     without,
 )
 
+R2_BUCKET = "cloudflare:index/r2Bucket:R2Bucket"
+
 # --- protected-in-prod ---------------------------------------------------------------------------
 
 
@@ -50,7 +52,7 @@ def test_protection_is_only_required_in_prod() -> None:
     assert violations(doc, "protected-in-prod") == []
     # The same graph declared as prod fails: the environment decides, not the stack name.
     assert len(violations(doc, "protected-in-prod", environment="prod")) == len(
-        of_type(doc, VM) + of_type(doc, TALOS_SECRETS)
+        of_type(doc, VM) + of_type(doc, TALOS_SECRETS) + of_type(doc, R2_BUCKET)
     )
 
 
