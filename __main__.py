@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pulumi
 
 from components.argocd import ArgoCd, ArgoCdArgs
-from components.backup import OffsiteBackup, OffsiteBackupArgs
+from components.backup.offsite import OffsiteBackup, OffsiteBackupArgs
 from components.cloudflare import (
     AdminAccess,
     AdminAccessArgs,
