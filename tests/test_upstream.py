@@ -160,7 +160,8 @@ def test_consistency_check_catches_a_wrong_subchart(tmp_path: Path) -> None:
 
 def test_talos_data_is_in_place() -> None:
     names = sorted(p.name for p in TALOS_SCHEMA_DIR.iterdir())
-    assert names == ["base-controlplane.yaml", "base-worker.yaml", "config.schema.json"]
+    assert names == ["base-controlplane.yaml", "base-worker.yaml", "config.schema.json", "crds"]
+    assert sorted(p.name for p in (TALOS_SCHEMA_DIR / "crds").iterdir()) == ["serviceaccount.yaml"]
 
 
 def test_unpacked_chart_archives_are_the_pinned_version() -> None:

@@ -252,6 +252,9 @@ class Item:
 
 
 TALOS_STABILITY = "pkg/machinery/config/types/v1alpha1/testdata/stability/v1.13"
+#: What Talos applies to the cluster, as its tests expect it rendered: the CRD of its
+#: `talos.dev` ServiceAccount among them.
+TALOS_K8S_TEMPLATES = "internal/app/machined/pkg/controllers/k8s/internal/k8stemplates/testdata"
 ARGO_CD_CRDS = "charts/argo-cd/templates/crds"
 #: Where Helm looks for kube-prometheus-stack's dependencies (its own `crds` subchart is in Git).
 KPS_DEPENDENCIES = "charts/kube-prometheus-stack/charts"
@@ -301,6 +304,11 @@ ITEMS = (
     ),
     Item("talos/v1.13/base-controlplane.yaml", TALOS, f"{TALOS_STABILITY}/base-controlplane.yaml"),
     Item("talos/v1.13/base-worker.yaml", TALOS, f"{TALOS_STABILITY}/base-worker.yaml"),
+    Item(
+        "talos/v1.13/crds/serviceaccount.yaml",
+        TALOS,
+        f"{TALOS_K8S_TEMPLATES}/talos-service-account-crd.yaml",
+    ),
     Item(
         "argocd/crds/application.yaml",
         ARGO_HELM,

@@ -36,6 +36,10 @@ from ..paths import ARGOCD_CHART_DIR
 #:   of `grafana.ini` into Grafana's configuration file (grafana chart 12.11.1
 #:   templates/_config.tpl, `range $elem, $elemVal := index .Values "grafana.ini"`): Grafana's
 #:   own settings (`server.root_url`, ...), which the chart does not enumerate.
+#: - configuration.repositoryMaintenanceJob.repositoryConfigData.global: the velero chart writes
+#:   the whole map as JSON into the repository-maintenance ConfigMap (velero chart 12.1.0
+#:   templates/repo-maintenance-configmap.yaml, `toPrettyJson`), Velero's JobConfigs
+#:   (`podResources`, `keepLatestMaintenanceJobs`, ...), of which its values.yaml sets one.
 FREE_FORM_PATHS = frozenset(
     {
         "configs.cm",
@@ -48,6 +52,7 @@ FREE_FORM_PATHS = frozenset(
         "configs.gpg.keys",
         "redis-ha.redis.config",
         "grafana.grafana.ini",
+        "configuration.repositoryMaintenanceJob.repositoryConfigData.global",
     }
 )
 

@@ -37,6 +37,7 @@ def test_each_environment_follows_its_own_ref(env: str, rendered: Rendered) -> N
     assert gitops.environment_revision(env) == REFS[env]
     apps = from_this_repository(rendered[env])
     assert sorted(app["metadata"]["name"] for app in apps) == [
+        "etcd-backup",
         "monitoring-config",
         "platform",
         "podinfo",
@@ -132,13 +133,14 @@ def test_the_offline_plan_catches_a_tree_that_moved_away_from_its_stack(
     revision.write_text(revision.read_text().replace("revision: env/prod", "revision: main"))
     monkeypatch.setattr(gitops.tree, "GITOPS_DIR", tree)
     problems = run_checks(document("prod"), K8S).problems
-    # The platform's monitoring-config names prod's ref in its own patch, which now disagrees
-    # with the tree's (tests/gitops/test_monitoring_stack.py).
-    monitoring_config = tree / "platform" / "addons" / "monitoring-config" / "application.yaml"
+    # The platform's monitoring-config and etcd-backup name prod's ref in their own patches,
+    # which now disagree with the tree's (tests/gitops/test_monitoring_stack.py).
     assert problems == [
-        f"{monitoring_config}: Application argocd/monitoring-config: spec.source.targetRevision: "
-        "must be 'main' (gitops/envs/prod/revision.yaml), found 'env/prod' (set by the "
-        "Application's patch in gitops/platform/envs/prod)",
+        f"{tree / 'platform' / 'addons' / addon / 'application.yaml'}: Application "
+        f"argocd/{addon}: spec.source.targetRevision: must be 'main' "
+        "(gitops/envs/prod/revision.yaml), found 'env/prod' (set by the Application's patch in "
+        "gitops/platform/envs/prod)"
+        for addon in ("etcd-backup", "monitoring-config")
     ] + [
         f"{revision}: Application argocd/{app}: spec.source.targetRevision: follows 'main', "
         "but talos-platform:gitops.revision in the stack file (the root Application's "

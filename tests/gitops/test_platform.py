@@ -25,9 +25,13 @@ ADDONS = {
     "metrics-server": ("https://kubernetes-sigs.github.io/metrics-server/", "3.13.1"),
     "proxmox-csi-plugin": ("ghcr.io/sergelogvinov/charts", "0.5.9"),
     "kube-prometheus-stack": ("https://prometheus-community.github.io/helm-charts", "88.5.3"),
+    "velero": ("https://vmware-tanzu.github.io/helm-charts", "12.1.0"),
 }
 #: Add-ons that follow a folder of this repository instead of a chart.
-LOCAL_ADDONS = {"monitoring-config": "gitops/platform/monitoring/envs/{env}"}
+LOCAL_ADDONS = {
+    "monitoring-config": "gitops/platform/monitoring/envs/{env}",
+    "etcd-backup": "gitops/platform/etcd-backup/envs/{env}",
+}
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +129,8 @@ def test_each_addon_is_a_pinned_chart_in_the_platform_project(
         "monitoring",
         # kube-prometheus-stack's node-exporter (`prometheus-node-exporter.namespaceOverride`)
         "node-exporter",
+        "velero",
+        "etcd-backup",
     }
 
 
@@ -160,7 +166,11 @@ def test_the_platform_project_whitelists_exactly_what_the_charts_render(
 def test_chart_objects_are_placed_as_argo_cd_applies_them(
     env: str, shipped: dict[str, Rendered]
 ) -> None:
-    home = {"proxmox-csi-plugin": "csi-proxmox", "kube-prometheus-stack": "monitoring"}
+    home = {
+        "proxmox-csi-plugin": "csi-proxmox",
+        "kube-prometheus-stack": "monitoring",
+        "velero": "velero",
+    }
     for addon in ADDONS:
         for obj in shipped[env][chart_key(addon)]:
             namespace = obj.manifest["metadata"].get("namespace")
@@ -319,6 +329,8 @@ def test_a_kind_the_project_does_not_whitelist_is_refused(shipped: dict[str, Ren
         "upstream/charts/proxmox-csi-plugin/templates/node-deployment.yaml: DaemonSet "
         "csi-proxmox/proxmox-csi-plugin-node: kind: kind not in the project's "
         "namespaceResourceWhitelist",
+        "upstream/charts/velero/templates/node-agent-daemonset.yaml: DaemonSet "
+        "velero/node-agent: kind: kind not in the project's namespaceResourceWhitelist",
     ]
 
 
@@ -331,16 +343,21 @@ def test_a_kind_no_addon_renders_is_too_wide(shipped: dict[str, Rendered]) -> No
     project = item(rendered, "AppProject", "platform").manifest["spec"]
     project["sourceRepos"].append("https://charts.example.com")
     project["destinations"].append({"server": "https://kubernetes.default.svc", "namespace": "x"})
+    # Each appended entry is the last of its list.
+    last = {key: len(value) - 1 for key, value in project.items() if isinstance(value, list)}
     assert messages(gitops.addon_problems("dev", rendered)) == [
         "gitops/platform/envs/dev/appproject.yaml: AppProject argocd/platform: "
-        "spec.sourceRepos[5]: 'https://charts.example.com': no add-on installs a chart from it",
+        f"spec.sourceRepos[{last['sourceRepos']}]: 'https://charts.example.com': no add-on "
+        "installs a chart from it",
         "gitops/platform/envs/dev/appproject.yaml: AppProject argocd/platform: "
-        "spec.destinations[4]: 'x': no add-on deploys there",
+        f"spec.destinations[{last['destinations']}]: 'x': no add-on deploys there",
         "gitops/platform/envs/dev/appproject.yaml: AppProject argocd/platform: "
-        "spec.clusterResourceWhitelist[6]: */*: name one kind of this scope",
+        f"spec.clusterResourceWhitelist[{last['clusterResourceWhitelist']}]: */*: name one kind "
+        "of this scope",
         "gitops/platform/envs/dev/appproject.yaml: AppProject argocd/platform: "
-        "spec.namespaceResourceWhitelist[14]: policy/PodDisruptionBudget: no add-on renders one; "
-        "remove it (the project admits exactly what the rendered charts need)",
+        f"spec.namespaceResourceWhitelist[{last['namespaceResourceWhitelist']}]: "
+        "policy/PodDisruptionBudget: no add-on renders one; remove it (the project admits "
+        "exactly what the rendered charts need)",
     ]
 
 

@@ -43,6 +43,8 @@ def test_environment_renders_its_project_and_the_app_overlays(env: str, rendered
         "chart proxmox-csi-plugin 0.5.9 (Application proxmox-csi-plugin)",
         "chart kube-prometheus-stack 88.5.3 (Application kube-prometheus-stack)",
         f"gitops/platform/monitoring/envs/{env}",
+        f"gitops/platform/etcd-backup/envs/{env}",
+        "chart velero 12.1.0 (Application velero)",
         # The StatefulSets the Prometheus Operator makes (offline/validators/gitops/operator.py).
         "prometheus-operator (Prometheus monitoring/kube-prometheus-stack-prometheus)",
         "prometheus-operator (Alertmanager monitoring/kube-prometheus-stack-alertmanager)",

@@ -709,7 +709,10 @@ def test_monitoring_config_follows_this_repository_after_every_other_addon() -> 
             for n, w in _waves(REPO_ROOT / gitops.platform_path(env)).items()
             if n != app["metadata"]["name"]
         }
-        assert wave > max(others.values()), (env, others)
+        # The last wave, which velero and etcd-backup share: neither needs monitoring-config
+        # nor holds it up, and both come after kube-prometheus-stack's CRDs.
+        assert wave >= max(others.values()), (env, others)
+        assert wave > others["kube-prometheus-stack"], (env, others)
 
 
 @pytest.mark.parametrize("env", gitops.ENVIRONMENTS)

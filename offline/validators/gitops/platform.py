@@ -13,7 +13,8 @@ when they drift until a volume or a certificate is refused in the cluster.
   so it needs the approver beside it;
 - kube-prometheus-stack finds the control planes by Talos' labels (etcd through a ScrapeConfig
   checked on the stack's nodes), verifies the kubelets and reads the program's Alertmanager
-  configuration (monitoring_stack.py).
+  configuration (monitoring_stack.py);
+- Velero backs up to the stack's R2 bucket and endpoint with the program's Secret (velero.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .monitoring_stack import MONITORING_CHART, monitoring_problems
 from .schemas import describe
 from .stack import StackPlatform
 from .tree import Problem, RenderedObject
+from .velero import VELERO_CHART, velero_problems
 
 CSI_CHART = "proxmox-csi-plugin"
 APPROVER_CHART = "kubelet-csr-approver"
@@ -86,6 +88,9 @@ def platform_problems(
     if MONITORING_CHART in addons:
         item, source = addons[MONITORING_CHART]
         problems += monitoring_problems(item, source, stack, rendered, APPROVER_CHART in addons)
+    if VELERO_CHART in addons:
+        item, source = addons[VELERO_CHART]
+        problems += velero_problems(item, source, stack, rendered, folder)
     return problems
 
 

@@ -1,8 +1,10 @@
 """Schemas: each object against the strict Kubernetes schemas of `kubernetes-validate`, or, for
-Argo CD kinds, against the CRDs in `upstream/argocd/crds`, and for the prometheus-operator kinds
+Argo CD kinds, against the CRDs in `upstream/argocd/crds`, for the prometheus-operator kinds
 (`monitoring.coreos.com`: ServiceMonitor, PodMonitor, PrometheusRule, Prometheus, Alertmanager,
-...) against the CRDs kube-prometheus-stack installs (its `crds` subchart's `crds/` folder), each
-plus a walk for unknown keys."""
+...) against the CRDs kube-prometheus-stack installs (its `crds` subchart's `crds/` folder), and
+for Velero's kinds (`velero.io`: BackupStorageLocation, Schedule, ...) against the velero chart's
+`crds/`, and Talos' ServiceAccount (`talos.dev`) against the CRD Talos applies itself
+(`upstream/talos/v1.13/crds`), each plus a walk for unknown keys."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import yaml
 from referencing import Registry, Resource
 
 from ... import parsed
-from ...paths import ARGOCD_CRDS_DIR, UPSTREAM_DIR
+from ...paths import ARGOCD_CRDS_DIR, TALOS_SCHEMA_DIR, UPSTREAM_DIR
 from .tree import ARGOCD_API_VERSION, ARGOCD_KINDS, GitOpsError, Problem
 
 _MESSAGE_LIMIT = 300
@@ -30,6 +32,25 @@ _MESSAGE_LIMIT = 300
 PROMETHEUS_CRDS_DIR = UPSTREAM_DIR / "charts" / "kube-prometheus-stack" / "charts" / "crds" / "crds"
 #: API groups whose kinds are validated against vendored CRDs, and where those are.
 MONITORING_GROUP = "monitoring.coreos.com"
+#: The velero.io CRDs as the velero chart installs them (its `crds/`, which Helm copies into the
+#: release as they are; upstream/README.md).
+VELERO_CRDS_DIR = UPSTREAM_DIR / "charts" / "velero" / "crds"
+VELERO_GROUP = "velero.io"
+#: The talos.dev CRD Talos itself applies to the cluster (its ServiceAccount, while
+#: machine.features.kubernetesTalosAPIAccess is on), vendored from Talos' test data of what it
+#: applies (upstream/README.md).
+TALOS_CRDS_DIR = TALOS_SCHEMA_DIR / "crds"
+TALOS_GROUP = "talos.dev"
+#: Each API group whose CRDs are vendored (a chart's `crds/`, or Talos') -> the folder of those.
+CRD_DIRS = {
+    MONITORING_GROUP: PROMETHEUS_CRDS_DIR,
+    VELERO_GROUP: VELERO_CRDS_DIR,
+    TALOS_GROUP: TALOS_CRDS_DIR,
+}
+#: What every object has at its root whether its CRD's schema lists it or not (Talos'
+#: ServiceAccount CRD lists only `spec` and `status`): the API server never prunes them
+#: (Kubernetes docs, "Custom Resources": field pruning keeps apiVersion, kind and metadata).
+ROOT_FIELDS = frozenset({"apiVersion", "kind", "metadata"})
 
 
 def describe(manifest: dict[str, Any]) -> str:
@@ -125,7 +146,7 @@ def vendored_crd(kind: str) -> dict[str, Any]:
 
 
 def is_vendored_crd(obj: dict[str, Any]) -> bool:
-    """Whether `obj` is one of the vendored Argo CD or prometheus-operator CRDs, spec for spec:
+    """Whether `obj` is one of the vendored Argo CD or other CRDs (`CRD_DIRS`), spec for spec:
     the charts install the very CRDs the checks validate against, which need no validating
     themselves."""
     if obj.get("kind") != "CustomResourceDefinition":
@@ -137,8 +158,8 @@ def is_vendored_crd(obj: dict[str, Any]) -> bool:
     try:
         if spec.get("group") == "argoproj.io":
             return vendored_crd(kind).get("spec") == spec
-        if spec.get("group") == MONITORING_GROUP:
-            return monitoring_crd(kind).get("spec") == spec
+        if spec.get("group") in CRD_DIRS:
+            return group_crd(str(spec["group"]), kind).get("spec") == spec
     except GitOpsError:
         return False
     return False
@@ -183,18 +204,18 @@ def crd_file(path: Path) -> CrdFile:
     )
 
 
-@lru_cache(maxsize=1)
-def _monitoring_crd_files() -> dict[str, Path]:
-    """prometheus-operator kind -> its CRD file in `PROMETHEUS_CRDS_DIR`."""
-    if not PROMETHEUS_CRDS_DIR.is_dir():
+@lru_cache(maxsize=4)
+def _group_crd_files(group: str) -> dict[str, Path]:
+    """Kind of `group` -> its CRD file in the group's folder of `CRD_DIRS`."""
+    folder = CRD_DIRS[group]
+    if not folder.is_dir():
         raise GitOpsError(
-            f"{PROMETHEUS_CRDS_DIR}: missing; the kube-prometheus-stack chart vendored in "
-            "upstream/charts should hold the prometheus-operator CRDs (upstream/refresh.py)"
+            f"{folder}: missing; it should hold the vendored {group} CRDs (upstream/refresh.py)"
         )
     found = {}
-    for path in sorted(PROMETHEUS_CRDS_DIR.glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")):
         head = crd_file(path)
-        if head.group == MONITORING_GROUP:
+        if head.group == group:
             found[head.kind] = path
     return found
 
@@ -208,14 +229,20 @@ class _CrdLoader(parsed.LOADER):  # type: ignore[misc,valid-type]
 _CrdLoader.add_constructor("tag:yaml.org,2002:value", _CrdLoader.construct_yaml_str)
 
 
-@lru_cache(maxsize=16)
 def monitoring_crd(kind: str) -> dict[str, Any]:
-    """The CustomResourceDefinition of a prometheus-operator kind (parsed once per content, a
-    JSON copy cached as offline/parsed.py does); GitOpsError if kube-prometheus-stack vendors
-    none for it. Shared: do not modify it."""
-    path = _monitoring_crd_files().get(kind)
+    """The CustomResourceDefinition of a prometheus-operator kind (`group_crd`); GitOpsError if
+    kube-prometheus-stack vendors none for it. Shared: do not modify it."""
+    return group_crd(MONITORING_GROUP, kind)
+
+
+@lru_cache(maxsize=32)
+def group_crd(group: str, kind: str) -> dict[str, Any]:
+    """The vendored CustomResourceDefinition of a kind of `group` (one of `CRD_DIRS`), parsed
+    once per content (a JSON copy cached as offline/parsed.py does); GitOpsError if none is
+    vendored for it. Shared: do not modify it."""
+    path = _group_crd_files(group).get(kind)
     if path is None:
-        raise GitOpsError(f"no vendored {MONITORING_GROUP} CRD for {kind}")
+        raise GitOpsError(f"no vendored {group} CRD for {kind}")
     data = path.read_bytes()
 
     def produce() -> list[Any]:
@@ -230,14 +257,15 @@ def monitoring_crd(kind: str) -> dict[str, Any]:
 @lru_cache(maxsize=32)
 def custom_resource_schema(api_version: str, kind: str) -> dict[str, Any] | None:
     """The `openAPIV3Schema` a custom resource of `api_version` and `kind` is validated against,
-    from the vendored CRDs (Argo CD, prometheus-operator); None when its group has none
-    vendored. GitOpsError for a kind or version the vendored CRDs of its group do not serve."""
+    from the vendored CRDs (Argo CD, and those of `CRD_DIRS`: prometheus-operator, Velero,
+    Talos); None when its group has none vendored. GitOpsError for a kind or version the
+    vendored CRDs of its group do not serve."""
     group, _, version = api_version.rpartition("/")
     if api_version == ARGOCD_API_VERSION and kind in ARGOCD_KINDS:
         return crd_schema(kind)
-    if group != MONITORING_GROUP:
+    if group not in CRD_DIRS:
         return None
-    crd = monitoring_crd(kind)
+    crd = group_crd(group, kind)
     for entry in crd["spec"]["versions"]:
         if entry.get("name") == version and entry.get("served", True):
             return dict(entry["schema"]["openAPIV3Schema"])
@@ -322,6 +350,8 @@ def _walk_unknown_keys(
             elif isinstance(additional, dict):
                 yield from _walk_unknown_keys(value, additional, [*parts, key], source, name)
             elif properties is not None and additional is None:
+                if not parts and key in ROOT_FIELDS:
+                    continue
                 yield _unknown_key(source, name, parts, key, list(properties))
     elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(instance):
@@ -331,11 +361,12 @@ def _walk_unknown_keys(
 def validate_manifest(obj: dict[str, Any], kubernetes_version: str, source: str) -> list[Problem]:
     """Schema problems of one object, each naming the field at fault.
 
-    Argo CD kinds (`argoproj.io/v1alpha1` Application, AppProject, ApplicationSet) and the
-    prometheus-operator kinds (`monitoring.coreos.com`) are checked against their CRD schema
-    from upstream/ plus an unknown-key walk (the API server would prune an unknown key
-    silently: a misspelled `endpoints[0].intervall` would scrape at the default interval), and
-    their `metadata` against Kubernetes' ObjectMeta; everything else against
+    Argo CD kinds (`argoproj.io/v1alpha1` Application, AppProject, ApplicationSet), the
+    prometheus-operator kinds (`monitoring.coreos.com`), Velero's (`velero.io`) and Talos'
+    ServiceAccount (`talos.dev`) are checked against their CRD schema from upstream/ plus an
+    unknown-key walk (the API server would prune an unknown key silently: a misspelled
+    `endpoints[0].intervall` would scrape at the default interval), and their `metadata`
+    against Kubernetes' ObjectMeta; everything else against
     kubernetes-validate's strict schema for `kubernetes_version` (`v1.36.2` and `1.36` both mean
     1.36). A kind with no schema is a problem: the cluster would not know it either.
     """

@@ -14,7 +14,14 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from config.errors import NAMESPACE
-from config.models import NetworkConfig, NodeConfig, ProxmoxConfig, StorageConfig
+from config.models import (
+    BackupConfig,
+    CloudflareConfig,
+    NetworkConfig,
+    NodeConfig,
+    ProxmoxConfig,
+    StorageConfig,
+)
 
 from ...paths import REPO_ROOT
 from ...stackfile import StackFileError, project_defaults, read_stack_config
@@ -32,6 +39,16 @@ class StackNode:
     """The Proxmox host of its VM: the node's `topology.kubernetes.io/zone`."""
     controlplane: bool = False
     """`role: controlplane`: it runs the API server, controller manager, scheduler and etcd."""
+
+
+@dataclass(frozen=True)
+class StackBackup:
+    """Where the stack's backups go (`backup` of the stack): the R2 bucket the program creates
+    and the S3 endpoint it is reached at, from `cloudflare.account_id` and `backup.jurisdiction`
+    (config/models.py, `BackupConfig.s3_endpoint`)."""
+
+    bucket: str
+    endpoint: str
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,9 @@ class StackPlatform:
     """`network.vip`: the control planes' shared address, no node's own."""
     gateway: IPv4Address | None = None
     nameservers: tuple[IPv4Address, ...] = ()
+    backup: StackBackup | None = None
+    """`backup` and `cloudflare.account_id`: what Velero's BackupStorageLocation names (velero.py);
+    None when the stack has no `backup` section (the plan's own config check says so)."""
 
 
 def _stack_file(env: str) -> Path:
@@ -106,6 +126,8 @@ def platform_from_values(values: dict[str, str], file: str) -> StackPlatform | P
         network: NetworkConfig | None = _section(values, "network", NetworkConfig)
         nodes: list[NodeConfig] = _section(values, "nodes", list[NodeConfig], [])
         storage: StorageConfig = _section(values, "storage", StorageConfig, StorageConfig())
+        backup: BackupConfig | None = _section(values, "backup", BackupConfig)
+        cloudflare: CloudflareConfig | None = _section(values, "cloudflare", CloudflareConfig)
     except (ValidationError, ValueError) as exc:
         first = str(exc).splitlines()[0]
         return Problem(file, "stack", NAMESPACE, f"not a valid stack: {first}")
@@ -126,4 +148,9 @@ def platform_from_values(values: dict[str, str], file: str) -> StackPlatform | P
         vip=IPv4Address(str(network.vip)),
         gateway=IPv4Address(str(network.gateway)),
         nameservers=tuple(IPv4Address(str(a)) for a in network.nameservers),
+        backup=(
+            StackBackup(str(backup.bucket), backup.s3_endpoint(str(cloudflare.account_id)))
+            if backup is not None and cloudflare is not None
+            else None
+        ),
     )

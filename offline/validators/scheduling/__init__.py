@@ -4,13 +4,15 @@ every Deployment and drain every node for an upgrade?
 From the plan alone: the nodes (nodes.py: labels, taints, allocatable from the VM size less
 what Talos and the kubelet reserve), the workloads (sources.py: the program's own objects,
 the GitOps environment, the Helm releases, what Talos runs itself; workloads.py: pods and their
-requests), a greedy scheduler with kube-scheduler's filters (scheduler.py, filters.py,
-spread.py), then every rolling update (rollout.py) and every drain (drain.py).
+requests, one run's for a Job or a CronJob), a greedy scheduler with kube-scheduler's filters
+(scheduler.py, filters.py, spread.py), then every rolling update (rollout.py) and every drain
+(drain.py: a Job's pod is evicted and not placed again).
 
 Not modelled: preferred (anti-)affinity and ScheduleAnyway spreads (scoring only), priority and
 preemption, ephemeral storage, volumes and their zones (except in a drain, which keeps a pod on
-a zone-local volume in its zone: drain.py), host ports, Jobs and CronJobs, HPA scale-up beyond
-minReplicas, the kernel's share of the VM's memory.
+a zone-local volume in its zone: drain.py), host ports, the overlapping runs a CronJob with
+concurrencyPolicy Allow may have (one run is placed), HPA scale-up beyond minReplicas, the
+kernel's share of the VM's memory.
 """
 
 from .cluster import Cluster, Reason

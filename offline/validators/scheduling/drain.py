@@ -4,6 +4,12 @@ are evicted (DaemonSet and static pods stay). Each evicted pod's replacement is 
 other nodes with every constraint (a spread with nodeTaintsPolicy Ignore counts the cordoned
 node as an empty domain).
 
+A Job's or CronJob's pod on the node is evicted too (it has a controller), but nothing replaces
+it as a Deployment's is: the Job controller counts the eviction as a failed attempt and retries
+within its `backoffLimit` (or the CronJob's next run starts a new Job), and no budget keeps it.
+So it leaves the node, the drain does not wait for it, and it is not placed again: its pod is
+one run's, which the capacity check already placed beside everything with every node up.
+
 A PodDisruptionBudget lets an eviction through while it allows a disruption; a replacement that
 becomes ready gives the disruption back, one that stays Pending never does. So the drain blocks
 forever (until --drain-timeout fails the upgrade) when more of a budget's pods on the node find
@@ -118,6 +124,8 @@ def drain_findings(
         evicted = [p for p in trial.pods[name] if p.workload.evictable]
         for pod in evicted:
             trial.unbind(pod)
+        for pod in [p for p in trial.pods[name] if p.workload.runs_to_completion]:
+            trial.unbind(pod)  # evicted, retried by its Job later: not placed here
         evicted.sort(key=lambda p: (-p.workload.memory, -p.workload.cpu, p.workload.title))
         stranded: dict[Pod, dict[str, Reason]] = {}
         held: list[Pod] = []

@@ -3,10 +3,12 @@ no node finds none.
 
 Pods bound to a node (the control-plane static pods) go first, then DaemonSets (one pod on each
 node whose taints they tolerate and whose labels their node selection accepts), then the other
-workloads, the largest requests first. A pod goes on the feasible node (filters.py, spread.py)
-that runs the fewest pods of its workload, then the fewest in its zone, then the least loaded:
-kube-scheduler's default spreading and LeastAllocated scoring, roughly. Greedy placement can miss
-a packing the real scheduler finds, or the reverse, when nodes are nearly full.
+workloads, the largest requests first, the pods of Jobs and CronJobs last (a run comes while
+everything else runs: if anything does not fit, it is the run). A pod goes on the feasible node
+(filters.py, spread.py) that runs the fewest pods of its workload, then the fewest in its zone,
+then the least loaded: kube-scheduler's default spreading and LeastAllocated scoring, roughly.
+Greedy placement can miss a packing the real scheduler finds, or the reverse, when nodes are
+nearly full.
 """
 
 from __future__ import annotations
@@ -106,8 +108,14 @@ class Failure:
         )
 
 
-def _order(workload: Workload) -> tuple[int, int, int, str]:
-    return (-workload.memory, -workload.cpu, -workload.replicas, workload.title)
+def _order(workload: Workload) -> tuple[bool, int, int, int, str]:
+    return (
+        workload.runs_to_completion,
+        -workload.memory,
+        -workload.cpu,
+        -workload.replicas,
+        workload.title,
+    )
 
 
 def schedule(nodes: list[Node], workloads: list[Workload]) -> tuple[Cluster, list[Failure]]:

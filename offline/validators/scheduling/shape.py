@@ -164,17 +164,23 @@ def pod_spec(spec: Any, at: str) -> None:
 
 
 def manifest(item: dict[str, Any], kind: str) -> None:
-    """A workload manifest: its pod template (or its spec, for a Pod), labels and strategy."""
+    """A workload manifest: its pod template (or its spec, for a Pod; a CronJob's is in its
+    `jobTemplate`), labels and strategy."""
     mapping(item.get("metadata"), "metadata")
     spec = mapping(item.get("spec"), "spec")
     if kind == "Pod":
         mapping((item.get("metadata") or {}).get("labels"), "metadata.labels")
         pod_spec(spec, "spec")
         return
-    template = mapping(spec.get("template"), "spec.template")
-    metadata = mapping(template.get("metadata"), "spec.template.metadata")
-    mapping(metadata.get("labels"), "spec.template.metadata.labels")
-    pod_spec(template.get("spec"), "spec.template.spec")
+    at = "spec"
+    if kind == "CronJob":
+        job_template = mapping(spec.get("jobTemplate"), "spec.jobTemplate")
+        at = "spec.jobTemplate.spec"
+        spec = mapping(job_template.get("spec"), at)
+    template = mapping(spec.get("template"), f"{at}.template")
+    metadata = mapping(template.get("metadata"), f"{at}.template.metadata")
+    mapping(metadata.get("labels"), f"{at}.template.metadata.labels")
+    pod_spec(template.get("spec"), f"{at}.template.spec")
     if kind == "Deployment":
         strategy = mapping(spec.get("strategy"), "spec.strategy")
         at = "spec.strategy.rollingUpdate"

@@ -3,8 +3,12 @@
 A Deployment or StatefulSet runs `spec.replicas` pods (1 when unset), or the `minReplicas` of the
 HorizontalPodAutoscaler that scales it (disruption.objects._replicas); a DaemonSet one pod on
 each node it is eligible for (the scheduler decides which); a Pod with `spec.nodeName` (the
-Talos control-plane static pods) one pod bound to that node. Jobs, CronJobs and bare Pods are
-not placed.
+Talos control-plane static pods) one pod bound to that node; a Job its `parallelism` pods (1 when
+unset, no more than `completions`, none while suspended); a CronJob the pods of one Job of its
+`jobTemplate` (one run at a time: concurrencyPolicy Forbid and Replace never run two, and the
+overlapping runs Allow permits are not counted; none while suspended), so that a backup is proven
+to fit beside everything else (a Helm hook's Job too: it runs beside everything at each install
+and upgrade). Bare Pods without a node are not placed.
 
 A pod requests, per resource, the larger of its longest init container and the sum of its
 containers (sidecars, init containers with `restartPolicy: Always`, counted with the
@@ -21,7 +25,10 @@ from ..disruption.objects import Placed, _name, _pod_labels, _replicas
 from . import shape
 from .quantities import cpu_millis, memory_bytes
 
-KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Pod")
+KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Pod", "Job", "CronJob")
+#: Kinds whose pods run to completion: placed like the others (they must fit), last, and in a
+#: drain neither waited for nor placed again (drain.py).
+BATCH_KINDS = ("Job", "CronJob")
 #: A label standing for the ReplicaSet's `pod-template-hash`, so that `matchLabelKeys` and the
 #: surge pod of a rolling update (another revision) are told apart from the running pods.
 REVISION_LABEL = "pod-template-hash"
@@ -54,8 +61,14 @@ class Workload:
 
     @property
     def evictable(self) -> bool:
-        """Whether a drain evicts its pods (`--ignore-daemonsets`; mirror pods stay)."""
+        """Whether a drain evicts its pods and they must run elsewhere (`--ignore-daemonsets`;
+        mirror pods stay; a Job's pod is evicted too, but see `runs_to_completion`)."""
         return self.kind in ("Deployment", "StatefulSet")
+
+    @property
+    def runs_to_completion(self) -> bool:
+        """A Job's or CronJob's pod: there only while a run lasts."""
+        return self.kind in BATCH_KINDS
 
 
 @dataclass(eq=False)
@@ -110,6 +123,43 @@ def pod_requests(spec: dict[str, Any]) -> tuple[int, int, bool]:
 MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 
 
+def _job_pods(job: dict[str, Any], at: str) -> tuple[int, str]:
+    """The pods a Job with spec `job` (at `at` in its manifest) runs at once: `parallelism`, 1
+    when unset, no more than `completions` when set; none while suspended."""
+    if job.get("suspend") is True:
+        return 0, f"{at}.suspend"
+    if "parallelism" in job:
+        pods, source = shape.whole(job["parallelism"], f"{at}.parallelism"), f"{at}.parallelism"
+    else:
+        pods, source = 1, f"{at}.parallelism unset"
+    if job.get("completions") is not None:
+        completions = shape.whole(job["completions"], f"{at}.completions")
+        if completions < pods:
+            pods, source = completions, f"{at}.completions"
+    return max(pods, 0), source
+
+
+def _batch(manifest: dict[str, Any], kind: str) -> tuple[dict[str, Any], dict[str, Any], int, str]:
+    """(pod spec, pod labels, pods, where that number comes from) of a Job or a CronJob."""
+    spec = manifest.get("spec") or {}
+    if kind == "Job":
+        job, at = spec, "spec"
+    else:
+        job, at = (spec.get("jobTemplate") or {}).get("spec") or {}, "spec.jobTemplate.spec"
+    template = job.get("template") or {}
+    labels = dict((template.get("metadata") or {}).get("labels") or {})
+    pods, source = _job_pods(job, at)
+    if kind == "CronJob" and job.get("suspend") is not True:
+        policy = spec.get("concurrencyPolicy", "Allow")
+        if spec.get("suspend") is True:
+            pods, source = 0, "spec.suspend"
+        elif policy == "Allow":
+            source += " of one Job (concurrencyPolicy Allow: overlapping runs not counted)"
+        else:
+            source += f" of one Job at a time (concurrencyPolicy {policy})"
+    return template.get("spec") or {}, labels, pods, source
+
+
 def _workload(item: Placed, kind: str, hpas: list[Placed]) -> Workload | None:
     """The workload of one manifest (None for a Pod bound to no node); raises a MALFORMED
     error naming the field it cannot read."""
@@ -121,6 +171,8 @@ def _workload(item: Placed, kind: str, hpas: list[Placed]) -> Workload | None:
         if not spec.get("nodeName"):
             return None
         replicas, replicas_from = 1, f"bound to {spec['nodeName']}"
+    elif kind in BATCH_KINDS:
+        spec, labels, replicas, replicas_from = _batch(manifest, kind)
     else:
         spec = ((manifest.get("spec") or {}).get("template") or {}).get("spec") or {}
         labels = _pod_labels(manifest)

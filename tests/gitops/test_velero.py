@@ -1,0 +1,347 @@
+"""The Velero add-on (gitops/platform/addons/velero): what it renders from the vendored chart in
+each environment (where the backups go, with which credentials, which namespaces, how long they
+are kept), that the offline plan places it, and that its cross-check with the stack fails when
+the tree and Pulumi.<env>.yaml disagree, with the message it should."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any
+
+import pytest
+import yaml
+
+from offline.validators import gitops
+from offline.validators.gitops import RenderedObject, charts, velero
+from offline.validators.gitops.stack import StackBackup
+from offline.validators.scheduling import evaluate
+from tests.conftest import document
+
+ENVS = gitops.ENVIRONMENTS
+K8S = "v1.36.2"
+Rendered = dict[str, list[RenderedObject]]
+CHART = "chart velero 12.1.0 (Application velero)"
+ENDPOINT = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"
+TTL = {"dev": "168h", "staging": "336h", "prod": "720h"}
+VALUES = "spec.source.helm.valuesObject"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict[str, Rendered]:
+    return {env: gitops._render_environment(env, K8S) for env in ENVS}
+
+
+def of_kind(rendered: Rendered, kind: str) -> list[dict[str, Any]]:
+    return [o.manifest for o in rendered[CHART] if o.manifest["kind"] == kind]
+
+
+def one(rendered: Rendered, kind: str) -> dict[str, Any]:
+    (found,) = of_kind(rendered, kind)
+    return found
+
+
+def application(rendered: Rendered, name: str) -> RenderedObject:
+    (found,) = [
+        i
+        for items in rendered.values()
+        for i in items
+        if i.manifest["kind"] == "Application" and i.manifest["metadata"]["name"] == name
+    ]
+    return found
+
+
+def stack(env: str) -> gitops.StackPlatform:
+    facts = gitops.stack_platform(env)
+    assert isinstance(facts, gitops.StackPlatform)
+    return facts
+
+
+def wave(app: RenderedObject) -> int:
+    return int(app.manifest["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+
+
+# --- What each environment renders --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_backups_go_to_the_stacks_bucket_under_velero(
+    env: str, shipped: dict[str, Rendered]
+) -> None:
+    (location,) = of_kind(shipped[env], "BackupStorageLocation")
+    assert location["metadata"] == {
+        **location["metadata"],
+        "name": "default",
+        "namespace": "velero",
+    }
+    spec = location["spec"]
+    assert spec["default"] is True
+    assert spec["provider"] == "aws"
+    assert spec["objectStorage"] == {"bucket": f"talos-platform-{env}-backups", "prefix": "velero"}
+    assert spec["config"] == {
+        "region": "auto",
+        "s3ForcePathStyle": "true",
+        "s3Url": ENDPOINT,
+        "checksumAlgorithm": "",
+    }
+    # The server's credentials (the program's Secret), none of the location's own.
+    assert "credential" not in spec
+    # ... which is what the stack says.
+    backup = stack(env).backup
+    assert backup == StackBackup(spec["objectStorage"]["bucket"], spec["config"]["s3Url"])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_server_and_node_agent_use_the_programs_secret_and_pinned_images(
+    env: str, shipped: dict[str, Rendered]
+) -> None:
+    rendered = shipped[env]
+    deployment = one(rendered, "Deployment")
+    agent = one(rendered, "DaemonSet")
+    assert (deployment["metadata"]["name"], agent["metadata"]["name"]) == ("velero", "node-agent")
+    for workload in (deployment, agent):
+        pod = workload["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["cloud-credentials"]["secret"] == {"secretName": "velero-r2"}
+        (container,) = pod["containers"]
+        assert container["image"] == "docker.io/velero/velero:v1.18.1"
+        env_vars = {e["name"]: e.get("value") for e in container["env"]}
+        assert env_vars["AWS_SHARED_CREDENTIALS_FILE"] == "/credentials/cloud"
+        assert set(container["resources"]) == {"requests", "limits"}
+        assert set(container["resources"]["requests"]) == {"cpu", "memory"}
+    pod = deployment["spec"]["template"]["spec"]
+    (plugin,) = pod["initContainers"]
+    # v1.14.x is the plugin line of Velero v1.18; v1.14.1 and v1.14.2 send an empty
+    # x-amz-tagging header that R2 refuses (application.yaml).
+    assert plugin["image"] == "docker.io/velero/velero-plugin-for-aws:v1.14.0"
+    assert {"mountPath": "/target", "name": "plugins"} in plugin["volumeMounts"]
+    args = pod["containers"][0]["args"]
+    assert "--uploader-type=kopia" in args
+    assert "--default-volumes-to-fs-backup" in args
+    # The node agent reads the pods' volumes on its node.
+    host = {v["name"]: v.get("hostPath") for v in agent["spec"]["template"]["spec"]["volumes"]}
+    assert host["host-pods"] == {"path": "/var/lib/kubelet/pods"}
+
+
+def _stateful_namespaces(rendered: Rendered) -> set[str]:
+    """Namespaces of the apps (gitops/apps) that keep data on volumes: claims, or StatefulSets
+    with claim templates."""
+    found = set()
+    for path, items in rendered.items():
+        if not path.startswith("gitops/apps/"):
+            continue
+        for item in items:
+            manifest = item.manifest
+            if manifest["kind"] == "PersistentVolumeClaim" or (
+                manifest["kind"] == "StatefulSet" and manifest["spec"].get("volumeClaimTemplates")
+            ):
+                found.add(manifest["metadata"]["namespace"])
+    return found
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_a_daily_schedule_backs_up_the_namespaces_with_volumes(
+    env: str, shipped: dict[str, Rendered]
+) -> None:
+    (schedule,) = of_kind(shipped[env], "Schedule")
+    assert schedule["metadata"]["name"] == "velero-volumes"
+    spec = schedule["spec"]
+    assert spec["schedule"] == "0 3 * * *"
+    assert "useOwnerReferencesInBackup" not in spec  # deleting the Schedule keeps the backups
+    template = spec["template"]
+    assert template["ttl"] == TTL[env]
+    assert template["storageLocation"] == "default"
+    # Every object of those namespaces (a file-system restore needs the pods), nothing else.
+    assert sorted(template["includedNamespaces"]) == sorted(_stateful_namespaces(shipped[env]))
+    assert template["includedNamespaces"] == ["podinfo"]
+    assert not {"includedResources", "excludedResources", "labelSelector"} & set(template)
+    assert template["defaultVolumesToFsBackup"] is True
+    assert template["snapshotVolumes"] is False
+    # ... but no emptyDir: its volume policy, the one key of a ConfigMap in Velero's namespace.
+    reference = template["resourcePolicy"]
+    assert reference["kind"] == "configmap"
+    (policy,) = [
+        c
+        for c in of_kind(shipped[env], "ConfigMap")
+        if c["metadata"] == {**c["metadata"], "name": reference["name"], "namespace": "velero"}
+    ]
+    (text,) = policy["data"].values()
+    assert yaml.safe_load(text) == {
+        "version": "v1",
+        "volumePolicies": [
+            {"conditions": {"volumeTypes": ["emptyDir"]}, "action": {"type": "skip"}}
+        ],
+    }
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_nothing_the_program_or_argo_cd_owns_and_no_snapshots(
+    env: str, shipped: dict[str, Rendered]
+) -> None:
+    kinds = {o.manifest["kind"] for o in shipped[env][CHART]}
+    # No snapshot location, no Secret, no namespace (the program's), no upgrade-crds hook Job.
+    assert not kinds & {"VolumeSnapshotLocation", "Secret", "Namespace", "Job", "ClusterRole"}
+    # The CRDs come from the chart's crds/ (Argo CD applies them), the kinds above among them.
+    app = application(shipped[env], "velero").manifest
+    (source,) = charts.helm_sources(app)
+    crds = {crd.kind for crd in charts.chart_crds(source)}
+    assert {"BackupStorageLocation", "Schedule", "Backup", "Restore"} <= crds
+    assert app["spec"]["destination"]["namespace"] == "velero"
+    assert "CreateNamespace=true" not in app["spec"]["syncPolicy"]["syncOptions"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_prometheus_scrapes_the_server_after_its_crds_exist(
+    env: str, shipped: dict[str, Rendered]
+) -> None:
+    rendered = shipped[env]
+    monitor = one(rendered, "ServiceMonitor")
+    service = one(rendered, "Service")
+    assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"] == "velero"
+    labels = service["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    ports = {p["name"] for p in service["spec"]["ports"]}
+    assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports
+    # kube-prometheus-stack's Prometheus reads ServiceMonitors of every namespace and label.
+    (prometheus,) = [
+        o.manifest
+        for items in rendered.values()
+        for o in items
+        if o.manifest["kind"] == "Prometheus"
+    ]
+    assert prometheus["spec"]["serviceMonitorSelector"] == {}
+    assert prometheus["spec"]["serviceMonitorNamespaceSelector"] == {}
+    # Synced after the add-on that defines ServiceMonitor and the StorageClasses' add-on.
+    app = application(rendered, "velero")
+    assert wave(app) > wave(application(rendered, "kube-prometheus-stack"))
+    assert wave(app) > wave(application(rendered, "proxmox-csi-plugin"))
+
+
+def _placed(env: str, rendered: Rendered) -> dict[str, int]:
+    report = evaluate(document(env), K8S, rendered=rendered)
+    assert report.problems == []
+    assert report.cluster is not None
+    counts: dict[str, int] = {}
+    for pod in report.cluster.all_pods():
+        counts[pod.workload.ref] = counts.get(pod.workload.ref, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_capacity_check_places_velero_on_every_stack(
+    env: str, shipped: dict[str, Rendered]
+) -> None:
+    placed = _placed(env, shipped[env])
+    assert placed["Deployment velero/velero"] == 1
+    # A node agent wherever the apps' pods run: where podinfo's Redis (and its volume) may go.
+    workers = {"dev": 1, "staging": 3, "prod": 3}
+    assert placed["DaemonSet velero/node-agent"] == workers[env]
+
+
+def test_the_check_names_what_the_program_creates() -> None:
+    from components.backup import names
+
+    assert velero.VELERO_NAMESPACE == names.VELERO_NAMESPACE
+    assert velero.CREDENTIALS_SECRET == names.VELERO_CREDENTIALS
+    assert velero.PREFIX == names.VELERO_PREFIX
+
+
+# --- The checks fail when they should ------------------------------------------------------------
+
+
+def _patched(shipped: dict[str, Rendered], env: str) -> tuple[Rendered, dict[str, Any]]:
+    """A copy of the environment's render and the velero values in it, to break on purpose."""
+    rendered = copy.deepcopy(shipped[env])
+    values = application(rendered, "velero").manifest["spec"]["source"]["helm"]["valuesObject"]
+    return rendered, values
+
+
+def _rerender(rendered: Rendered) -> Rendered:
+    """The velero chart rendered again from the Application's (changed) values."""
+    app = application(rendered, "velero").manifest
+    (source,) = charts.helm_sources(app)
+    rendered[source.key] = charts.render(source, K8S)
+    return rendered
+
+
+def test_a_bucket_that_is_not_the_stacks_is_named_with_both_values(
+    shipped: dict[str, Rendered],
+) -> None:
+    rendered, values = _patched(shipped, "prod")
+    values["configuration"]["backupStorageLocation"][0]["bucket"] = "talos-platform-staging-backups"
+    problems = gitops.platform_problems("prod", _rerender(rendered), stack("prod"))
+    assert [str(p) for p in problems] == [
+        "gitops/platform/envs/prod/velero.yaml: Application argocd/velero: "
+        f"{VALUES}.configuration.backupStorageLocation[0].bucket: "
+        "'talos-platform-staging-backups', but the stack's talos-platform:backup.bucket is "
+        "'talos-platform-prod-backups' (Pulumi.prod.yaml): the program creates that bucket and "
+        "a token for it alone; Velero could not write"
+    ]
+
+
+def test_an_endpoint_of_another_jurisdiction_is_named(shipped: dict[str, Rendered]) -> None:
+    # The stack moved its bucket to the EU jurisdiction; the tree still names the default one.
+    eu = "https://0123456789abcdef0123456789abcdef.eu.r2.cloudflarestorage.com"
+    moved = dataclasses.replace(stack("dev"), backup=StackBackup("talos-platform-dev-backups", eu))
+    (problem,) = gitops.platform_problems("dev", shipped["dev"], moved)
+    assert problem.source == "gitops/platform/envs/dev/velero.yaml"
+    assert problem.field == f"{VALUES}.configuration.backupStorageLocation[0].config.s3Url"
+    assert problem.message.startswith(f"'{ENDPOINT}', but the R2 endpoint of the stack's ")
+    assert f"is '{eu}' (Pulumi.dev.yaml)" in problem.message
+
+
+def test_the_r2_settings_and_the_programs_secret_are_required(
+    shipped: dict[str, Rendered],
+) -> None:
+    rendered, values = _patched(shipped, "staging")
+    location = values["configuration"]["backupStorageLocation"][0]
+    location["prefix"] = "backups"
+    location["config"]["s3ForcePathStyle"] = "false"
+    values["credentials"]["existingSecret"] = "cloud-credentials"
+    values["credentials"]["secretContents"] = {"cloud": "aws_secret_access_key=hunter2"}
+    values["snapshotsEnabled"] = True
+    problems = gitops.platform_problems("staging", _rerender(rendered), stack("staging"))
+    assert problems[0].message.endswith(
+        "found useSecret: True, existingSecret: 'cloud-credentials'"
+    )
+    assert not [p for p in problems if "hunter2" in str(p)]  # a credential is never echoed
+    assert [(p.source, p.field) for p in problems] == [
+        (
+            "gitops/platform/addons/velero/application.yaml",
+            f"{VALUES}.credentials",
+        ),
+        (
+            "gitops/platform/envs/staging/velero.yaml",
+            f"{VALUES}.configuration.backupStorageLocation[0].prefix",
+        ),
+        (
+            "gitops/platform/envs/staging/velero.yaml",
+            f"{VALUES}.configuration.backupStorageLocation[0].config.s3ForcePathStyle",
+        ),
+        ("gitops/platform/addons/velero/application.yaml", f"{VALUES}.snapshotsEnabled"),
+    ]
+
+
+def test_a_stack_without_backup_has_nothing_for_velero(shipped: dict[str, Rendered]) -> None:
+    without = dataclasses.replace(stack("dev"), backup=None)
+    (problem,) = gitops.platform_problems("dev", shipped["dev"], without)
+    assert problem.message.startswith(
+        "Pulumi.dev.yaml has no talos-platform:backup: the program then creates no bucket"
+    )
+
+
+def test_the_velero_kinds_are_validated_against_the_charts_crds(
+    shipped: dict[str, Rendered],
+) -> None:
+    schedule = copy.deepcopy(
+        next(o for o in shipped["prod"][CHART] if o.manifest["kind"] == "Schedule")
+    )
+    schedule.manifest["spec"]["template"]["ttll"] = "720h"
+    schedule.manifest["spec"]["schedule"] = 3
+    problems = gitops.validate_manifest(schedule.manifest, K8S, schedule.origin)
+    assert sorted(str(p) for p in problems) == [
+        "upstream/charts/velero/templates/schedule.yaml: Schedule velero/velero-volumes: "
+        "spec.schedule: 3 is not of type 'string'",
+        "upstream/charts/velero/templates/schedule.yaml: Schedule velero/velero-volumes: "
+        "spec.template.ttll: unknown field 'ttll'; did you mean 'ttl'?",
+    ]
