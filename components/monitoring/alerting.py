@@ -111,6 +111,13 @@ def alertmanager_config(fmt: str, receiver_url: str | None, heartbeat_url: str |
                 # info alerts themselves: seen in the UI, sent nowhere.
                 {"receiver": NULL, "matchers": ['alertname = "InfoInhibitor"']},
                 {"receiver": NULL, "matchers": ['severity = "info"']},
+                # A failed etcd snapshot Job is EtcdBackupFailed's (gitops/platform/monitoring/
+                # rules/common/backup.yaml), which resolves with the next good snapshot; the
+                # chart's KubeJobFailed would stay until the failed Job is deleted.
+                {
+                    "receiver": NULL,
+                    "matchers": ['alertname = "KubeJobFailed"', 'namespace = "etcd-backup"'],
+                },
             ],
         },
         # The chart's own inhibitions (kube-prometheus-stack values.yaml `alertmanager.config`),
