@@ -204,11 +204,13 @@ class BackupConfig(Model):
     """The R2 bucket's name, unique in the account: one bucket per stack. Changing it replaces
     the bucket (the provider's `name` RequiresReplace), and with it every backup in it."""
     jurisdiction: Literal["default", "eu", "fedramp"] = "default"
-    """Where R2 guarantees the objects stay (`eu`: in the EU); it is part of the S3 endpoint."""
+    """Where R2 guarantees the objects stay (`eu`: in the EU); it is part of the S3 endpoint.
+    Choose it once: a change makes a new, empty bucket (refused in prod, where the bucket is
+    protected), and the old one must be emptied and deleted by hand."""
     location: Literal["apac", "eeur", "enam", "weur", "wnam", "oc"] | None = None
-    """A location hint for the bucket: best effort, honoured at creation only, and a change
-    replaces the bucket (cloudflare/terraform-provider-cloudflare v5.22.0
-    `internal/services/r2_bucket/schema.go`, `location`: RequiresReplaceIfConfigured)."""
+    """A location hint for the bucket: best effort and honoured at creation only; a later change
+    is ignored (cloudflare/terraform-provider-cloudflare v5.22.0
+    `internal/services/r2_bucket/schema.go`: the plan keeps the state's location)."""
     age_recipient: AgeRecipient
     """The age public key (a "recipient") etcd snapshots are encrypted to before they leave the
     cluster (`age-keygen` prints it). Its private key is kept offline by the operators: without

@@ -28,7 +28,9 @@ PROTECTED_IN_PROD = (VM, TALOS_SECRETS, R2_BUCKET)
 R2_BUCKET_RESOURCE = "com.cloudflare.edge.r2.bucket."
 """A token policy's resource key for one R2 bucket: `<prefix><account>_<jurisdiction>_<bucket>`."""
 R2_ITEM_PERMISSION_GROUPS = {
-    # Cloudflare's permission group ids, the same in every account.
+    # Cloudflare's permission group ids, the same in every account (the program looks them up
+    # by name, components/backup/bucket.py): should Cloudflare ever renumber them, this policy
+    # fails closed and the ids here are to be updated.
     "6a018a9f2fc74eb6b293b0c548f38b39": "Workers R2 Storage Bucket Item Read",
     "2efd5506f9c8494dacb1fa10a3e7d5b6": "Workers R2 Storage Bucket Item Write",
 }

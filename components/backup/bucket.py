@@ -3,14 +3,19 @@ and write that bucket's objects, turned into S3 credentials.
 
 What the Cloudflare provider does with these (cloudflare/terraform-provider-cloudflare v5.22.0,
 `internal/services/`):
-- `r2_bucket`: `name`, `account_id` replace the bucket; `location` replaces it when configured
-  and is only honoured at creation; `jurisdiction` defaults to "default".
+- `r2_bucket`: `name`, `account_id` replace the bucket; `location` is only honoured at creation
+  (a later change is planned away: the plan keeps the state's value, `locationIgnorePlanModifier`);
+  `jurisdiction` defaults to "default" and has no RequiresReplace (the component replaces the
+  bucket on a change itself).
 - `r2_bucket_lifecycle`: the whole rule list is PUT at once (it replaces the bucket's default
   rule, which aborts multipart uploads after 7 days).
 - `account_token`: `account_id` replaces it; `name` and `policies` update in place; `value` is
   only returned at creation (UseStateForUnknown), so the S3 secret derived from it is stable
-  for the token's life. The program's own API token must hold "Account API Tokens: Edit" to
-  create it and "Workers R2 Storage: Edit" for the bucket (README, "Cloudflare API token").
+  for the token's life. A token rolled or revoked in the dashboard is not seen by a refresh
+  (`Read` keeps the state's value): rotate it with `pulumi up --target-replace` instead
+  (docs/recovery.md). The program's own API token must hold "Account API Tokens: Edit" to
+  create it and "Workers R2 Storage: Edit" for the bucket (README, prerequisites).
+- `r2_bucket_lock`: the whole rule list is PUT at once, like the lifecycle.
 
 R2's S3 credentials of an API token (R2 docs, "Authentication": "Get S3 API credentials from an
 API token"): the access key id is the token's id, the secret access key the SHA-256 (hex) of its
@@ -37,7 +42,13 @@ ITEM_PERMISSION_GROUPS = (
 )
 """Object read and write on one bucket: what the dashboard's "Object Read & Write" R2 token
 holds. Not "Workers R2 Storage Write", which is every bucket of the account and its settings."""
+BUCKET_SCOPE = "com.cloudflare.edge.r2.bucket"
+"""The scope of the bucket-level permission groups: the listing asks for these only."""
 DAY_SECONDS = 86_400
+LOCK_DAYS = 7
+"""An etcd snapshot cannot be deleted or overwritten for its first week (or its whole retention
+if shorter), whoever holds the bucket's credential: a compromised cluster cannot wipe the copies
+it would be restored from."""
 MULTIPART_ABORT_DAYS = 1
 """An upload cut short (a node lost mid-snapshot) leaves parts that are billed until aborted."""
 
@@ -70,7 +81,14 @@ def _field(group: object, name: str) -> str:
     return str(group[name] if isinstance(group, dict) else getattr(group, name))
 
 
-def s3_secret_access_key(token_value: str) -> str:
+def s3_secret_access_key(token_value: str | None) -> str:
+    if not token_value:
+        # The provider returns the value at creation only: an imported token has none
+        # (`account_token/resource.go`, ImportState).
+        raise ValueError(
+            "the backup bucket's API token has no value in the state (imported?): replace it "
+            "with `pulumi up --target-replace <its URN>` (docs/recovery.md)"
+        )
     return hashlib.sha256(token_value.encode()).hexdigest()
 
 
@@ -111,3 +129,20 @@ class S3Credentials:
     access_key_id: pulumi.Output[str]
     secret_access_key: pulumi.Output[str]
     """Secret."""
+
+
+def lock_rules(etcd_retention_days: int) -> list[cloudflare.R2BucketLockRuleArgs]:
+    """R2 bucket locks (`r2_bucket_lock/schema.go`): objects under `etcd/` are kept at least
+    LOCK_DAYS days (lifecycle rules do not delete a locked object). Not Velero's prefix: its
+    repository maintenance deletes there."""
+    days = min(LOCK_DAYS, etcd_retention_days)
+    return [
+        cloudflare.R2BucketLockRuleArgs(
+            id="keep-etcd-snapshots",
+            enabled=True,
+            prefix=f"{ETCD_PREFIX}/",
+            condition=cloudflare.R2BucketLockRuleConditionArgs(
+                type="Age", max_age_seconds=days * DAY_SECONDS
+            ),
+        )
+    ]

@@ -81,7 +81,7 @@ def etcd_backup_credentials(access_key_id: Any, secret_access_key: Any) -> Manif
 
 
 def etcd_backup_target(
-    bucket: str, endpoint: str, cluster_name: str, age_recipient: str
+    bucket: Any, endpoint: str, cluster_name: str, age_recipient: str
 ) -> Manifest:
     """talos-backup's settings (siderolabs/talos-backup v0.1.0-beta.3
     `pkg/config/service.go`), read with `envFrom` by its CronJob."""

@@ -13,7 +13,9 @@ from .. import type_token
 from ..kubernetes import register
 from . import manifests
 from .bucket import (
+    BUCKET_SCOPE,
     lifecycle_rules,
+    lock_rules,
     permission_group_ids,
     s3_secret_access_key,
     token_resources,
@@ -62,9 +64,17 @@ class OffsiteBackup(pulumi.ComponentResource):
             name=args.bucket,
             jurisdiction=args.jurisdiction,
             location=args.location,
+            # A jurisdiction is where the bucket lives: the provider would edit it in place
+            # (no RequiresReplace, `r2_bucket/schema.go`; Update sends the new jurisdiction for
+            # a bucket that is not there), so a change makes a new bucket, which prod's protect
+            # refuses.
             opts=pulumi.ResourceOptions.merge(
-                at_cloudflare, pulumi.ResourceOptions(protect=args.protect)
+                at_cloudflare,
+                pulumi.ResourceOptions(protect=args.protect, replace_on_changes=["jurisdiction"]),
             ),
+        )
+        in_bucket = pulumi.ResourceOptions.merge(
+            at_cloudflare, pulumi.ResourceOptions(replace_on_changes=["jurisdiction"])
         )
         cloudflare.R2BucketLifecycle(
             f"{name}-lifecycle",
@@ -72,10 +82,19 @@ class OffsiteBackup(pulumi.ComponentResource):
             bucket_name=bucket.name,
             jurisdiction=args.jurisdiction,
             rules=lifecycle_rules(args.etcd_retention_days),
-            opts=at_cloudflare,
+            opts=in_bucket,
+        )
+        cloudflare.R2BucketLock(
+            f"{name}-lock",
+            account_id=args.account_id,
+            bucket_name=bucket.name,
+            jurisdiction=args.jurisdiction,
+            rules=lock_rules(args.etcd_retention_days),
+            opts=in_bucket,
         )
         groups = cloudflare.get_account_api_token_permission_groups_list_output(
             account_id=args.account_id,
+            scope=BUCKET_SCOPE,
             opts=pulumi.InvokeOutputOptions(parent=self, provider=args.cloudflare_provider),
         )
         # The resource key names the bucket as configured; `bucket.name` orders the token
@@ -146,10 +165,12 @@ class OffsiteBackup(pulumi.ComponentResource):
             manifests.etcd_backup_credentials(self.access_key_id, self.secret_access_key),
             in_etcd_backup,
         )
+        # From the bucket's output: rewritten only once a new bucket (another name or
+        # jurisdiction) exists.
         register(
             f"{name}-etcd-backup-target",
             manifests.etcd_backup_target(
-                args.bucket, args.s3_endpoint, args.cluster_name, args.age_recipient
+                bucket.name, args.s3_endpoint, args.cluster_name, args.age_recipient
             ),
             in_etcd_backup,
         )

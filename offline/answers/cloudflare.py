@@ -115,9 +115,12 @@ def resource(
             "storageClass": inputs.get("storageClass", "Standard"),
             "creationDate": CREATED_AT,
         }
-    if typ == "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle":
-        # `r2_bucket_lifecycle/model.go`: no id of its own in the API; the bridge names the
-        # resource by its bucket.
+    if typ in (
+        "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle",
+        "cloudflare:index/r2BucketLock:R2BucketLock",
+    ):
+        # `r2_bucket_lifecycle/model.go`, `r2_bucket_lock/model.go`: no id of their own in the
+        # API; the bridge names the resource by its bucket.
         return str(inputs.get("bucketName")), {
             **inputs,
             "jurisdiction": inputs.get("jurisdiction", "default"),

@@ -10,7 +10,7 @@ import json
 import pytest
 import yaml
 
-from components.backup.bucket import ITEM_PERMISSION_GROUPS, bucket_resource
+from components.backup.bucket import ITEM_PERMISSION_GROUPS, bucket_resource, s3_secret_access_key
 from components.backup.manifests import aws_credentials_file
 from offline.answers.cloudflare import PERMISSION_GROUPS, api_token_value
 from offline.graph import plan_document
@@ -207,3 +207,51 @@ def test_only_control_planes_let_the_backup_namespace_take_snapshots() -> None:
         else:
             assert access is None
     assert seen == {"controlplane", "worker"}
+
+
+@pytest.mark.parametrize(("retention", "locked_days"), [(30, 7), (3, 3)])
+def test_etcd_snapshots_are_locked_against_deletion(retention: int, locked_days: int) -> None:
+    """A cluster credential that leaks (it may delete objects) cannot wipe the snapshots of the
+    last week; Velero's prefix stays unlocked, its maintenance deletes there."""
+    values, _ = stack_values("prod")
+    backup = {**structured(values, "backup"), "etcd_retention_days": retention}
+    values = {**values, "talos-platform:backup": json.dumps(backup)}
+    lock = _one(
+        recorded("prod", values), "cloudflare:index/r2BucketLock:R2BucketLock", "backup-lock"
+    )
+    assert lock.inputs["rules"] == [
+        {
+            "id": "keep-etcd-snapshots",
+            "enabled": True,
+            "prefix": "etcd/",
+            "condition": {"type": "Age", "maxAgeSeconds": locked_days * 86_400},
+        }
+    ]
+
+
+def test_a_jurisdiction_change_makes_a_new_bucket_before_talos_backup_points_at_it() -> None:
+    """The provider would edit the bucket in place (no RequiresReplace on jurisdiction)."""
+    run = recorded("prod")
+    for token, name in [
+        ("cloudflare:index/r2Bucket:R2Bucket", "backup-bucket"),
+        ("cloudflare:index/r2BucketLifecycle:R2BucketLifecycle", "backup-lifecycle"),
+        ("cloudflare:index/r2BucketLock:R2BucketLock", "backup-lock"),
+    ]:
+        assert _one(run, token, name).replace_on_changes == ["jurisdiction"]
+    bucket = _one(run, "cloudflare:index/r2Bucket:R2Bucket", "backup-bucket")
+    target = _one(run, "kubernetes:core/v1:ConfigMap", "backup-etcd-backup-target")
+    assert bucket.urn in target.dependencies
+
+
+def test_the_token_lists_only_bucket_scoped_permission_groups() -> None:
+    [call] = [
+        i
+        for i in recorded("prod").invokes
+        if i.token.endswith("getAccountApiTokenPermissionGroupsList")
+    ]
+    assert call.args["scope"] == "com.cloudflare.edge.r2.bucket"
+
+
+def test_an_imported_token_without_its_value_fails_with_what_to_do() -> None:
+    with pytest.raises(ValueError, match="target-replace"):
+        s3_secret_access_key(None)
