@@ -1,0 +1,151 @@
+"""`python -m tools.recover --stack STACK [--plan PLAN.json] [--scenario NAME [--run [--yes]]]`:
+list the recovery scenarios, print one's steps, or run them."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import __doc__ as package_doc
+from .facts import EXIT_OK, EXIT_USAGE, RecoverError, facts_of, load_plan_file, stack_plan
+from .runner import Executor, render, run_procedure
+from .scenarios import SCENARIOS, Options, procedure
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tools.recover",
+        description=(package_doc or "").split("\n\n")[0],
+    )
+    p.add_argument("--stack", required=True, help="dev, staging, prod")
+    p.add_argument(
+        "--plan",
+        type=Path,
+        help="a recorded JSON plan (python -m offline.plan --stack S --format json); default: "
+        "the program's offline plan, run now",
+    )
+    p.add_argument("--scenario", help="one of: " + ", ".join(SCENARIOS))
+    p.add_argument(
+        "--node",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="the lost node (worker-lost, control-plane-lost); quorum-lost: each control plane "
+        "whose VM is gone",
+    )
+    p.add_argument("--namespace", help="namespace-deleted: the deleted namespace")
+    p.add_argument(
+        "--snapshot",
+        metavar="KEY|r2",
+        help="quorum-lost, cluster-lost: the R2 object key of the etcd snapshot (default: the "
+        "newest; quorum-lost tries a live one first, `r2` skips that)",
+    )
+    p.add_argument(
+        "--backup", metavar="NAME", help="namespace-deleted: the Velero backup (default: newest)"
+    )
+    p.add_argument(
+        "--volumes-lost",
+        action="store_true",
+        help="worker-lost, control-plane-lost: the host's datastore is gone too; restore the "
+        "namespaces whose volumes were on it from Velero",
+    )
+    p.add_argument(
+        "--workdir",
+        help="where the credentials and the snapshot go (default: "
+        "$HOME/.talos-platform/recover-<stack>)",
+    )
+    p.add_argument(
+        "--run", action="store_true", help="run the steps, asking before each, stop at a failure"
+    )
+    p.add_argument("--yes", action="store_true", help="with --run: ask nothing")
+    return p
+
+
+def listing(stack: str, plan_note: str) -> str:
+    width = max(len(name) for name in SCENARIOS)
+    out = [f"Recovery scenarios of stack {stack} ({plan_note}; docs/recovery.md):"]
+    out += [f"  {name:<{width}}  {s.summary}" for name, s in SCENARIOS.items()]
+    out.append(
+        f"Steps of one: python -m tools.recover --stack {stack} --scenario NAME; "
+        "run them: add --run"
+    )
+    return "\n".join(out) + "\n"
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    executor: Executor | None = None,
+    now: datetime | None = None,
+) -> int:
+    args = parser().parse_args(argv)
+    if args.yes and not args.run:
+        print("error: --yes goes with --run", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.scenario is not None and args.scenario not in SCENARIOS:
+            raise RecoverError(
+                f"unknown scenario {args.scenario!r}: expected one of {', '.join(SCENARIOS)}",
+                EXIT_USAGE,
+            )
+        if args.plan is not None:
+            doc = load_plan_file(args.plan)
+            if doc.get("stack") != args.stack:
+                raise RecoverError(
+                    f"{args.plan} is the plan of stack {doc.get('stack')!r}, not {args.stack!r}",
+                    EXIT_USAGE,
+                )
+            note = f"plan {args.plan}"
+        else:
+            doc = stack_plan(args.stack)
+            note = f"offline plan of Pulumi.{args.stack}.yaml"
+        facts = facts_of(doc)
+        if args.scenario is None:
+            if args.run:
+                raise RecoverError("--run needs --scenario", EXIT_USAGE)
+            sys.stdout.write(listing(args.stack, note))
+            return EXIT_OK
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+        options = Options(
+            nodes=tuple(args.node),
+            namespace=args.namespace,
+            snapshot=args.snapshot,
+            backup=args.backup,
+            volumes_lost=args.volumes_lost,
+            stamp=stamp,
+            workdir=args.workdir,
+            run=args.run,
+        )
+        chosen = procedure(args.scenario, facts, options)
+    except RecoverError as exc:
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
+    if not args.run:
+        sys.stdout.write(render(facts, chosen, args.workdir))
+        return EXIT_OK
+    return run_procedure(
+        facts, chosen, args.workdir, executor or Executor(), sys.stdout, assume_yes=args.yes
+    )
+
+
+def exit_now(code: int) -> None:
+    """Flush and leave without tearing the SDKs down (about a second for a command that is done;
+    as offline/plan.py)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):
+            stream.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    try:
+        status = main()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 141
+    exit_now(status)
