@@ -139,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     checks = run_checks(doc, kubernetes_version, platform)
     if args.format == "text" and checks.node_table:
         sys.stdout.write("\n" + checks.node_table.rstrip("\n") + "\n")
+    if args.format == "text" and checks.backup_table:
+        sys.stdout.write("\n" + checks.backup_table)
     # The checks quote what they found (a values path, a revision, a URL): never a credential.
     for note in checks.notes:
         print(f"note: {redact(note, REPORT_LIMIT)}", file=sys.stderr)

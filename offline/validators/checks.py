@@ -26,6 +26,7 @@ import yaml
 
 from ..recorder import SECRET
 from . import (
+    backups,
     disruption,
     gitops,
     helm_render,
@@ -48,6 +49,8 @@ class CheckResult:
     ran: list[str] = field(default_factory=list)
     node_table: str = ""
     """Requested against allocatable per node, as the scheduling check placed the pods."""
+    backup_table: str = ""
+    """Where the stack's backups go and how often they run (backups.py)."""
     """Each check that ran, with what it covered (`Kubernetes objects 14`), for the report."""
 
 
@@ -186,7 +189,23 @@ def run_checks(
     result.node_table = scheduling.table(placed)
     storage_and_autoscaling(doc, kubernetes_version, rendered, placed.nodes, result)
     monitoring_objects(rendered, result)
+    backup = backups.evaluate(doc, rendered, _environment(doc))
+    result.problems += backup.problems
+    result.backup_table = backup.table
+    if backup.ran:
+        result.ran.append(backup.ran)
     return result
+
+
+def _environment(doc: dict[str, Any]) -> str:
+    """The environment whose tree the root Application follows (`gitops/envs/<env>`); the
+    stack's name when there is none."""
+    for r in doc["resources"]:
+        if r["type"] == "kubernetes:argoproj.io/v1alpha1:Application" and r["name"].endswith(
+            "-root"
+        ):
+            return str(r["inputs"]["spec"]["source"]["path"]).rsplit("/", 1)[-1]
+    return str(doc.get("stack", ""))
 
 
 def monitoring_objects(
