@@ -219,13 +219,18 @@ def test_the_pod_is_restricted_and_sized_for_a_full_etcd(
     [container] = spec["containers"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     resources = container["resources"]
-    assert set(resources["requests"]) == {"cpu", "memory"} and "memory" in resources["limits"]
+    assert set(resources["requests"]) == {"cpu", "memory", "ephemeral-storage"}
+    assert "memory" in resources["limits"]
     [tmp] = [v for v in spec["volumes"] if "emptyDir" in v]
     [mount] = [m for m in container["volumeMounts"] if m["name"] == tmp["name"]]
     assert mount["mountPath"] == container["workingDir"]
     # The snapshot and its encrypted copy, each up to etcd's quota, side by side.
     size = tmp["emptyDir"]["sizeLimit"]
     assert size.endswith("Gi") and int(size[:-2]) << 30 > 2 * ETCD_QUOTA
+    # ... on the node's disk: requested (the scheduler places the pod where that much is free)
+    # and bounded, both the size of the emptyDir.
+    assert resources["requests"]["ephemeral-storage"] == size
+    assert resources["limits"]["ephemeral-storage"] == size
 
 
 # --- The program's side ------------------------------------------------------------------------

@@ -48,6 +48,8 @@ def test_environment_renders_its_project_and_the_app_overlays(env: str, rendered
         # The StatefulSets the Prometheus Operator makes (offline/validators/gitops/operator.py).
         "prometheus-operator (Prometheus monitoring/kube-prometheus-stack-prometheus)",
         "prometheus-operator (Alertmanager monitoring/kube-prometheus-stack-alertmanager)",
+        # What Velero starts for its Schedule (offline/validators/gitops/velero_pods.py).
+        "velero (Schedule velero/velero-volumes)",
     }
     kinds = sorted(obj["kind"] for obj in paths[f"gitops/envs/{env}"])
     assert kinds == ["AppProject", "Application", "Application"]

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
+import re
 from typing import Any
 
 import pytest
 import yaml
 
 from offline.validators import gitops
-from offline.validators.gitops import RenderedObject, charts, velero
+from offline.validators.gitops import RenderedObject, charts, velero, velero_pods
+from offline.validators.gitops.schemas import describe
 from offline.validators.gitops.stack import StackBackup
 from offline.validators.scheduling import evaluate
 from tests.conftest import document
@@ -25,6 +28,16 @@ CHART = "chart velero 12.1.0 (Application velero)"
 ENDPOINT = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"
 TTL = {"dev": "168h", "staging": "336h", "prod": "720h"}
 VALUES = "spec.source.helm.valuesObject"
+MODEL = "velero (Schedule velero/velero-volumes)"
+MOVER = "Job velero/velero-volumes-podinfo-redis-data"
+MAINTENANCE = "Job velero/podinfo-default-kopia-maintain-job"
+#: What the node agent's ConfigMap gives each data-mover pod (application.yaml).
+POD_RESOURCES = {
+    "cpuRequest": "50m",
+    "cpuLimit": "0",
+    "memoryRequest": "256Mi",
+    "memoryLimit": "1Gi",
+}
 
 
 @pytest.fixture(scope="module")
@@ -151,10 +164,18 @@ def test_a_daily_schedule_backs_up_the_namespaces_with_volumes(
     template = spec["template"]
     assert template["ttl"] == TTL[env]
     assert template["storageLocation"] == "default"
-    # Every object of those namespaces (a file-system restore needs the pods), nothing else.
+    # Every object of those namespaces (a file-system restore needs the pods), nothing else...
     assert sorted(template["includedNamespaces"]) == sorted(_stateful_namespaces(shipped[env]))
     assert template["includedNamespaces"] == ["podinfo"]
-    assert not {"includedResources", "excludedResources", "labelSelector"} & set(template)
+    # ... but their Secrets: the objects' tarball is encrypted by R2 alone, not by Velero.
+    assert template["excludedResources"] == ["secrets"]
+    assert not {
+        "includedResources",
+        "includedNamespaceScopedResources",
+        "excludedNamespaceScopedResources",
+        "labelSelector",
+        "orLabelSelectors",
+    } & set(template)
     assert template["defaultVolumesToFsBackup"] is True
     assert template["snapshotVolumes"] is False
     # ... but no emptyDir: its volume policy, the one key of a ConfigMap in Velero's namespace.
@@ -236,6 +257,99 @@ def test_the_capacity_check_places_velero_on_every_stack(
     # A node agent wherever the apps' pods run: where podinfo's Redis (and its volume) may go.
     workers = {"dev": 1, "staging": 3, "prod": 3}
     assert placed["DaemonSet velero/node-agent"] == workers[env]
+    # ... and what Velero starts at 03:00: a data mover for Redis' volume, the maintenance of
+    # podinfo's kopia repository.
+    assert placed[MOVER] == 1
+    assert placed[MAINTENANCE] == 1
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_node_agent_sizes_its_data_movers(env: str, shipped: dict[str, Rendered]) -> None:
+    """The node agent reads the ConfigMap `velero-node-agent` (one key of JSON), whose
+    podResources Velero accepts: every data-mover pod requests them (not BestEffort)."""
+    rendered = shipped[env]
+    agent = one(rendered, "DaemonSet")
+    (container,) = agent["spec"]["template"]["spec"]["containers"]
+    assert "--node-agent-configmap=velero-node-agent" in container["args"]
+    (configmap,) = [
+        c for c in of_kind(rendered, "ConfigMap") if c["metadata"]["name"] == "velero-node-agent"
+    ]
+    assert configmap["metadata"]["namespace"] == "velero"
+    (text,) = configmap["data"].values()
+    config = json.loads(text)
+    assert config == {"podResources": POD_RESOURCES}
+    resources = velero_pods.parse_pod_resources(config["podResources"])
+    # No CPU limit ("0"): it would cap kopia's parallelism (GOMAXPROCS).
+    assert resources.resources == {
+        "requests": {"cpu": "50m", "memory": "256Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+    # The node agent itself copies nothing any more: a controller's bound.
+    assert container["resources"]["limits"]["memory"] == "256Mi"
+    # The model of the data mover has exactly those resources, with the node agent's image and
+    # ServiceAccount.
+    (mover,) = [o.manifest for o in rendered[MODEL] if describe(o.manifest) == MOVER]
+    pod = mover["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"] == resources.resources
+    assert pod["containers"][0]["image"] == container["image"]
+    assert pod["serviceAccountName"] == agent["spec"]["template"]["spec"]["serviceAccountName"]
+    # The maintenance Job's: the values' repositoryMaintenanceJob.
+    (job,) = [o.manifest for o in rendered[MODEL] if describe(o.manifest) == MAINTENANCE]
+    values = application(rendered, "velero").manifest["spec"]["source"]["helm"]["valuesObject"]
+    maintenance = values["configuration"]["repositoryMaintenanceJob"]["repositoryConfigData"]
+    expected = velero_pods.parse_pod_resources(maintenance["global"]["podResources"]).resources
+    assert job["spec"]["template"]["spec"]["containers"][0]["resources"] == expected
+    assert expected["requests"] == {"cpu": "50m", "memory": "128Mi"}
+
+
+def _redis(rendered: Rendered) -> dict[str, Any]:
+    (redis,) = [
+        o.manifest
+        for path, items in rendered.items()
+        if path.startswith("gitops/apps/podinfo/")
+        for o in items
+        if o.manifest["kind"] == "StatefulSet" and o.manifest["metadata"]["name"] == "redis"
+    ]
+    return redis
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_redis_stops_aof_rewrites_while_velero_copies_it(
+    env: str, shipped: dict[str, Rendered]
+) -> None:
+    """Velero's backup hooks on the Redis pod (read as internal/hook/item_hook_handler.go reads
+    them: a JSON array, a container of the pod, Fail or Continue, a Go duration): automatic AOF
+    rewrites off (and one in progress waited for) before the copy, Redis' default back after."""
+    redis = _redis(shipped[env])
+    template = redis["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    containers = {c["name"]: c for c in template["spec"]["containers"]}
+    (container,) = containers.values()
+    # Redis writes an append-only file and the Schedule backs its namespace up.
+    assert "--appendonly" in container["args"]
+    (schedule,) = of_kind(shipped[env], "Schedule")
+    assert redis["metadata"]["namespace"] in schedule["spec"]["template"]["includedNamespaces"]
+    commands = {}
+    for phase in ("pre", "post"):
+        prefix = f"{phase}.hook.backup.velero.io"
+        assert annotations[f"{prefix}/container"] in containers
+        assert annotations[f"{prefix}/on-error"] == "Fail"
+        assert re.fullmatch(r"[0-9]+s", annotations[f"{prefix}/timeout"])
+        command = json.loads(annotations[f"{prefix}/command"])
+        assert isinstance(command, list) and all(isinstance(a, str) for a in command)
+        assert command[:2] == ["/bin/sh", "-c"]
+        commands[phase] = command[2]
+    assert commands["pre"].startswith(
+        'test "$(redis-cli -h 127.0.0.1 -p 6379 CONFIG SET auto-aof-rewrite-percentage 0)" = OK'
+    )
+    assert "aof_rewrite_(in_progress|scheduled):1" in commands["pre"]
+    # 100: Redis' own default (src/config.c), which the arguments do not change.
+    assert commands["post"] == (
+        'test "$(redis-cli -h 127.0.0.1 -p 6379 CONFIG SET auto-aof-rewrite-percentage 100)" = OK'
+    )
+    assert not [a for a in container["args"] if "auto-aof-rewrite" in str(a)]
+    # Waiting for a rewrite stays within the hook's timeout before Velero gives up.
+    assert int(annotations["pre.hook.backup.velero.io/timeout"][:-1]) >= 30
 
 
 def test_the_check_names_what_the_program_creates() -> None:
@@ -328,6 +442,200 @@ def test_a_stack_without_backup_has_nothing_for_velero(shipped: dict[str, Render
     assert problem.message.startswith(
         "Pulumi.dev.yaml has no talos-platform:backup: the program then creates no bucket"
     )
+
+
+def _remodel(rendered: Rendered) -> Rendered:
+    """What Velero starts, modelled again from the (changed) render."""
+    rendered = {k: v for k, v in rendered.items() if not k.startswith("velero (")}
+    rendered.update(velero_pods.managed_objects(rendered))
+    return rendered
+
+
+def _node_agent_config(values: dict[str, Any]) -> dict[str, Any]:
+    data = values["configMaps"]["node-agent"]["data"]
+    (key,) = data
+    config = json.loads(data[key])
+    return {"key": key, "config": config}
+
+
+def _set_node_agent_config(values: dict[str, Any], config: dict[str, Any]) -> None:
+    data = values["configMaps"]["node-agent"]["data"]
+    (key,) = data
+    data[key] = json.dumps(config)
+
+
+def test_data_movers_that_do_not_fit_fail_the_capacity_check(
+    shipped: dict[str, Rendered],
+) -> None:
+    rendered, values = _patched(shipped, "dev")
+    config = _node_agent_config(values)["config"]
+    config["podResources"].update(memoryRequest="64Gi", memoryLimit="64Gi")
+    _set_node_agent_config(values, config)
+    rendered = _remodel(_rerender(rendered))
+    report = evaluate(document("dev"), K8S, rendered=rendered)
+    assert [p for p in report.problems if MOVER in p], report.problems
+    assert not [p for p in report.problems if "DaemonSet velero/node-agent" in p]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda v: _set_node_agent_config(
+                v, {"podResources": {k: x for k, x in POD_RESOURCES.items() if k != "cpuLimit"}}
+            ),
+            "the node agent's ConfigMap gives its data-mover pods no memory request "
+            "(podResources.cpuLimit None is no quantity: ignored, BestEffort)",
+        ),
+        (
+            lambda v: _set_node_agent_config(
+                v, {"podResources": {**POD_RESOURCES, "memoryLimit": "128Mi"}}
+            ),
+            "the node agent's ConfigMap gives its data-mover pods no memory request "
+            "(podResources: memory request '256Mi' above its limit '128Mi': all ignored)",
+        ),
+        (
+            lambda v: v["nodeAgent"].pop("extraArgs"),
+            "no --node-agent-configmap: the node agent's data-mover pods run BestEffort",
+        ),
+        (
+            lambda v: v["configMaps"]["node-agent"]["data"].update({"extra.json": "{}"}),
+            "ConfigMap velero/velero-node-agent has 2 keys: the node agent reads exactly one: "
+            "the node agent does not start",
+        ),
+        (
+            lambda v: v["configMaps"].pop("node-agent"),
+            "--node-agent-configmap names ConfigMap velero/velero-node-agent, not rendered: "
+            "the node agent does not start",
+        ),
+    ],
+    ids=["cpu-limit-missing", "request-above-limit", "no-flag", "two-keys", "no-configmap"],
+)
+def test_a_node_agent_config_velero_would_not_use_is_named(
+    shipped: dict[str, Rendered], change: Any, message: str
+) -> None:
+    rendered, values = _patched(shipped, "staging")
+    change(values)
+    rendered = _remodel(_rerender(rendered))
+    (problem,) = gitops.platform_problems("staging", rendered, stack("staging"))
+    assert (problem.source, problem.field) == (
+        "gitops/platform/addons/velero/application.yaml",
+        f"{VALUES}.nodeAgent.extraArgs",
+    )
+    assert problem.message.startswith(message), problem.message
+    # The model then counts the data mover as Velero would run it: without requests.
+    movers = [o.manifest for o in rendered.get(MODEL, []) if describe(o.manifest) == MOVER]
+    for mover in movers:
+        assert mover["spec"]["template"]["spec"]["containers"][0]["resources"] == {}
+
+
+def test_podresources_are_read_as_velero_reads_them() -> None:
+    parse = velero_pods.parse_pod_resources
+    assert parse(POD_RESOURCES).resources == {
+        "requests": {"cpu": "50m", "memory": "256Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+    # A limit of "0" is none; a request of "0" is none; ephemeral storage if given.
+    assert parse(
+        {
+            "cpuRequest": "0",
+            "cpuLimit": "500m",
+            "memoryRequest": "1Gi",
+            "memoryLimit": "0",
+            "ephemeralStorageRequest": "1Gi",
+        }
+    ).resources == {
+        "requests": {"memory": "1Gi", "ephemeral-storage": "1Gi"},
+        "limits": {"cpu": "500m"},
+    }
+    # All or nothing: an empty value, a number (Velero's fields are strings), a request above
+    # its limit, no section.
+    for broken in (
+        {**POD_RESOURCES, "cpuLimit": ""},
+        {**POD_RESOURCES, "memoryRequest": 268435456},
+        {**POD_RESOURCES, "cpuRequest": "2", "cpuLimit": "1"},
+        {**POD_RESOURCES, "memoryLimit": "1 Gi"},
+        None,
+    ):
+        assert parse(broken).resources == {}, broken
+
+
+def _statefulset(annotations: dict[str, str] | None = None, replicas: int = 2) -> dict[str, Any]:
+    return {
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "spec": {
+            "replicas": replicas,
+            "template": {
+                "metadata": {"annotations": annotations or {}},
+                "spec": {
+                    "containers": [{"name": "db", "image": "db:1"}],
+                    "volumes": [
+                        {"name": "scratch", "emptyDir": {}},
+                        {"name": "config", "configMap": {"name": "db"}},
+                        {"name": "shared", "persistentVolumeClaim": {"claimName": "shared"}},
+                    ],
+                },
+            },
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}}],
+        },
+    }
+
+
+def test_which_volumes_a_file_system_backup_copies() -> None:
+    volumes = velero_pods.backed_up_volumes
+    # Opt-out (defaultVolumesToFsBackup): every claim, the claim templates' too, less the
+    # excluded ones; never an emptyDir or a ConfigMap.
+    assert volumes(_statefulset(), True) == ["shared", "data"]
+    excludes = {velero_pods.VOLUMES_TO_EXCLUDE: "data, other"}
+    assert volumes(_statefulset(excludes), True) == ["shared"]
+    # Opt-in: only those the pod names.
+    assert volumes(_statefulset(), False) == []
+    assert volumes(_statefulset({velero_pods.VOLUMES_TO_BACKUP: "data"}), False) == ["data"]
+
+
+def test_a_schedule_of_every_namespace_models_a_data_mover_per_volume_and_replica(
+    shipped: dict[str, Rendered],
+) -> None:
+    rendered = copy.deepcopy(shipped["prod"])
+    rendered["gitops/apps/shop"] = [RenderedObject(_statefulset(), "gitops/apps/shop/db.yaml")]
+    (schedule,) = [o for o in rendered[CHART] if o.manifest["kind"] == "Schedule"]
+    schedule.manifest["spec"]["template"]["includedNamespaces"] = ["*"]
+    modelled = _remodel(rendered)[MODEL]
+    jobs = {describe(o.manifest): o.manifest for o in modelled}
+    # Two replicas, two claims each; Redis; Prometheus' volume (prod keeps it on a claim).
+    assert jobs["Job velero/velero-volumes-shop-db-data"]["spec"]["parallelism"] == 2
+    assert jobs["Job velero/velero-volumes-shop-db-shared"]["spec"]["parallelism"] == 2
+    assert MOVER in jobs
+    assert [n for n in jobs if "prometheus" in n and "maintain" not in n]
+    # One maintenance Job per namespace with a backed-up volume.
+    maintenance = sorted(n for n in jobs if n.endswith("-default-kopia-maintain-job"))
+    assert maintenance == [
+        "Job velero/monitoring-default-kopia-maintain-job",
+        MAINTENANCE,
+        "Job velero/shop-default-kopia-maintain-job",
+    ]
+    # The data mover goes where the backed-up pod may run: Prometheus' node placement.
+    (prometheus,) = [
+        o.manifest
+        for o in rendered[
+            "prometheus-operator (Prometheus monitoring/kube-prometheus-stack-prometheus)"
+        ]
+    ]
+    placement = {
+        k: v
+        for k, v in prometheus["spec"]["template"]["spec"].items()
+        if k in ("nodeSelector", "tolerations")
+    }
+    (mover,) = [m for n, m in jobs.items() if "prometheus" in n and "maintain" not in n]
+    for key, value in placement.items():
+        assert mover["spec"]["template"]["spec"][key] == value
+
+
+def test_without_a_node_agent_no_data_mover_is_modelled(shipped: dict[str, Rendered]) -> None:
+    rendered, values = _patched(shipped, "dev")
+    values["deployNodeAgent"] = False
+    assert MODEL not in _remodel(_rerender(rendered))
 
 
 def test_the_velero_kinds_are_validated_against_the_charts_crds(

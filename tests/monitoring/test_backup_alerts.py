@@ -127,6 +127,11 @@ def test_the_velero_age_alert_names_every_schedule_and_each_is_daily(env: str) -
         if o.get("kind") == "Schedule" and str(o.get("apiVersion", "")).startswith("velero.io/")
     }
     assert named == set(schedules), (env, named, set(schedules))
+    # ... and VeleroScheduleMissing watches each one's series (absent() takes one Schedule
+    # each: a Schedule it does not name can disappear unseen).
+    missing = _rule("VeleroScheduleMissing")["expr"]
+    assert set(re.findall(r'schedule="([^"]+)"', missing)) == set(schedules), (env, missing)
+    assert missing.count("absent(velero_backup_attempt_total{") == len(schedules)
     for name, schedule in schedules.items():
         assert schedule["metadata"]["namespace"] == "velero", name
         assert len(_runs_per_day(schedule["spec"]["schedule"])) == 1, (name, schedule["spec"])
@@ -162,7 +167,7 @@ def test_every_backup_alert_has_its_section() -> None:
     text = ALERTS_DOC.read_text(encoding="utf-8")
     obj = yaml.safe_load(Path(RULES).read_text(encoding="utf-8"))
     names = [r["alert"] for g in obj["spec"]["groups"] for r in g["rules"] if r.get("alert")]
-    assert len(names) == 8
+    assert len(names) == 9
     for name in names:
         assert f"### `{name}`" in text, name
         assert f"| [`{name}`](#{name.lower()}) |" in text, name

@@ -254,7 +254,7 @@ def test_requests_larger_than_the_nodes() -> None:
     report = check(doc, "dev")
     assert report.problems == [
         "resource cloudflared-deployment Deployment cloudflared/cloudflared: 2 of 2 pods cannot "
-        "be placed: insufficient memory (dev-worker-1: requests 4096Mi, 3100Mi free of 3612Mi "
+        "be placed: insufficient memory (dev-worker-1: requests 4096Mi, 3132Mi free of 3612Mi "
         "allocatable); fix: lower the requests, or give the nodes more memory "
         "(talos-platform:nodes memory_mb), or add nodes"
     ]

@@ -18,7 +18,7 @@ import yaml
 
 from ... import parsed, prefetch
 from .. import helm_render  # which imports this package: its names are read at call time
-from . import charts, operator, tree
+from . import charts, operator, tree, velero_pods
 from .stack import stack_kubernetes_version
 from .tree import GITOPS_REPO_URL, GitOpsError, RenderedObject, _check_environment, _relative
 
@@ -148,7 +148,8 @@ def _render_environment(
 def _render_now(env: str, kubernetes_version: str) -> dict[str, list[RenderedObject]]:
     """The environment's folder, then level by level the folders and charts its Applications
     follow, each level's renders in parallel (each is a subprocess: kubectl or helm); then the
-    StatefulSets the Prometheus Operator would make (operator.py)."""
+    StatefulSets the Prometheus Operator would make (operator.py) and the pods Velero starts for
+    its Schedules (velero_pods.py)."""
     _check_environment(env)
     env_path = tree.GITOPS_DIR / "envs" / env
     rendered = {_relative(env_path): render_with_origins(env_path)}
@@ -187,6 +188,9 @@ def _render_now(env: str, kubernetes_version: str) -> dict[str, list[RenderedObj
     # What the Prometheus Operator makes of the Prometheus and Alertmanager resources: their
     # StatefulSets, which the scheduling, storage and budget checks place like any other.
     rendered.update(operator.managed_objects(rendered))
+    # What Velero starts for each Schedule: a data-mover pod per backed-up volume, a kopia
+    # maintenance Job per repository (standing in as Jobs, placed like a CronJob's run).
+    rendered.update(velero_pods.managed_objects(rendered))
     return rendered
 
 
@@ -207,7 +211,8 @@ def render_environment(
 
     Keys are repo-relative paths (`gitops/envs/dev`, `gitops/apps/podinfo/overlays/dev`), for
     a chart `chart <chart> <version> (Application <name>)`, and for what the Prometheus Operator
-    makes of a resource `prometheus-operator (Prometheus monitoring/<name>)`.
+    makes of a resource `prometheus-operator (Prometheus monitoring/<name>)`, for what Velero
+    starts from a Schedule `velero (Schedule velero/<name>)`.
     """
     rendered = _render_environment(env, kubernetes_version)
     return {path: [item.manifest for item in items] for path, items in rendered.items()}

@@ -12,7 +12,12 @@ apart until the first backup fails, so:
 - Velero runs in the program's namespace `velero` with the program's Secret `velero-r2`;
 - no VolumeSnapshotLocation: R2 and these clusters have no volume snapshots (the volumes are
   backed up by the node agent, file by file), and one would fail every backup that used it;
-- a stack without `backup` has no bucket and no Secrets for Velero.
+- a stack without `backup` has no bucket and no Secrets for Velero;
+- the node agent reads a ConfigMap (`--node-agent-configmap`) that the chart renders, with one
+  key of JSON whose `podResources` Velero accepts and that requests memory: the data-mover pods
+  it creates run with those resources (BestEffort otherwise, which the capacity check could not
+  count: velero_pods.py), and a node agent whose ConfigMap is missing or unreadable does not
+  start (vmware-tanzu/velero v1.18.1 pkg/cmd/cli/nodeagent/server.go, getDataPathConfigs).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 from config.errors import NAMESPACE
 
-from . import charts
+from . import charts, velero_pods
 from .schemas import describe
 from .stack import StackPlatform
 from .tree import Problem, RenderedObject
@@ -118,6 +123,8 @@ def velero_problems(
                 Problem(patch, name, f"{at}.{key}", message)
                 for key, message in _location_problems(obj.manifest, stack)
             ]
+    for message in data_mover_problems(rendered_objects):
+        add(f"{values}.nodeAgent.extraArgs", message, item.origin)
     for obj in rendered_objects:
         if obj.manifest.get("kind") == "VolumeSnapshotLocation":
             add(
@@ -185,3 +192,35 @@ def _consequence(key: str) -> str:
     if key == "bucket":
         return "the program creates that bucket and a token for it alone; Velero could not write"
     return "Velero would reach another account's, or no, bucket"
+
+
+def data_mover_problems(objects: list[RenderedObject]) -> list[str]:
+    """Why the data movers of the chart's node agent (`objects`: the chart's render) would not
+    have the resources the capacity check counts, or the node agent would not start."""
+    render = {"chart": objects}
+    found = []
+    for velero in velero_pods.servers(render):
+        if velero.agent is None:
+            continue
+        config, why = velero_pods.node_agent_config(
+            velero, velero_pods.config_maps(render, velero.namespace)
+        )
+        if why is not None:
+            found.append(f"{why}: the node agent does not start")
+            continue
+        if not config:
+            found.append(
+                "no --node-agent-configmap: the node agent's data-mover pods run BestEffort "
+                "(no requests), which the capacity check cannot count; name the ConfigMap "
+                "(configMaps) whose podResources size them"
+            )
+            continue
+        resources = velero_pods.parse_pod_resources(config.get("podResources"))
+        if "memory" not in resources.resources.get("requests", {}):
+            found.append(
+                f"the node agent's ConfigMap gives its data-mover pods no memory request "
+                f"({resources.note}): they run without one, which the capacity check cannot "
+                "count; set podResources with cpuRequest, memoryRequest, cpuLimit and "
+                'memoryLimit ("0": none)'
+            )
+    return found

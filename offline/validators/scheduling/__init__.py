@@ -8,11 +8,21 @@ requests, one run's for a Job or a CronJob), a greedy scheduler with kube-schedu
 (scheduler.py, filters.py, spread.py), then every rolling update (rollout.py) and every drain
 (drain.py: a Job's pod is evicted and not placed again).
 
+The GitOps environment includes pods that operators create at run time from the tree's
+resources, rendered beside them: the Prometheus Operator's StatefulSets of each Prometheus and
+Alertmanager (gitops/operator.py), and from each Velero Schedule one data-mover pod per
+backed-up volume and one kopia maintenance Job pod per backed-up namespace
+(gitops/velero_pods.py), placed as Jobs. The data movers are an approximation: Velero binds each
+to the node of the pod whose volume it copies (`nodeName`), the model goes wherever that pod
+could run.
+
 Not modelled: preferred (anti-)affinity and ScheduleAnyway spreads (scoring only), priority and
 preemption, ephemeral storage, volumes and their zones (except in a drain, which keeps a pod on
 a zone-local volume in its zone: drain.py), host ports, the overlapping runs a CronJob with
 concurrencyPolicy Allow may have (one run is placed), HPA scale-up beyond minReplicas, the
-kernel's share of the VM's memory.
+kernel's share of the VM's memory, the data movers of a Velero restore (an operator's action)
+and a data mover's binding to its pod's node (above), other pods operators or controllers
+create at run time.
 """
 
 from .cluster import Cluster, Reason
