@@ -7,6 +7,8 @@ from __future__ import annotations
 from itertools import pairwise
 
 DAY_MINUTES = 24 * 60
+MACROS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *"}
+"""The shorthands Kubernetes' CronJob and Velero's Schedule accept (robfig/cron `parser.go`)."""
 
 
 class CronError(ValueError):
@@ -35,7 +37,7 @@ def _values(field: str, low: int, high: int) -> list[int]:
 def gaps(expression: str) -> tuple[int, int]:
     """The shortest and the longest time between two runs, in minutes (the longest is what
     bounds the recovery point). CronError for anything but `<minutes> <hours> * * *`."""
-    fields = expression.split()
+    fields = MACROS.get(expression.strip(), expression).split()
     if len(fields) != 5 or fields[2:] != ["*", "*", "*"]:
         raise CronError(f"{expression!r}: expected '<minutes> <hours> * * *'")
     try:

@@ -8,7 +8,6 @@ Talos' own CRD."""
 from __future__ import annotations
 
 import copy
-import itertools
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from components.backup.names import (
     ETCD_BACKUP_TARGET,
 )
 from offline.validators import gitops
+from offline.validators.cron import gaps as cron_gaps
 from offline.validators.monitoring.pod_security import namespace_levels, pod_security_problems
 from tests.gitops.conftest import find
 
@@ -62,73 +62,6 @@ def pod_spec(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- Cron schedules ----------------------------------------------------------------------------
-
-MACROS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *"}
-
-
-def _values(field: str, low: int, high: int) -> list[int]:
-    """The values of one cron field: `*`, `5`, `1-5`, each optionally `/step`, comma-separated."""
-    values: set[int] = set()
-    for part in field.split(","):
-        body, _, step = part.partition("/")
-        if body == "*":
-            start, end = low, high
-        elif "-" in body:
-            start, end = (int(v) for v in body.split("-", 1))
-        else:
-            start = int(body)
-            end = high if step else start
-        if not low <= start <= end <= high:
-            raise ValueError(f"{part!r}: outside {low}-{high}")
-        values.update(range(start, end + 1, int(step) if step else 1))
-    return sorted(values)
-
-
-def cron_gaps(expression: str) -> tuple[int, int]:
-    """(shortest, longest) minutes between two runs of a schedule that fires every day: its
-    day-of-month, month and day-of-week are `*` (ValueError for any other)."""
-    fields = MACROS.get(expression, expression).split()
-    if len(fields) != 5 or fields[2:] != ["*", "*", "*"]:
-        raise ValueError(f"{expression!r}: not a daily schedule of minutes and hours")
-    minutes, hours = _values(fields[0], 0, 59), _values(fields[1], 0, 23)
-    times = sorted(hour * 60 + minute for hour in hours for minute in minutes)
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    gaps.append(times[0] + 24 * 60 - times[-1])
-    return min(gaps), max(gaps)
-
-
-@pytest.mark.parametrize(
-    ("expression", "gaps"),
-    [
-        ("0 * * * *", (60, 60)),
-        ("@hourly", (60, 60)),
-        ("*/15 * * * *", (15, 15)),
-        ("0 */3 * * *", (180, 180)),
-        ("0 */6 * * *", (360, 360)),
-        ("30 2 * * *", (1440, 1440)),
-        ("0 9,17 * * *", (480, 960)),
-        ("0 8-18/5 * * *", (300, 840)),  # 8:00, 13:00, 18:00
-    ],
-)
-def test_cron_gaps(expression: str, gaps: tuple[int, int]) -> None:
-    assert cron_gaps(expression) == gaps
-
-
-@pytest.mark.parametrize(
-    ("expression", "message"),
-    [
-        ("0 0 * * 1", "not a daily schedule"),
-        ("0 0 1 * *", "not a daily schedule"),
-        ("* *", "not a daily schedule"),
-        ("0 24 * * *", "'24': outside 0-23"),
-    ],
-)
-def test_cron_gaps_refuses_what_it_cannot_read(expression: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        cron_gaps(expression)
-
-
-# --- The tree ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("env", gitops.ENVIRONMENTS)

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from offline.paths import REPO_ROOT
+from offline.validators.cron import gaps
 from tests.conftest import STACKS
 from tests.monitoring.test_rules import everything
 
@@ -43,35 +44,8 @@ def _one(objects: list[dict[str, Any]], kind: str, namespace: str, name: str) ->
     return found[0]
 
 
-def _field(text: str, top: int) -> set[int]:
-    """The values a cron field (minute or hour) takes: `*`, `*/n`, `n`, `a,b`, `a-b`."""
-    out: set[int] = set()
-    for part in text.split(","):
-        if part == "*":
-            out |= set(range(top))
-        elif part.startswith("*/"):
-            out |= set(range(0, top, int(part[2:])))
-        elif "-" in part:
-            low, high = part.split("-")
-            out |= set(range(int(low), int(high) + 1))
-        else:
-            out.add(int(part))
-    return out
-
-
-def _runs_per_day(schedule: str) -> list[int]:
-    """The minutes of the day at which a schedule that runs every day runs (the forms these
-    CronJobs and Schedules use; another form fails here, to be added)."""
-    fields = schedule.split()
-    assert len(fields) == 5 and fields[2:] == ["*", "*", "*"], schedule
-    assert re.fullmatch(r"[0-9*/,-]+", fields[0] + fields[1]), schedule
-    return sorted(h * 60 + m for h in _field(fields[1], 24) for m in _field(fields[0], 60))
-
-
 def _shortest_interval_seconds(schedule: str) -> int:
-    runs = _runs_per_day(schedule)
-    gaps = [b - a for a, b in zip(runs, [*runs[1:], runs[0] + DAY], strict=True)]
-    return min(gaps) * 60
+    return gaps(schedule)[0] * 60
 
 
 def _duration(seconds: float) -> str:
@@ -134,7 +108,7 @@ def test_the_velero_age_alert_names_every_schedule_and_each_is_daily(env: str) -
     assert missing.count("absent(velero_backup_attempt_total{") == len(schedules)
     for name, schedule in schedules.items():
         assert schedule["metadata"]["namespace"] == "velero", name
-        assert len(_runs_per_day(schedule["spec"]["schedule"])) == 1, (name, schedule["spec"])
+        assert gaps(schedule["spec"]["schedule"]) == (1440, 1440), (name, schedule["spec"])
         assert not schedule["spec"].get("paused"), name
 
 

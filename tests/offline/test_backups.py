@@ -23,13 +23,18 @@ from tests.conftest import STACKS, document
         ("0 1,13 * * *", (720, 720)),
         ("30 2,3 * * *", (60, 1380)),
         ("0 0-23/8 * * *", (480, 480)),
+        ("@hourly", (60, 60)),
+        ("0 9,17 * * *", (480, 960)),
+        ("0 8-18/5 * * *", (300, 840)),  # 8:00, 13:00, 18:00
     ],
 )
 def test_gaps_between_runs(expression: str, expected: tuple[int, int]) -> None:
     assert gaps(expression) == expected
 
 
-@pytest.mark.parametrize("expression", ["@hourly", "0 3 * * 1", "0 24 * * *", "0 */0 * * *"])
+@pytest.mark.parametrize(
+    "expression", ["@weekly", "0 3 * * 1", "0 0 1 * *", "* *", "0 24 * * *", "0 */0 * * *"]
+)
 def test_schedules_it_cannot_judge_are_errors(expression: str) -> None:
     with pytest.raises(CronError):
         gaps(expression)
