@@ -20,7 +20,6 @@ from tests.monitoring.test_rules import everything
 
 RULES = REPO_ROOT / "gitops" / "platform" / "monitoring" / "rules" / "common" / "backup.yaml"
 ALERTS_DOC = REPO_ROOT / "docs" / "alerts.md"
-DAY = 24 * 60
 
 
 def _rule(alert: str) -> dict[str, Any]:
