@@ -12,9 +12,10 @@ What the Cloudflare provider does with these (cloudflare/terraform-provider-clou
 - `account_token`: `account_id` replaces it; `name` and `policies` update in place; `value` is
   only returned at creation (UseStateForUnknown), so the S3 secret derived from it is stable
   for the token's life. A token rolled or revoked in the dashboard is not seen by a refresh
-  (`Read` keeps the state's value): rotate it with `pulumi up --replace <its URN>` instead
-  (docs/recovery.md). The program's own API token must hold "Account API Tokens: Edit" to
-  create it and "Workers R2 Storage: Edit" for the bucket (README, prerequisites).
+  (`Read` keeps the state's value): rotate it with `pulumi up --target-replace <its URN>
+  --target-dependents` (docs/recovery.md). The program's own API token must hold "Account API
+  Tokens: Edit" to create it and "Workers R2 Storage: Edit" for the bucket (README,
+  prerequisites).
 - `r2_bucket_lock`: the whole rule list is PUT at once, like the lifecycle.
 
 R2's S3 credentials of an API token (R2 docs, "Authentication": "Get S3 API credentials from an
@@ -87,7 +88,7 @@ def s3_secret_access_key(token_value: str | None) -> str:
         # (`account_token/resource.go`, ImportState).
         raise ValueError(
             "the backup bucket's API token has no value in the state (imported?): replace it "
-            "with `pulumi up --replace <its URN>` (docs/recovery.md)"
+            "with `pulumi up --target-replace <its URN> --target-dependents` (docs/recovery.md)"
         )
     return hashlib.sha256(token_value.encode()).hexdigest()
 

@@ -253,5 +253,5 @@ def test_the_token_lists_only_bucket_scoped_permission_groups() -> None:
 
 
 def test_an_imported_token_without_its_value_fails_with_what_to_do() -> None:
-    with pytest.raises(ValueError, match="pulumi up --replace"):
+    with pytest.raises(ValueError, match="--target-replace"):
         s3_secret_access_key(None)

@@ -11,8 +11,6 @@ import shlex
 import shutil
 import stat
 import subprocess
-from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +18,23 @@ import pytest
 
 from offline.answers import FABRICATED_SECRETS
 from offline.paths import REPO_ROOT
-from tests.conftest import document
-from tools.recover import SCENARIOS, Executor, Options, facts_of, procedure
-from tools.recover.__main__ import main
+from tools.recover import SCENARIOS, Options, facts_of, procedure
 from tools.recover.facts import BOOTSTRAP, CONFIG_APPLY, VM
-from tools.recover.steps import credentials, snapshot_from_r2, wait_until
+from tools.recover.steps import credentials, snapshot_from_r2, subshell, wait_until
 
-NOW = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
-URN = re.compile(r"urn:pulumi:[^'\s]+")
+from .recover_support import (
+    Recorder,
+    assert_known_urns,
+    fake,
+    run,
+    step_blocks,
+    steps_text,
+    urns_of,
+)
+
 #: Stand-ins for secret outputs and inputs, put into the recorded plan where the real values
 #: would be if a plan ever held them: none may reach the output.
 PLANTED = ("planted-talosconfig-7f3a", "planted-access-key-91c2", "planted-secret-key-4be8")
-
-
-@pytest.fixture(scope="session")
-def prod_doc() -> dict[str, Any]:
-    return document("prod")
-
-
-@pytest.fixture(scope="session")
-def prod_plan(prod_doc: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("recover") / "prod.json"
-    path.write_text(json.dumps(prod_doc))
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -60,37 +52,6 @@ def planted_plan(prod_doc: dict[str, Any], tmp_path_factory: pytest.TempPathFact
     path = tmp_path_factory.mktemp("recover") / "planted.json"
     path.write_text(json.dumps(doc))
     return path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str, **kwargs: Any) -> tuple[int, str, str]:
-    code = main(list(argv), now=NOW, **kwargs)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def steps_text(out: str) -> str:
-    """The commands of the printed steps (`run:` and `check:` blocks), without the notes."""
-    keep, block = [], False
-    for line in out.splitlines():
-        if line.startswith("  run:") or line.startswith("  check:"):
-            block = True
-        elif line.startswith("  ") and not line.startswith("    "):
-            block = False
-        elif block:
-            keep.append(line)
-    return "\n".join(keep)
-
-
-def urns_of(doc: dict[str, Any], token: str) -> dict[str, str]:
-    return {r["name"]: r["urn"] for r in doc["resources"] if r["type"] == token}
-
-
-def assert_known_urns(out: str, doc: dict[str, Any]) -> set[str]:
-    known = {r["urn"] for r in doc["resources"]}
-    found = set(URN.findall(out))
-    assert found, "no URN in the steps"
-    assert found <= known, f"URNs that are not in the plan: {found - known}"
-    return found
 
 
 # --- Listing and usage ---------------------------------------------------------------------------
@@ -205,6 +166,26 @@ def test_control_plane_lost_removes_the_member_before_recreating_it(
         urns_of(prod_doc, "proxmoxve:download/file:File")["talos-image-pve2"],
     }
     assert "talosctl -e 203.0.113.12 -n 203.0.113.12 get service etcd" in commands
+    # The quorum check goes through a control plane that answers ($EP), never through the
+    # talosconfig's endpoints, which include the dead node (issue 14 review).
+    quorum = next(c for title, c in step_blocks(out) if "keep etcd quorum" in title)
+    assert 'talosctl -e "$EP" -n 203.0.113.11,203.0.113.13 etcd status' in quorum
+    assert 'talosctl -e "$EP" -n "$EP" etcd members' in quorum
+    assert quorum.index("EP=") < quorum.index("etcd status")
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_talosctl_names_its_endpoint(
+    capsys: pytest.CaptureFixture[str], prod_plan: Path, scenario: str
+) -> None:
+    extra = ["--namespace", "podinfo"] if scenario == "namespace-deleted" else []
+    code, out, _ = run(
+        capsys, "--stack", "prod", "--plan", str(prod_plan), "--scenario", scenario, *extra
+    )
+    assert code == 0
+    calls = re.findall(r"\btalosctl\b[^\n|;&]*", steps_text(out))
+    bare = [c for c in calls if not c.startswith("talosctl -e ")]
+    assert not bare, f"talosctl without -e (it would use the talosconfig's endpoints): {bare}"
 
 
 def test_quorum_lost_bootstraps_the_program_s_bootstrap_node_from_the_snapshot(
@@ -307,33 +288,6 @@ def test_namespace_deleted_pauses_argo_cd_restores_and_resumes(
     assert assert_known_urns(commands, prod_doc) == {root}
 
 
-def test_a_namespace_of_the_program_is_recreated_by_pulumi_before_the_restore(
-    capsys: pytest.CaptureFixture[str], prod_plan: Path, prod_doc: dict[str, Any]
-) -> None:
-    code, out, _ = run(
-        capsys, "--stack", "prod", "--plan", str(prod_plan), "--scenario", "namespace-deleted",
-        "--namespace", "monitoring",
-    )  # fmt: skip
-    assert code == 0
-    commands = steps_text(out)
-    namespace = urns_of(prod_doc, "kubernetes:core/v1:Namespace")["monitoring-namespace"]
-    secrets = {
-        r["urn"]
-        for r in prod_doc["resources"]
-        if r["type"] == "kubernetes:core/v1:Secret"
-        and r["inputs"].get("metadata", {}).get("namespace") == "monitoring"
-    }
-    assert secrets
-    assert {namespace, *secrets} <= assert_known_urns(commands, prod_doc)
-    assert commands.index(f"--target '{namespace}'") < commands.index("velero restore create")
-    # monitoring's Applications sit below the app-of-apps `platform`: root, platform, then them.
-    chain = re.findall(r"patch applications\.argoproj\.io (\S+)", commands)
-    assert chain[:2] == ["root", "platform"]
-    assert {"kube-prometheus-stack", "monitoring-config"} <= set(chain[2:])
-    # Not a namespace the daily Schedule backs up: said, not hidden.
-    assert "does not back up monitoring" in out
-
-
 def test_the_schedule_is_named_as_the_velero_chart_names_it() -> None:
     # vmware-tanzu/helm-charts velero 12.1.0: `<fullname>-<key>`, the fullname being the
     # release name when it holds the chart's name.
@@ -390,34 +344,6 @@ def test_no_secret_is_printed(
 # --- Running -------------------------------------------------------------------------------------
 
 
-class Recorder:
-    """An executor's world: every command recorded, the statuses and answers scripted."""
-
-    def __init__(self, fail: str | None = None, answers: bool = True, missing: str = "") -> None:
-        self.commands: list[str] = []
-        self.envs: list[Mapping[str, str]] = []
-        self.questions: list[str] = []
-        self.fail, self.answers, self.missing = fail, answers, missing
-
-    def shell(self, command: str, env: Mapping[str, str]) -> int:
-        self.commands.append(command)
-        self.envs.append(env)
-        return 3 if self.fail and self.fail in command else 0
-
-    def ask(self, prompt: str) -> bool:
-        self.questions.append(prompt)
-        return self.answers
-
-    def executor(self) -> Executor:
-        return Executor(
-            shell=self.shell,
-            ask=self.ask,
-            which=lambda tool: None if tool == self.missing else f"/usr/bin/{tool}",
-            is_file=lambda path: path == "/keys/age.txt",
-            base_env={"HOME": "/home/op", "PATH": "/usr/bin", "AGE_KEY_FILE": "/keys/age.txt"},
-        )
-
-
 RUN_WORKER = ("--scenario", "worker-lost", "--node", "prod-worker-3", "--run")
 
 
@@ -431,8 +357,11 @@ def test_run_executes_each_step_then_its_check_in_order(
     )  # fmt: skip
     assert code == 0, out
     chosen = procedure("worker-lost", facts_of(prod_doc), Options(nodes=("prod-worker-3",)))
-    expected = [script for step in chosen.steps for script in (step.run, step.check)]
+    # Each block as printed: the step's script in its subshell.
+    expected = [subshell(script) for step in chosen.steps for script in (step.run, step.check)]
     assert world.commands == expected
+    for block in expected:
+        assert f"{block}" in out.replace("\n    ", "\n")
     assert len(world.questions) == len(chosen.steps)
     env = world.envs[0]
     assert env["RECOVER_DIR"] == "/home/op/.talos-platform/recover-prod"
@@ -451,8 +380,8 @@ def test_run_stops_at_the_first_failure_and_names_the_step(
     )  # fmt: skip
     assert code == 1
     assert re.search(r"FAILED: step 5 of 7, 'Let Pulumi see that the VM of prod-worker-3", out)
-    assert world.commands[-1].startswith("pulumi refresh")
-    assert not any(c.startswith("pulumi up") for c in world.commands)
+    assert world.commands[-1].startswith("( set -eu\npulumi refresh")
+    assert not any("pulumi up" in c for c in world.commands)
     assert "steps done" not in out
 
 
@@ -509,19 +438,13 @@ def test_run_checks_tools_and_the_age_key_before_a_step(
 # --- The shell itself ----------------------------------------------------------------------------
 
 
-def _fake(directory: Path, name: str, body: str) -> None:
-    path = directory / name
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-
-
 @pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
 def test_the_credentials_step_writes_files_only_you_can_read(
     prod_doc: dict[str, Any], tmp_path: Path
 ) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    _fake(
+    fake(
         bin_dir,
         "pulumi",
         'case "$*" in\n'
@@ -539,10 +462,11 @@ def test_the_credentials_step_writes_files_only_you_can_read(
         "AWS_SHARED_CREDENTIALS_FILE": str(work / "r2-credentials"),
     }
     step = credentials(facts_of(prod_doc), r2=True)
-    done = subprocess.run(["/bin/sh", "-eu", "-c", step.run], env=env, capture_output=True)
+    # As `--run` runs it: the printed block, with /bin/sh.
+    done = subprocess.run(["/bin/sh", "-c", subshell(step.run)], env=env, capture_output=True)
     assert done.returncode == 0, done.stderr
     assert not {value for value in PLANTED if value.encode() in done.stdout + done.stderr}
-    assert subprocess.run(["/bin/sh", "-eu", "-c", step.check], env=env).returncode == 0
+    assert subprocess.run(["/bin/sh", "-c", subshell(step.check)], env=env).returncode == 0
     credentials_file = work / "r2-credentials"
     assert credentials_file.read_text() == (
         f"[default]\naws_access_key_id = {PLANTED[1]}\naws_secret_access_key = {PLANTED[2]}\n"
@@ -560,7 +484,7 @@ def test_the_r2_step_takes_the_newest_snapshot_and_its_check_tests_the_hash(
     bin_dir.mkdir()
     # `--output text` of [LastModified, Key], unordered; the download writes a snapshot of the
     # right shape (size 512 * n + 32), `age -d -o OUT IN` copies.
-    _fake(
+    fake(
         bin_dir,
         "aws",
         'case "$1 $2" in\n'
@@ -571,7 +495,7 @@ def test_the_r2_step_takes_the_newest_snapshot_and_its_check_tests_the_hash(
         '  "s3 cp") echo "$*" > "$RECOVER_DIR/cp-args"; head -c 1056 /dev/zero > "$6" ;;\n'
         "esac\n",
     )
-    _fake(bin_dir, "age", 'cp "$6" "$5"\n')
+    fake(bin_dir, "age", 'cp "$6" "$5"\n')
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "RECOVER_DIR": str(tmp_path),

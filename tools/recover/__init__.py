@@ -15,12 +15,17 @@ Applications of a namespace (from the GitOps tree of this checkout). Each step s
 (the talosconfig and kubeconfig from the stack outputs, the bucket's S3 credentials from
 `backup_s3_credentials`, the age private key, the CLIs), the command, and the check that must
 pass after it with what it shows. A choice (which snapshot, which backup) defaults to the newest
-and is printed.
+and is printed; a Velero backup, to the newest started before the data went (the namespace
+recreated, the node lost, the etcd snapshot taken).
 
-`--run` runs the steps from the repository root, asking before each (`--yes`: never; pulumi then
-skips its own confirmation too, `PULUMI_SKIP_CONFIRMATIONS`), runs each step's check after it,
-and stops at the first step or check that fails, naming it. `--run` needs the lost node
-(`--node`) or namespace (`--namespace`) named: printing uses an example.
+Every run and check block is printed as a subshell, `( set -eu` ... `)`: pasted into an
+interactive shell, an error or an `exit` inside ends the block, not the terminal, and the
+exported variables stay set. `--run` runs exactly those blocks (`/bin/sh -c`) from the
+repository root, asking before each (`--yes`: never; pulumi then skips its own confirmation too,
+`PULUMI_SKIP_CONFIRMATIONS`), runs each step's check after it, and stops at the first step or
+check that fails, naming it and what is still on hold (Argo CD's sync, Velero's Schedule) with
+the command that gives it back. `--run` needs the lost node (`--node`) or namespace
+(`--namespace`) named: printing uses an example.
 
 No secret is ever printed or put on a command line: the first step writes the credentials from
 `pulumi stack output --show-secrets` into files of the work directory (umask 077, outside the
@@ -34,8 +39,9 @@ namespace that does not fit, a plan of another stack).
 
 docs/recovery.md explains each scenario, its RPO and RTO, the restore drill and where the state,
 the Talos secrets and the age key live. Modules: `facts` (the plan), `applications` (the GitOps
-tree), `steps` (a step, the shared shell), `scenarios` (a package: one module per scenario,
-their shared steps, the registry), `runner` (printing, running), `__main__` (the command line).
+tree), `steps` (a step, what it holds, the shared shell), `scenarios` (a package: one module per
+scenario, their shared steps, the registry), `runner` (printing, running), `__main__` (the
+command line).
 """
 
 from __future__ import annotations

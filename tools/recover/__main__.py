@@ -46,13 +46,23 @@ def parser() -> argparse.ArgumentParser:
         "newest; quorum-lost tries a live one first, `r2` skips that)",
     )
     p.add_argument(
-        "--backup", metavar="NAME", help="namespace-deleted: the Velero backup (default: newest)"
+        "--backup",
+        metavar="NAME",
+        help="namespace-deleted, cluster-lost, --volumes-lost: the Velero backup (default: the "
+        "newest Completed one started before the data went: the namespace recreated, the etcd "
+        "snapshot taken, the node lost)",
     )
     p.add_argument(
         "--volumes-lost",
         action="store_true",
         help="worker-lost, control-plane-lost: the host's datastore is gone too; restore the "
         "namespaces whose volumes were on it from Velero",
+    )
+    p.add_argument(
+        "--keep-paused",
+        action="store_true",
+        help="namespace-deleted: leave Argo CD's sync on hold at the end (cluster-lost runs it "
+        "so for each namespace, then gives it back once)",
     )
     p.add_argument(
         "--workdir",
@@ -87,6 +97,8 @@ def main(
         print("error: --yes goes with --run", file=sys.stderr)
         return EXIT_USAGE
     try:
+        if args.keep_paused and args.scenario != "namespace-deleted":
+            raise RecoverError("--keep-paused goes with --scenario namespace-deleted", EXIT_USAGE)
         if args.scenario is not None and args.scenario not in SCENARIOS:
             raise RecoverError(
                 f"unknown scenario {args.scenario!r}: expected one of {', '.join(SCENARIOS)}",
@@ -119,6 +131,7 @@ def main(
             stamp=stamp,
             workdir=args.workdir,
             run=args.run,
+            keep_paused=args.keep_paused,
         )
         chosen = procedure(args.scenario, facts, options)
     except RecoverError as exc:

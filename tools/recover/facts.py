@@ -30,6 +30,7 @@ APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 KUBE_NAMESPACE = "kubernetes:core/v1:Namespace"
 KUBE_SECRET = "kubernetes:core/v1:Secret"
 KUBE_CONFIGMAP = "kubernetes:core/v1:ConfigMap"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 MACHINE_CONFIGURATION = "talos:machine/getConfiguration:getConfiguration"
 SECRET = "[secret]"
 
@@ -90,7 +91,8 @@ class ProgramNamespace:
     name: str
     urn: str
     objects: tuple[str, ...]
-    """URNs of the program's Secrets and ConfigMaps in it."""
+    """URNs of the program's objects in it: Secrets, ConfigMaps, and whatever else it puts
+    there (cloudflared's Deployment, Service and PodDisruptionBudget; a Helm release)."""
 
 
 @dataclass(frozen=True)
@@ -274,11 +276,16 @@ def _root(doc: dict[str, Any], stack: str) -> RootApplication:
 
 def _program_namespaces(doc: dict[str, Any]) -> dict[str, ProgramNamespace]:
     objects: dict[str, list[str]] = {}
-    for token in (KUBE_SECRET, KUBE_CONFIGMAP):
-        for r in _by_type(doc, token):
-            namespace = _metadata(r).get("namespace")
-            if isinstance(namespace, str):
-                objects.setdefault(namespace, []).append(r["urn"])
+    for r in doc["resources"]:
+        token = str(r.get("type", ""))
+        if not token.startswith("kubernetes:") or token == KUBE_NAMESPACE:
+            continue
+        # A Helm release names its namespace beside its chart, every other object in metadata.
+        namespace = _metadata(r).get("namespace") or (
+            _inputs(r).get("namespace") if token == HELM_RELEASE else None
+        )
+        if isinstance(namespace, str) and namespace:
+            objects.setdefault(namespace, []).append(r["urn"])
     out = {}
     for r in _by_type(doc, KUBE_NAMESPACE):
         name = _metadata(r).get("name")

@@ -5,6 +5,10 @@ Pulumi commands, waiting for a condition.
 Every command is POSIX shell, run from the repository root (where `Pulumi.yaml` is) with the
 variables of `environment()`: the credentials live in files of the work directory, written with
 umask 077 by the first step, and every command names the file or the variable, never a value.
+
+A step's script is printed, and run by `--run`, as one block (`subshell`): `( set -eu` ...
+`)`. Pasted into an interactive shell, an error or an `exit` ends that subshell, not the
+operator's terminal, and the variables exported before stay set.
 """
 
 from __future__ import annotations
@@ -72,6 +76,21 @@ NEEDS: dict[str, Need] = {
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Something a step puts on hold for the steps after it (Argo CD's sync, a Velero
+    Schedule), which a later step gives back: if the procedure stops in between, the operator
+    must give it back by hand (`--run` prints `undo` at a failure, the printout lists it)."""
+
+    key: str
+    what: str
+    """What is on hold, as a sentence's subject: "Argo CD's sync of root, podinfo"."""
+    undo: str
+    """Shell that gives it back."""
+    when: str = ""
+    """When to give it back, if not at once."""
+
+
+@dataclass(frozen=True)
 class Step:
     title: str
     run: str
@@ -85,6 +104,10 @@ class Step:
     notes: tuple[str, ...] = ()
     destructive: bool = False
     """It deletes or wipes something: say so before asking."""
+    holds: tuple[Hold, ...] = ()
+    """What this step puts on hold (from its start: it may fail half-way)."""
+    releases: tuple[str, ...] = ()
+    """Keys of the holds this step gives back (once it and its check have passed)."""
 
     def __post_init__(self) -> None:
         unknown = set(self.needs) - set(NEEDS)
@@ -95,6 +118,17 @@ class Step:
 def q(value: str) -> str:
     """Quoted for the shell (URNs hold `$`)."""
     return shlex.quote(value)
+
+
+def subshell(script: str) -> str:
+    """The block that is printed and that `--run` runs (`/bin/sh -c`): `script` in a subshell
+    with `set -eu`. Pasted into an interactive shell (sh, bash, zsh), an error or an `exit`
+    inside ends the subshell, not the terminal, and the variables of the shell stay set (a
+    subshell sees them all, exported or not); the commands keep the terminal as their input
+    (pulumi's confirmation, a nested `--run`'s questions)."""
+    if "\n" not in script and "#" not in script:
+        return f"( set -eu; {script} )"
+    return f"( set -eu\n{script}\n)"
 
 
 def lines(*parts: str) -> str:
@@ -235,9 +269,23 @@ def not_in_state(stack: str, urns: Iterable[str]) -> str:
     )
 
 
-def snapshot_from_r2(backup: Backup, key: str | None) -> str:
+KEY_TIME = (
+    'capture("(?<t>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(\\\\.[0-9]+)?'
+    '(?<z>Z|[+-][0-9]{2}:[0-9]{2})\\\\.snap\\\\.age$") // error("no RFC 3339 time in the key")'
+    ' | (.t + "Z" | fromdateiso8601) - (if .z == "Z" then 0 else'
+    ' (if .z[0:1] == "-" then -1 else 1 end)'
+    " * ((.z[1:3] | tonumber) * 3600 + (.z[4:6] | tonumber) * 60) end) | todate"
+)
+"""jq (`-R`): the time in a snapshot's key, in UTC as Kubernetes writes times
+(`2026-05-04T02:00:00Z`, which compare as strings). talos-backup v0.1.0-beta.3 names the
+snapshot `<cluster>-<time.Now() as RFC 3339>` (`pkg/talos/talos.go`): UTC, or an offset if the
+job runs with a time zone."""
+
+
+def snapshot_from_r2(backup: Backup, key: str | None, record_time: bool = False) -> str:
     """Shell: the newest encrypted snapshot of the cluster (or `key`), downloaded and decrypted
-    into $RECOVER_DIR/db.snapshot; the chosen key in $RECOVER_DIR/snapshot-source."""
+    into $RECOVER_DIR/db.snapshot; the chosen key in $RECOVER_DIR/snapshot-source, and with
+    `record_time` the snapshot's time (UTC, from the key) in $RECOVER_DIR/snapshot-time."""
     s3 = f"--endpoint-url {backup.s3_endpoint}"
     if key:
         choose = f"key={q(key)}"
@@ -259,6 +307,12 @@ def snapshot_from_r2(backup: Backup, key: str | None) -> str:
         f'aws s3 cp {s3} "s3://{backup.bucket}/$key" "$RECOVER_DIR/db.snapshot.age"',
         'age -d -i "$AGE_KEY_FILE" -o "$RECOVER_DIR/db.snapshot" "$RECOVER_DIR/db.snapshot.age"',
         'echo "$key" > "$RECOVER_DIR/snapshot-source"',
+        (
+            f'printf \'%s\\n\' "$key" | jq -Rr {q(KEY_TIME)} > "$RECOVER_DIR/snapshot-time"\n'
+            'echo "taken at $(cat "$RECOVER_DIR/snapshot-time")"'
+        )
+        if record_time
+        else "",
     )
 
 

@@ -4,8 +4,9 @@ one-line summary, builder) and `procedure`, which builds one by name.
 
 One module per scenario (`worker_lost`, `control_plane_lost`, `quorum_lost`,
 `namespace_deleted`, `cluster_lost`); what they share: `common` (`Options`, `Procedure`, the
-Argo CD wait), `node_steps` (a lost node's VM, out and back), `etcd_steps` (etcd restored from
-a snapshot)."""
+Argo CD pause and wait), `node_steps` (a lost node's VM, out and back), `etcd_steps` (etcd
+restored from a snapshot), `velero_steps` (which backup, the Schedule on hold, the restore of
+several namespaces)."""
 
 from __future__ import annotations
 
@@ -53,13 +54,15 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "namespace-deleted",
-            "a namespace was deleted: stop Argo CD syncing it, restore it from Velero, sync again",
+            "a namespace was deleted: stop Argo CD syncing it, restore it from Velero (or, if no "
+            "backup holds it, recreate it from the program and Git), sync again",
             namespace_deleted,
         ),
         Scenario(
             "cluster-lost",
             "every VM is gone, Proxmox is back: recreate the VMs, bootstrap etcd from the R2 "
-            "snapshot, `pulumi up`, Argo CD resyncs, Velero restores the volumes",
+            "snapshot, pause Velero's Schedule, `pulumi up`, restore the volumes from a backup "
+            "made before the snapshot, Argo CD resyncs",
             cluster_lost,
         ),
     )

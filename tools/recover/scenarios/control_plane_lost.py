@@ -54,8 +54,11 @@ def control_plane_lost(facts: Facts, options: Options) -> Procedure:
     quorum = Step(
         title="Check that the other control planes keep etcd quorum",
         run=lines(
-            f"talosctl -n {','.join(n.ip for n in survivors)} etcd status",
-            f"talosctl -n {survivors[0].ip} etcd members",
+            # Through a control plane that answers (-e): without it talosctl would use the
+            # talosconfig's endpoints, the dead node's among them.
+            find,
+            f'talosctl -e "$EP" -n {",".join(n.ip for n in survivors)} etcd status',
+            'talosctl -e "$EP" -n "$EP" etcd members',
         ),
         needs=("talosconfig", "kubeconfig", "talosctl", "kubectl"),
         check=lines(*[etcd_healthy(n) for n in survivors], "kubectl get --raw=/readyz"),
@@ -109,7 +112,7 @@ def control_plane_lost(facts: Facts, options: Options) -> Procedure:
     )
     procedure.steps = [
         credentials(facts, r2=False),
-        confirm_gone(node, survivors[0]),
+        confirm_gone(node, survivors[0], record=options.volumes_lost and not options.backup),
         quorum,
         remove,
         remove_node_object(node),

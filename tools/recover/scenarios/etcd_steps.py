@@ -17,8 +17,8 @@ from ..steps import (
     SNAPSHOT_CHECK,
     SNAPSHOT_EXPECT,
     Step,
+    command,
     lines,
-    pulumi_up,
     q,
     snapshot_from_r2,
     talos,
@@ -26,11 +26,15 @@ from ..steps import (
 )
 from .common import Options
 
+SNAPSHOT_TIME = '"$RECOVER_DIR/snapshot-time"'
+
 
 def etcd_state(nodes: list[Node], state: str) -> str:
-    ips = ",".join(n.ip for n in nodes)
+    """Shell: etcd is in `state` on every one of `nodes`, each asked directly (`-e`: the
+    talosconfig's endpoints may include a node that is down or rebooting)."""
+    ips = " ".join(n.ip for n in nodes)
     return (
-        f"talosctl -n {ips} service 2>/dev/null "
+        f'{{ for ip in {ips}; do talosctl -e "$ip" -n "$ip" service 2>/dev/null || true; done; }} '
         f'| awk \'$2 == "etcd" {{ n++; if ($3 != "{state}") bad = 1 }} '
         f"END {{ exit bad || n != {len(nodes)} }}'"
     )
@@ -51,11 +55,17 @@ def snapshot_choice(options: Options, live: bool) -> str:
     return "a live one from a surviving member, else the newest in R2 (default; --snapshot r2|KEY)"
 
 
-def snapshot_step(facts: Facts, options: Options, live_from: list[Node]) -> Step:
+def snapshot_step(
+    facts: Facts, options: Options, live_from: list[Node], record_time: bool = False
+) -> Step:
+    """The snapshot, live from one of `live_from` or from R2; with `record_time` (from R2 only)
+    its time too, in $RECOVER_DIR/snapshot-time."""
     backup = facts.require_backup("a restore from a snapshot")
     key = None if options.snapshot in (None, "r2") else options.snapshot
-    from_r2 = snapshot_from_r2(backup, key)
-    needs = ("talosconfig", "r2", "age-key", "talosctl", "aws", "age")
+    from_r2 = snapshot_from_r2(backup, key, record_time=record_time)
+    needs: tuple[str, ...] = ("talosconfig", "r2", "age-key", "talosctl", "aws", "age")
+    if record_time:
+        needs += ("jq",)
     notes = [
         f"The hourly (prod) snapshots are `s3://{backup.bucket}/{backup.snapshot_prefix}"
         "<RFC 3339 time>.snap.age`, encrypted to the stack's age public key "
@@ -86,8 +96,9 @@ def snapshot_step(facts: Facts, options: Options, live_from: list[Node]) -> Step
             "(RAFT INDEX) first if in doubt.",
         )
         notes.append(
-            "Last resort, when neither works: `talosctl -n <ip> cp /var/lib/etcd/member/snap/db "
-            "$RECOVER_DIR/db.snapshot` (possibly inconsistent); only then add "
+            "Last resort, when neither works: `talosctl -e <ip> -n <ip> cp "
+            "/var/lib/etcd/member/snap/db $RECOVER_DIR/db.snapshot` (possibly inconsistent); "
+            "only then add "
             "--recover-skip-hash-check to the bootstrap step.",
         )
     else:
@@ -103,12 +114,18 @@ def snapshot_step(facts: Facts, options: Options, live_from: list[Node]) -> Step
                 "Decision, defaulting to the newest: the newest object by upload time is taken "
                 "and printed; `--snapshot <key>` takes another (`aws s3 ls` lists them).",
             )
+    if record_time:
+        notes.append(
+            "Its time, from its key (talos-backup names it by the time it was taken), is kept in "
+            "$RECOVER_DIR/snapshot-time: the volume restore takes a backup started before it."
+        )
     return Step(
         title=title,
         run=run,
         needs=needs,
-        check=SNAPSHOT_CHECK,
-        expect=SNAPSHOT_EXPECT,
+        check=SNAPSHOT_CHECK + (f" && test -s {SNAPSHOT_TIME}" if record_time else ""),
+        expect=SNAPSHOT_EXPECT
+        + ("; its time in $RECOVER_DIR/snapshot-time" if record_time else ""),
         notes=tuple(notes),
     )
 
@@ -185,17 +202,33 @@ def nodes_ready(facts: Facts) -> Step:
     )
 
 
-def pulumi_reconcile(facts: Facts) -> Step:
+def pulumi_reconcile(facts: Facts, exclude: tuple[str, ...] = ()) -> Step:
+    """The full `pulumi up --refresh`; `exclude` (URNs) are left as they are (`--exclude`,
+    pulumi 3.158 and later)."""
+    check = ["pulumi", "preview", "--stack", facts.stack, "--expect-no-changes"]
+    for urn in exclude:
+        check += ["--exclude", q(urn)]
+    notes = [
+        "The refresh reads what the restored etcd holds; the update puts back what changed "
+        "since the snapshot (a rotated Secret, the Cilium or Argo CD release). The Bootstrap "
+        "resource is not run again (the step before). Read the preview: it must not "
+        "replace the machine secrets or a VM.",
+    ]
+    if facts.root.urn in exclude:
+        notes.append(
+            f"All but the root Application {facts.root.name} (`--exclude`): its update would "
+            "give it its sync policy back, and Argo CD's sync stays on hold until the volumes "
+            "are restored; a later step gives it back with `pulumi up --target` of the root."
+        )
     return Step(
-        title="Reconcile everything the program manages with a full `pulumi up --refresh`",
-        run=pulumi_up(facts.stack, refresh=True),
-        needs=("pulumi",),
-        check=f"pulumi preview --stack {facts.stack} --expect-no-changes",
-        expect="`pulumi preview --expect-no-changes` passes (no drift left)",
-        notes=(
-            "The refresh reads what the restored etcd holds; the update puts back what changed "
-            "since the snapshot (a rotated Secret, the Cilium or Argo CD release). The Bootstrap "
-            "resource is not run again (the step before). Read the preview: it must not "
-            "replace the machine secrets or a VM.",
+        title="Reconcile everything the program manages with a full `pulumi up --refresh`"
+        + (" (but the root Application)" if facts.root.urn in exclude else ""),
+        run=command(
+            ["pulumi", "up", "--stack", facts.stack, "--refresh"]
+            + [w for urn in exclude for w in ("--exclude", q(urn))]
         ),
+        needs=("pulumi",),
+        check=command(check),
+        expect="`pulumi preview --expect-no-changes` passes (no drift left)",
+        notes=tuple(notes),
     )

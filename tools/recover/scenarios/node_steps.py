@@ -27,8 +27,9 @@ from __future__ import annotations
 from offline.validators.gitops.platform import CSI_PROVISIONER
 
 from ..facts import EXIT_USAGE, Facts, Node, RecoverError
-from ..steps import Step, lines, not_in_state, pulumi_refresh, pulumi_up, talos
+from ..steps import Step, lines, not_in_state, pulumi_refresh, pulumi_up, q, talos, wait_until
 from .common import Options
+from .velero_steps import newest_backup, pods_ready, restore_namespaces, schedule_name
 
 
 def node_not_ready(node: str) -> str:
@@ -70,7 +71,32 @@ def chosen_node(facts: Facts, options: Options, role: str, scenario: str) -> tup
     )
 
 
-def confirm_gone(node: Node, endpoint: Node) -> Step:
+def lost_since_file(node: Node) -> str:
+    return f'"$RECOVER_DIR/lost-since-{node.name}"'
+
+
+def confirm_gone(node: Node, endpoint: Node, record: bool = False) -> Step:
+    """Make sure the node is gone; with `record`, note when Kubernetes last saw it Ready (its
+    Ready condition's last transition), before its Node object is deleted: a volume backup
+    started since may hold no data of its host (`velero_steps`)."""
+    since = lost_since_file(node)
+    ready = (
+        f"kubectl get node {node.name} -o jsonpath="
+        "'{range .status.conditions[?(@.type==\"Ready\")]}{.status} {.lastTransitionTime}{end}'"
+    )
+    remember = (
+        lines(
+            f"if [ ! -s {since} ]; then",
+            f'  ready="$({ready} 2>/dev/null || true)"',
+            '  case "$ready" in',
+            f'    "False "*|"Unknown "*) echo "${{ready#* }}" > {since} ;;',
+            "  esac",
+            "fi",
+            f'echo "{node.name} not Ready since: $(cat {since} 2>/dev/null || echo unknown)"',
+        )
+        if record
+        else ""
+    )
     return Step(
         title=f"Make sure {node.name} ({node.ip}) is really gone",
         run=lines(
@@ -80,13 +106,23 @@ def confirm_gone(node: Node, endpoint: Node) -> Step:
             "  exit 1",
             "fi",
             f"kubectl get node {node.name} -o wide || true",
+            remember,
         ),
         needs=("talosconfig", "kubeconfig", "talosctl", "kubectl"),
         check=node_not_ready(node.name),
-        expect=f"{node.name} does not answer, and Kubernetes does not see it Ready",
+        expect=f"{node.name} does not answer, and Kubernetes does not see it Ready"
+        + (f" (since when: $RECOVER_DIR/lost-since-{node.name})" if record else ""),
         notes=(
             "The next steps take it out of Kubernetes (and etcd): never do that to a node that "
             "runs, it would come back as a stranger.",
+            *(
+                (
+                    "When it stopped being Ready is kept (a later run keeps the first record): "
+                    "the volume restore takes a backup started before then.",
+                )
+                if record
+                else ()
+            ),
         ),
     )
 
@@ -191,48 +227,65 @@ def recreate_vms(facts: Facts, nodes: list[Node], check: str, expect: str) -> St
 
 def volumes_back(facts: Facts, node: Node, options: Options) -> Step:
     listing = f'"$RECOVER_DIR/namespaces-{node.host}"'
-    restore = (
-        f'python -m tools.recover --stack {facts.stack} --workdir "$RECOVER_DIR" '
-        '--scenario namespace-deleted --namespace "$ns" --run ${RECOVER_YES:+--yes}'
-    )
     if options.volumes_lost:
-        return Step(
-            title=f"Restore the namespaces whose volumes were on {node.host}, from Velero",
-            run=lines(f"for ns in $(cat {listing}); do", f"  {restore}", "done"),
-            needs=("pulumi", "kubeconfig", "kubectl", "velero", "jq"),
+        schedule = schedule_name(facts)
+        since = lost_since_file(node)
+        if options.backup:
+            choose = f"backup={q(options.backup)}"
+        else:
+            choose = lines(
+                f'since="$(cat {since} 2>/dev/null || true)"',
+                f'[ -n "$since" ] || {{ echo "error: when {node.name} was lost is not known (step '
+                "2 records it from its Node object): --backup NAME, a backup of "
+                f'{schedule} started before the loss (listed by: velero backup get)" >&2; '
+                "exit 1; }",
+                newest_backup(schedule, '""', '"$since"'),
+                f'[ -n "$backup" ] || {{ echo "error: no Completed backup of {schedule} started '
+                f'before {node.name} was lost ($since)" >&2; exit 1; }}',
+                f'echo "backup: $backup, the newest Completed one started before {node.name} was '
+                'lost ($since)"',
+            )
+        return restore_namespaces(
+            facts,
+            keep_paused=False,
+            listing=listing,
+            choose=choose,
             check=lines(
                 f"for ns in $(cat {listing}); do",
-                '  kubectl -n "$ns" wait --for=condition=Ready pod --all --timeout=15m || exit 1',
+                wait_until(pods_ready('"$ns"'), 15, "the pods of $ns Ready"),
                 "done",
             ),
-            expect="every pod of those namespaces Ready, on restored volumes",
+            expect="every pod of those namespaces that runs Ready, on restored (or, for a "
+            "namespace no backup holds, new) volumes",
             notes=(
-                "Each namespace goes through the scenario namespace-deleted: Argo CD stops "
-                "syncing it, the namespace (with the claims of the lost disks) is deleted, "
-                "Velero restores the newest daily backup, sync resumes. Data written since that "
-                "backup is lost (RPO 24 h).",
+                f"Which backup: a backup of {schedule} that ran after {node.name} was lost "
+                "holds none of its host's volumes (their pods did not run, so Velero skipped "
+                "them) and is Completed all the same: the newest one started before the node "
+                "stopped being Ready (recorded in step 2) is taken for every namespace, or "
+                "--backup NAME. Data written since that backup is lost (RPO 24 h).",
             ),
-            destructive=True,
         )
     return Step(
         title=f"Check that the volumes on {node.host} came back with the node",
         run=lines(
             "failed=",
             f"for ns in $(cat {listing}); do",
-            '  kubectl -n "$ns" wait --for=condition=Ready pod --all --timeout=10m'
-            ' || failed="$failed $ns"',
+            "  if ! (",
+            wait_until(pods_ready('"$ns"'), 10, "the pods of $ns Ready"),
+            '  ); then failed="$failed $ns"; fi',
             "done",
             'if [ -n "$failed" ]; then',
             f"  echo \"error: pods of$failed are not Ready: if {node.host}'s datastore was lost, "
-            "restore each: python -m tools.recover --stack "
-            f"{facts.stack} --scenario namespace-deleted --namespace NS --run"
-            ' (or run this scenario again with --volumes-lost)" >&2',
+            "run this scenario again with --volumes-lost (or restore each: python -m "
+            f"tools.recover --stack {facts.stack} --scenario namespace-deleted --namespace NS "
+            '--run)" >&2',
             "  exit 1",
             "fi",
         ),
-        needs=("kubeconfig", "kubectl"),
+        needs=("kubeconfig", "kubectl", "jq"),
         check=f"test -f {listing}",
-        expect="every pod of those namespaces Ready (their volumes were still on the host)",
+        expect="every pod of those namespaces that runs Ready (their volumes were still on the "
+        "host)",
         notes=(
             "Nothing is restored by default: a restore replaces what the volumes hold with the "
             "last daily backup. Pass --volumes-lost when the host's datastore is gone.",

@@ -42,17 +42,26 @@ def quorum_lost(facts: Facts, options: Options) -> Procedure:
         ],
         r2=True,
     )
-    ips = ",".join(n.ip for n in cps)
     status = Step(
         title="Look at etcd before deciding: is quorum really lost?",
         run=lines(
-            f"talosctl -n {ips} etcd members || true",
-            f"talosctl -n {ips} service etcd || true",
-            f"talosctl -n {ips} get machinetype || true",
+            # Each control plane directly (-e): the talosconfig's endpoints include dead ones.
+            f"for ip in {' '.join(n.ip for n in cps)}; do",
+            '  echo "== $ip"',
+            '  talosctl -e "$ip" -n "$ip" etcd members || true',
+            '  talosctl -e "$ip" -n "$ip" service etcd || true',
+            '  talosctl -e "$ip" -n "$ip" get machinetype || true',
+            "done",
         ),
         needs=("talosconfig", "talosctl"),
-        check=f"! talosctl -n {ips} get machinetype -o jsonpath='{{.spec}}' 2>/dev/null "
-        "| grep -qx init",
+        check=lines(
+            f"for ip in {' '.join(n.ip for n in cps)}; do",
+            '  if talosctl -e "$ip" -n "$ip" get machinetype -o jsonpath=\'{.spec}\' 2>/dev/null '
+            "| grep -qx init; then",
+            '    echo "error: $ip is a control plane of type init" >&2; exit 1',
+            "  fi",
+            "done",
+        ),
         expect="no control plane of type `init` (the program makes `controlplane` ones, which a "
         "recovery needs)",
         notes=(

@@ -30,7 +30,7 @@ def worker_lost(facts: Facts, options: Options) -> Procedure:
     )
     procedure.steps = [
         credentials(facts, r2=False),
-        confirm_gone(node, some_cp),
+        confirm_gone(node, some_cp, record=options.volumes_lost and not options.backup),
         volumes_on_host(facts, node),
         remove_node_object(node),
         refresh_vms(facts, [node]),
