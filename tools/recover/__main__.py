@@ -4,12 +4,13 @@ list the recovery scenarios, print one's steps, or run them."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+
+from offline.plan import EXIT_BROKEN_PIPE, exit_now
 
 from . import __doc__ as package_doc
 from .facts import EXIT_OK, EXIT_USAGE, RecoverError, facts_of, load_plan_file, stack_plan
@@ -146,19 +147,10 @@ def main(
     )
 
 
-def exit_now(code: int) -> None:
-    """Flush and leave without tearing the SDKs down (about a second for a command that is done;
-    as offline/plan.py)."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError):
-            stream.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
     try:
         status = main()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status = 141
+        status = EXIT_BROKEN_PIPE
     exit_now(status)
