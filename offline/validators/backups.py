@@ -5,6 +5,7 @@ objectives docs/recovery.md promises (etcd <= 1 h, volumes <= 24 h). The plan pr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from components.backup.names import ETCD_BACKUP_NAMESPACE, VELERO_NAMESPACE
 
 from . import gitops
 from .cron import CronError, gaps
+from .gitops.velero_pods import _workloads, backed_up_volumes
 
 BUCKET = "cloudflare:index/r2Bucket:R2Bucket"
 TOKEN = "cloudflare:index/accountToken:AccountToken"
@@ -21,6 +23,11 @@ ETCD_CRONJOB = "talos-backup"
 RPO_MINUTES = {"etcd": 60, "volumes": 24 * 60}
 """The prod recovery point objectives (docs/recovery.md): the longest gap between two runs."""
 DAY_SECONDS = 86_400
+NOT_BACKED_UP = {
+    "monitoring": "Prometheus' metrics: scraped again after a restore, history bounded by the "
+    "retention anyway (docs/recovery.md, what is not covered)",
+}
+"""Namespaces with volumes that on purpose no Velero Schedule covers, and why."""
 
 
 @dataclass
@@ -87,6 +94,7 @@ def evaluate(
     lock = _rule(_one(doc, LOCK), "keep-etcd-snapshots")
     kept = _days(lifecycle.get("deleteObjectsTransition", {}).get("condition", {}).get("maxAge"))
     locked = _days(lock.get("condition", {}).get("maxAgeSeconds"))
+    report.problems += _stopped(etcd, schedules) + _uncovered(rendered, schedules)
     lines = [
         f"Backups to R2 bucket {bucket['inputs'].get('name')} (token {token['name']}: its "
         "objects only):"
@@ -108,6 +116,13 @@ def evaluate(
             continue
         longest[kind] = max(longest.get(kind, 0), gap)
         lines.append(f"  {kind:<8} {schedule:<12} every {_every(gap):<7} {what}  ({name})")
+        ttl = _duration_minutes(obj.manifest["spec"].get("template", {}).get("ttl"))
+        if kind == "volumes" and ttl is not None and ttl < 2 * gap:
+            report.problems.append(
+                f"{obj.origin}: {name}: ttl {obj.manifest['spec']['template']['ttl']!r} is "
+                f"shorter than two runs ({_every(2 * gap)}): a backup would expire before the "
+                "next one is known good"
+            )
         if environment == "prod" and gap > RPO_MINUTES[kind]:
             report.problems.append(
                 f"{obj.origin}: {name}: schedule {schedule!r} leaves up to {_every(gap)} between "
@@ -119,3 +134,60 @@ def evaluate(
         f"{kind} every {_every(gap)}" for kind, gap in sorted(longest.items())
     )
     return report
+
+
+def _stopped(
+    etcd: list[gitops.RenderedObject], schedules: list[gitops.RenderedObject]
+) -> list[str]:
+    """A suspended CronJob or a paused Schedule takes no backup, whatever its schedule says."""
+    problems = []
+    for obj, flag in [*((o, "suspend") for o in etcd), *((o, "paused") for o in schedules)]:
+        if obj.manifest.get("spec", {}).get(flag) is True:
+            meta = obj.manifest["metadata"]
+            problems.append(
+                f"{obj.origin}: {meta['namespace']}/{meta['name']}: spec.{flag} is true: no "
+                "backup would run (set it back before merging)"
+            )
+    return problems
+
+
+def _uncovered(
+    rendered: dict[str, list[gitops.RenderedObject]] | None,
+    schedules: list[gitops.RenderedObject],
+) -> list[str]:
+    """Namespaces whose workloads have volumes that no Schedule includes (NOT_BACKED_UP
+    aside): a new stateful app must be added to the Schedule, or declared not backed up."""
+    if rendered is None or not schedules:
+        return []
+    included: set[str] = set()
+    for obj in schedules:
+        template = obj.manifest.get("spec", {}).get("template", {})
+        names = template.get("includedNamespaces") or ["*"]
+        if "*" in names:
+            return []
+        included.update(str(n) for n in names)
+    stateful: dict[str, list[str]] = {}
+    for namespace, manifest in _workloads(rendered, set()):
+        if backed_up_volumes(manifest, True):
+            stateful.setdefault(namespace, []).append(
+                f"{manifest['kind']} {manifest['metadata']['name']}"
+            )
+    return [
+        f"backups: namespace {namespace} has volumes ({', '.join(sorted(workloads))}) that no "
+        f"Velero Schedule includes: add it to the Schedule's includedNamespaces "
+        "(gitops/platform/addons/velero), or to offline/validators/backups.py NOT_BACKED_UP "
+        "with the reason"
+        for namespace, workloads in sorted(stateful.items())
+        if namespace not in included and namespace not in NOT_BACKED_UP
+    ]
+
+
+def _duration_minutes(text: object) -> int | None:
+    """A Go duration as Velero writes a TTL (`720h`, `720h0m0s`, `90m`), in minutes."""
+    if not isinstance(text, str):
+        return None
+    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    if not match or not any(match.groups()):
+        return None
+    hours, minutes, _ = (int(g or 0) for g in match.groups())
+    return hours * 60 + minutes
