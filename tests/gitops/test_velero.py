@@ -477,6 +477,65 @@ def test_data_movers_that_do_not_fit_fail_the_capacity_check(
     assert not [p for p in report.problems if "DaemonSet velero/node-agent" in p]
 
 
+def test_a_data_mover_must_fit_on_the_node_of_the_pod_it_copies(
+    shipped: dict[str, Rendered],
+) -> None:
+    """Velero binds the data mover to the backed-up pod's node (`nodeName`): room on another
+    node does not help, the kubelet of that node rejects it."""
+    rendered, values = _patched(shipped, "staging")
+    mi = 2**20
+    # Room per node once its bound pods and DaemonSets' run (what is placed before Redis).
+    baseline = evaluate(document("staging"), K8S, rendered=shipped["staging"]).cluster
+    assert baseline is not None
+    free = {
+        name: node.memory_allocatable
+        - sum(
+            p.workload.memory
+            for p in baseline.pods[name]
+            if p.workload.kind == "DaemonSet" or p.workload.bound_to
+        )
+        for name, node in baseline.nodes.items()
+    }
+    # Redis grows to leave at most 1Gi on whichever node it takes (the rest goes elsewhere),
+    # less than the 2Gi the data mover asks; the other nodes keep more than that.
+    redis_memory = (min(free.values()) - 1024 * mi) // mi
+    redis = _redis(rendered)
+    (container,) = [
+        c for c in redis["spec"]["template"]["spec"]["containers"] if c["name"] == "redis"
+    ]
+    container["resources"] = {
+        "requests": {"cpu": "10m", "memory": f"{redis_memory}Mi"},
+        "limits": {"memory": f"{redis_memory}Mi"},
+    }
+    config = _node_agent_config(values)["config"]
+    config["podResources"].update(memoryRequest="2Gi", memoryLimit="2Gi")
+    _set_node_agent_config(values, config)
+    rendered = _remodel(_rerender(rendered))
+
+    (mover,) = [o.manifest for o in rendered[MODEL] if describe(o.manifest) == MOVER]
+    labels = redis["spec"]["template"]["metadata"]["labels"]
+    assert mover["spec"]["template"]["spec"]["affinity"]["podAffinity"] == {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+            {
+                "labelSelector": {"matchLabels": labels},
+                "namespaces": ["podinfo"],
+                "topologyKey": "kubernetes.io/hostname",
+            }
+        ]
+    }
+    report = evaluate(document("staging"), K8S, rendered=rendered)
+    # Everything else is placed (Redis too); the data mover is not: Redis' node has no room,
+    # the others have, but Redis is not there.
+    assert [f.workload.ref for f in report.failures] == [MOVER], report.problems
+    (problem,) = [p for p in report.problems if MOVER in p]
+    assert "insufficient memory and required pod affinity on kubernetes.io/hostname" in problem
+
+    # Placed anywhere (no pod affinity), the same data mover would fit.
+    del mover["spec"]["template"]["spec"]["affinity"]["podAffinity"]
+    anywhere = evaluate(document("staging"), K8S, rendered=rendered)
+    assert not [p for p in anywhere.problems if MOVER in p], anywhere.problems
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

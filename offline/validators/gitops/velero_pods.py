@@ -18,9 +18,17 @@ vmware-tanzu/velero v1.18.1 builds them:
   server.go parses them with pkg/util/kube/resource_requirements.go,
   `ParseResourceRequirements`: all four must parse, a request must not exceed its limit, "0" is
   none; otherwise the section is ignored and the pods are BestEffort). One Job per volume of
-  each workload, `parallelism` its replicas. **An approximation**: the real pod is bound to the
-  backed-up pod's node; the model is placed on any node that pod could run on (its node
-  selector, node affinity and tolerations), wherever there is room. All of a backup's data
+  each workload, `parallelism` its replicas. The real pod skips the scheduler (`nodeName`), and
+  the kubelet of the backed-up pod's node rejects it when its requests do not fit there; so the
+  model must go next to the backed-up pod: a required podAffinity on that pod's labels (in its
+  namespace) with topologyKey `kubernetes.io/hostname` (a bound Pod: a nodeSelector on its
+  node's hostname), plus that pod's node selector, node affinity and tolerations, so that no
+  taint or selector the kubelet does not check for a bound pod keeps it off that node. The
+  backed-up pods are placed first (the Jobs' pods come last, scheduling/scheduler.py), and a data
+  mover that does not fit beside one fails the plan. Left over: with several replicas, each data
+  mover goes next to some replica, not necessarily its own (two may share one replica's node);
+  and a NoExecute taint the backed-up pod tolerates is counted as tolerated (the kubelet would
+  reject the data mover, which tolerates only Velero's third-party keys). All of a backup's data
   movers are counted at once (Velero creates them all and lets the node agent's concurrency, one
   per node by default, hold them waiting: file-system-backup.md, "Parallelism").
 - **kopia maintenance**: one Job per backup repository, i.e. per backed-up namespace (that has a
@@ -345,15 +353,38 @@ def backed_up_volumes(manifest: dict[str, Any], default_to_fs_backup: bool) -> l
     return [c for c in claims if c in wanted]
 
 
-def _placement(pod: dict[str, Any]) -> dict[str, Any]:
-    """Where the backed-up pod may run: its node selector, required node affinity, tolerations
-    (the model of its data mover goes on such a node)."""
+#: The node label the data mover's pod affinity keys on: the node itself.
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+
+def _placement(manifest: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """Where the data mover of a workload's pod goes: on that pod's node (a required podAffinity
+    on its labels in its namespace, per hostname; a bound Pod's node by its hostname label),
+    with its node selector, required node affinity and tolerations, so that the node takes the
+    model as its kubelet takes the bound data mover."""
+    pod, _ = _pod_of(manifest)
     out: dict[str, Any] = {}
-    if pod.get("nodeSelector"):
-        out["nodeSelector"] = dict(pod["nodeSelector"])
+    selector = {str(k): str(v) for k, v in (pod.get("nodeSelector") or {}).items()}
+    affinity: dict[str, Any] = {}
     node_affinity = (pod.get("affinity") or {}).get("nodeAffinity")
     if node_affinity:
-        out["affinity"] = {"nodeAffinity": json.loads(json.dumps(node_affinity))}
+        affinity["nodeAffinity"] = json.loads(json.dumps(node_affinity))
+    if manifest.get("kind") == "Pod":
+        selector[HOSTNAME_LABEL] = str(pod.get("nodeName"))
+    else:
+        template = (manifest.get("spec") or {}).get("template") or {}
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if labels:  # none: no pod of it would run (the selector must match them)
+            term = {
+                "labelSelector": {"matchLabels": {str(k): str(v) for k, v in labels.items()}},
+                "namespaces": [namespace],
+                "topologyKey": HOSTNAME_LABEL,
+            }
+            affinity["podAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+    if selector:
+        out["nodeSelector"] = selector
+    if affinity:
+        out["affinity"] = affinity
     if pod.get("tolerations"):
         out["tolerations"] = json.loads(json.dumps(pod["tolerations"]))
     return out
@@ -462,7 +493,7 @@ def schedule_objects(
             continue
         if namespace not in namespaces_with_volumes:
             namespaces_with_volumes.append(namespace)
-        pod, _ = _pod_of(manifest)
+        placement = _placement(manifest, namespace)
         for volume in volumes:
             name = _name(schedule_name, namespace, str(metadata.get("name")), volume)
             spec: dict[str, Any] = {
@@ -476,7 +507,7 @@ def schedule_objects(
                         "resources": json.loads(json.dumps(mover.resources)),
                     }
                 ],
-                **_placement(pod),
+                **json.loads(json.dumps(placement)),
             }
             made.append(_job(name, velero.namespace, replicas, {PVB_LABEL: name}, spec))
     maintenance = _flag(velero.server_args, MAINTENANCE_CONFIG_FLAG)

@@ -12,17 +12,16 @@ The GitOps environment includes pods that operators create at run time from the 
 resources, rendered beside them: the Prometheus Operator's StatefulSets of each Prometheus and
 Alertmanager (gitops/operator.py), and from each Velero Schedule one data-mover pod per
 backed-up volume and one kopia maintenance Job pod per backed-up namespace
-(gitops/velero_pods.py), placed as Jobs. The data movers are an approximation: Velero binds each
-to the node of the pod whose volume it copies (`nodeName`), the model goes wherever that pod
-could run.
+(gitops/velero_pods.py), placed as Jobs. Velero binds each data mover to the node of the pod
+whose volume it copies (`nodeName`): the model requires that pod's node (a podAffinity on its
+labels per hostname), so a data mover that does not fit there fails the plan.
 
 Not modelled: preferred (anti-)affinity and ScheduleAnyway spreads (scoring only), priority and
 preemption, ephemeral storage, volumes and their zones (except in a drain, which keeps a pod on
 a zone-local volume in its zone: drain.py), host ports, the overlapping runs a CronJob with
 concurrencyPolicy Allow may have (one run is placed), HPA scale-up beyond minReplicas, the
-kernel's share of the VM's memory, the data movers of a Velero restore (an operator's action)
-and a data mover's binding to its pod's node (above), other pods operators or controllers
-create at run time.
+kernel's share of the VM's memory, the data movers of a Velero restore (an operator's action),
+other pods operators or controllers create at run time.
 """
 
 from .cluster import Cluster, Reason
