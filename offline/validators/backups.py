@@ -13,7 +13,7 @@ from components.backup.names import ETCD_BACKUP_NAMESPACE, VELERO_NAMESPACE
 
 from . import gitops
 from .cron import CronError, gaps
-from .gitops.velero_pods import _workloads, backed_up_volumes
+from .gitops.velero_pods import backed_up_volumes, rendered_workloads
 
 BUCKET = "cloudflare:index/r2Bucket:R2Bucket"
 TOKEN = "cloudflare:index/accountToken:AccountToken"
@@ -167,7 +167,7 @@ def _uncovered(
             return []
         included.update(str(n) for n in names)
     stateful: dict[str, list[str]] = {}
-    for namespace, manifest in _workloads(rendered, set()):
+    for namespace, manifest in rendered_workloads(rendered, set()):
         if backed_up_volumes(manifest, True):
             stateful.setdefault(namespace, []).append(
                 f"{manifest['kind']} {manifest['metadata']['name']}"

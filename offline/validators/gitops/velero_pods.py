@@ -440,7 +440,7 @@ def _folder_namespaces(rendered: dict[str, list[RenderedObject]]) -> dict[str, s
     return found
 
 
-def _workloads(
+def rendered_workloads(
     rendered: dict[str, list[RenderedObject]], skip: set[str]
 ) -> list[tuple[str, dict[str, Any]]]:
     """(namespace, manifest) of the Deployments, StatefulSets and bound Pods of the render (not
@@ -483,7 +483,7 @@ def schedule_objects(
     agent_image = _container_image(velero.agent, NODE_AGENT_ARGS)
     namespaces_with_volumes: list[str] = []
     skip = {k for k in rendered if k.startswith("velero (")}
-    for namespace, manifest in _workloads(rendered, skip):
+    for namespace, manifest in rendered_workloads(rendered, skip):
         metadata = manifest.get("metadata") or {}
         if not namespace or not _included(namespace, template):
             continue
