@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import stat
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,11 @@ import pytest
 from tools.recover import Executor
 from tools.recover.__main__ import main
 
-NOW = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
 URN = re.compile(r"urn:pulumi:[^'\s]+")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str, **kwargs: Any) -> tuple[int, str, str]:
-    code = main(list(argv), now=NOW, **kwargs)
+    code = main(list(argv), **kwargs)
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -274,7 +274,7 @@ def test_namespace_deleted_pauses_argo_cd_restores_and_resumes(
     patch = "kubectl -n argocd patch applications.argoproj.io {} --type merge"
     # The root (its self-heal would undo the child's pause) before podinfo's Application.
     assert commands.index(patch.format("root")) < commands.index(patch.format("podinfo"))
-    restore = "velero restore create restore-podinfo-20260504030201 --from-backup"
+    restore = 'velero -n velero restore create "$name" --from-backup'
     assert restore in commands and "--include-namespaces podinfo --wait" in commands
     assert "-l velero.io/schedule-name=velero-volumes" in commands
     positions = [

@@ -130,7 +130,8 @@ def test_a_given_backup_restores_a_namespace_the_schedule_does_not_hold(
     )  # fmt: skip
     assert code == 0
     commands = steps_text(out)
-    assert "velero restore create restore-monitoring-20260504030201" in commands
+    assert 'name="restore-monitoring-$(date -u +%Y%m%d%H%M%S)"' in commands
+    assert 'velero -n velero restore create "$name"' in commands
     pick = next(c for title, c in step_blocks(out) if title.endswith("from"))
     # The check: the given backup is Completed and holds the namespace.
     assert "backup=old-monitoring" in pick and "index($ns)" in pick
@@ -197,7 +198,11 @@ def test_the_default_backup_started_before_the_namespace_came_back(tmp_path: Pat
             {
                 "metadata": {"name": name},
                 "spec": {"includedNamespaces": namespaces},
-                "status": {"phase": phase, "startTimestamp": started},
+                "status": {
+                    "phase": phase,
+                    "startTimestamp": started,
+                    "progress": {"itemsBackedUp": 12},
+                },
             }
             for name, namespaces, phase, started in [
                 ("velero-volumes-20260502030000", ["podinfo"], "Completed", "2026-05-02T03:00:00Z"),
@@ -237,7 +242,7 @@ def test_the_pick_step_bounds_the_backup_by_the_namespace_s_creation(
     assert code == 0
     pick = next(c for title, c in step_blocks(out) if title.endswith("podinfo from"))
     assert "jsonpath='{.metadata.creationTimestamp}'" in pick
-    assert '--arg before "$created"' in pick
+    assert '--arg a "$created"' in pick and '--arg before "$before"' in pick
 
 
 # --- Argo CD's sync on hold ---------------------------------------------------------------

@@ -54,6 +54,13 @@ def parser() -> argparse.ArgumentParser:
         "snapshot taken, the node lost)",
     )
     p.add_argument(
+        "--deleted-at",
+        metavar="TIME",
+        help="namespace-deleted: when the namespace was deleted (RFC 3339, 2026-05-04T01:30:00Z): "
+        "the backup is one started before then; needed, or --backup, when the namespace is not "
+        "there (nothing recreated it)",
+    )
+    p.add_argument(
         "--volumes-lost",
         action="store_true",
         help="worker-lost, control-plane-lost: the host's datastore is gone too; restore the "
@@ -88,11 +95,23 @@ def listing(stack: str, plan_note: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(
-    argv: Sequence[str] | None = None,
-    executor: Executor | None = None,
-    now: datetime | None = None,
-) -> int:
+def rfc3339(value: str) -> str:
+    """An RFC 3339 time in UTC as Kubernetes writes times (`2026-05-04T01:30:00Z`: they compare
+    as strings); RecoverError if it is none."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or "T" not in value.upper():
+        raise RecoverError(
+            f"--deleted-at {value!r}: not an RFC 3339 time with its offset "
+            "(2026-05-04T01:30:00Z, 2026-05-04T03:30:00+02:00)",
+            EXIT_USAGE,
+        )
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def main(argv: Sequence[str] | None = None, executor: Executor | None = None) -> int:
     args = parser().parse_args(argv)
     if args.yes and not args.run:
         print("error: --yes goes with --run", file=sys.stderr)
@@ -100,6 +119,9 @@ def main(
     try:
         if args.keep_paused and args.scenario != "namespace-deleted":
             raise RecoverError("--keep-paused goes with --scenario namespace-deleted", EXIT_USAGE)
+        if args.deleted_at is not None and args.scenario != "namespace-deleted":
+            raise RecoverError("--deleted-at goes with --scenario namespace-deleted", EXIT_USAGE)
+        deleted_at = rfc3339(args.deleted_at) if args.deleted_at is not None else None
         if args.scenario is not None and args.scenario not in SCENARIOS:
             raise RecoverError(
                 f"unknown scenario {args.scenario!r}: expected one of {', '.join(SCENARIOS)}",
@@ -122,14 +144,13 @@ def main(
                 raise RecoverError("--run needs --scenario", EXIT_USAGE)
             sys.stdout.write(listing(args.stack, note))
             return EXIT_OK
-        stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
         options = Options(
             nodes=tuple(args.node),
             namespace=args.namespace,
             snapshot=args.snapshot,
             backup=args.backup,
             volumes_lost=args.volumes_lost,
-            stamp=stamp,
+            deleted_at=deleted_at,
             workdir=args.workdir,
             run=args.run,
             keep_paused=args.keep_paused,

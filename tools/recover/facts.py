@@ -86,10 +86,12 @@ class Backup:
 
 @dataclass(frozen=True)
 class ProgramNamespace:
-    """A namespace the program creates (not Argo CD), with the objects it puts in it."""
+    """A namespace the program creates (not Argo CD), or puts objects in, with those
+    objects."""
 
     name: str
-    urn: str
+    urn: str | None
+    """Its Namespace resource; None when the program only puts objects in it."""
     objects: tuple[str, ...]
     """URNs of the program's objects in it: Secrets, ConfigMaps, and whatever else it puts
     there (cloudflared's Deployment, Service and PodDisruptionBudget; a Helm release)."""
@@ -286,7 +288,9 @@ def _program_namespaces(doc: dict[str, Any]) -> dict[str, ProgramNamespace]:
         )
         if isinstance(namespace, str) and namespace:
             objects.setdefault(namespace, []).append(r["urn"])
-    out = {}
+    out = {
+        name: ProgramNamespace(name, None, tuple(sorted(urns))) for name, urns in objects.items()
+    }
     for r in _by_type(doc, KUBE_NAMESPACE):
         name = _metadata(r).get("name")
         if isinstance(name, str):

@@ -78,9 +78,10 @@ def header(facts: Facts, procedure: Procedure, workdir: str | None) -> list[str]
         for name, value in environment(facts.stack, workdir, procedure.r2)
     ]
     if procedure.r2:
-        out.append(
-            f"{INDENT}export AGE_KEY_FILE=...   # the age private key file, from its offline copy"
-        )
+        # No comment on a command line: zsh without `interactivecomments` would take it as
+        # words of the command.
+        out.append("and the age private key file, from its offline copy (your path, not this one):")
+        out.append(f'{INDENT}export AGE_KEY_FILE="/path/to/age-key.txt"')
     used = [key for key in NEEDS if any(key in step.needs for step in procedure.steps)]
     out.append("What the steps need:")
     out += [f"{INDENT}{NEEDS[key].short}: {NEEDS[key].what}" for key in used]

@@ -72,6 +72,12 @@ NEEDS: dict[str, Need] = {
     "aws": Need("aws", "the AWS CLI v2 (`aws s3api`, `aws s3 cp`)", tool="aws"),
     "age": Need("age", "age (`age -d`)", tool="age"),
     "jq": Need("jq", "jq", tool="jq"),
+    # Not checked by `--run`: it puts its own interpreter first on the PATH of every step.
+    "python": Need(
+        "python",
+        "the repository's .venv (this tool and the program's modules): "
+        "`. .venv/bin/activate` in the repository root",
+    ),
 }
 
 

@@ -17,7 +17,7 @@ from offline.validators.gitops.platform import CSI_PROVISIONER
 
 from ..facts import EXIT_USAGE, Facts, RecoverError
 from ..steps import Step, credentials, lines, q, wait_until
-from .common import VELERO_NAMESPACE, Options, Procedure, argocd_synced
+from .common import VELERO, VELERO_NAMESPACE, Options, Procedure, argocd_synced
 from .etcd_steps import (
     bootstrap_recover,
     etcd_state,
@@ -118,8 +118,8 @@ def choose_backup(schedule: str, options: Options) -> Step:
             'before="$(cat "$RECOVER_DIR/snapshot-time")"',
             newest_backup(schedule, '""', '"$before"'),
             f'[ -n "$backup" ] || {{ echo "error: no Completed backup of {schedule} started '
-            'before the etcd snapshot ($before): --backup NAME (listed by: velero backup get)" '
-            ">&2; exit 1; }",
+            "before the etcd snapshot ($before): --backup NAME (listed by: "
+            f'{VELERO} backup get)" >&2; exit 1; }}',
         )
     return Step(
         title="Choose the volume backup (once Velero sees the bucket) and the namespaces to "
@@ -158,7 +158,8 @@ def choose_backup(schedule: str, options: Options) -> Step:
             f"{schedule} started before the etcd snapshot was taken ($RECOVER_DIR/snapshot-time). "
             "A backup made after it may be one the restored Schedule made of the lost volumes; "
             "one made between the snapshot and the loss is left out too (the price of the rule, "
-            "up to an hour a day in prod): `--backup NAME` takes it (`velero backup get`).",
+            "up to an hour a day in prod): `--backup NAME` takes it "
+            f"(`{VELERO} backup get`).",
             "Velero finds its backups in the bucket (velero/ prefix) and reads them with the "
             "kopia password the program keeps in the state (Secret "
             "velero/velero-repo-credentials).",

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from components.backup.names import VELERO_NAMESPACE
+
 from ..facts import Facts
 from ..steps import Hold, Step, lines, pulumi_up, q, wait_until
 
 ARGOCD_NAMESPACE = "argocd"
-VELERO_NAMESPACE = "velero"
+
+VELERO = f"velero -n {VELERO_NAMESPACE}"
+"""How every velero command starts: the namespace named, never the CLI's default (its
+config file, `velero client config set namespace=`, may name another)."""
 
 
 @dataclass(frozen=True)
@@ -26,8 +31,9 @@ class Options:
     """A Velero backup name (default: the newest Completed one that can hold the data: started
     before the namespace was recreated, the node lost, the etcd snapshot taken)."""
     volumes_lost: bool = False
-    stamp: str = "0"
-    """A time stamp (UTC, `%Y%m%d%H%M%S`) that makes the Velero restore's name unique."""
+    deleted_at: str | None = None
+    """namespace-deleted: when the namespace was deleted (UTC, `2026-05-04T01:30:00Z`): the
+    backup is one started before then (and before the namespace now there was created)."""
     workdir: str | None = None
     run: bool = False
     """The steps will be run: choices that have a default for reading must be explicit."""

@@ -5,8 +5,8 @@ Git (one no backup holds), let Argo CD sync again.
 Two procedures, both with Argo CD's sync on hold from the pause to the resume (`--run` prints
 the command that gives it back if a step in between fails):
 - a namespace the daily Schedule backs up, or any with `--backup`: pause, choose the backup,
-  delete what Argo CD recreated, recreate the program's objects in it, `velero restore`,
-  resume, check;
+  delete what Argo CD recreated, recreate the program's objects in it (its Secrets: the only
+  ones there, the GitOps tree holds none), `velero restore`, resume, check;
 - any other (`--namespace etcd-backup`, monitoring, cloudflared): no Velero step at all: pause,
   delete what Argo CD recreated, `pulumi up --refresh --target` the program's objects in it (if
   any), resume. Its volumes, if it had any, come back empty.
@@ -19,6 +19,7 @@ from ..facts import EXIT_USAGE, Facts, ProgramNamespace, RecoverError
 from ..steps import Step, credentials, lines, pulumi_up, q, wait_until
 from .common import (
     ARGOCD_NAMESPACE,
+    VELERO,
     VELERO_NAMESPACE,
     Options,
     Procedure,
@@ -32,6 +33,7 @@ from .velero_steps import (
     NOT_RESTORED,
     backup_holds,
     claims_bound,
+    claims_restored,
     newest_backup,
     pods_ready,
 )
@@ -62,6 +64,8 @@ def namespace_deleted(facts: Facts, options: Options) -> Procedure:
         )
     else:
         choice = f"namespace {namespace}"
+    if options.backup and options.deleted_at:
+        raise RecoverError("--deleted-at chooses a backup: not with --backup", EXIT_USAGE)
     if namespace in NOT_RESTORED:
         raise RecoverError(
             f"{namespace}: not restored from Velero: {NOT_RESTORED[namespace]}", EXIT_USAGE
@@ -75,6 +79,11 @@ def namespace_deleted(facts: Facts, options: Options) -> Procedure:
             + (f"the Schedule {schedule}" if schedule else "Velero (no Schedule)")
             + f" holds it, the program does not create it and no Application of "
             f"{facts.root.path} deploys into it (--backup NAME if an older backup holds it)",
+            EXIT_USAGE,
+        )
+    if options.deleted_at and not from_backup:
+        raise RecoverError(
+            f"--deleted-at chooses a backup: no backup of the Schedule holds {namespace}",
             EXIT_USAGE,
         )
     if from_backup and not schedule and options.backup is None:
@@ -94,9 +103,16 @@ def namespace_deleted(facts: Facts, options: Options) -> Procedure:
             + (
                 f"{options.backup} (given)"
                 if options.backup
-                else f"the newest Completed backup of {schedule} that holds {namespace} "
-                "and started before the namespace was recreated (default; --backup NAME for "
-                "another)"
+                else f"the newest Completed backup of {schedule} that holds {namespace}, "
+                "backed up something (and its volume data, if a backup holds any) and started "
+                + (
+                    f"before {options.deleted_at} (--deleted-at) and before the namespace was "
+                    "recreated"
+                    if options.deleted_at
+                    else "before the namespace was recreated; if it is not there, give "
+                    "--deleted-at TIME or --backup NAME"
+                )
+                + " (default; --backup NAME for another)"
             )
         )
         if namespace not in held:
@@ -111,7 +127,7 @@ def namespace_deleted(facts: Facts, options: Options) -> Procedure:
         ]
         if own is not None:
             steps.append(program_step(facts, own, restored=True))
-        steps.append(restore_step(namespace, options, backup_file, own is not None))
+        steps.append(restore_step(namespace, backup_file, own is not None))
     else:
         procedure.choices.append(
             "no backup: "
@@ -183,26 +199,41 @@ def pick_step(namespace: str, schedule: str, options: Options, backup_file: str)
     if options.backup:
         choose = f"backup={q(options.backup)}"
     else:
+        deleted = options.deleted_at or ""
         choose = lines(
             # Argo CD recreated the namespace when it was deleted: a backup started since holds
-            # its new, empty volumes.
+            # its new, empty volumes. A namespace not there gives no time at all: a backup made
+            # after it went holds nothing of it and is Completed all the same.
             f"created=\"$(kubectl get namespace {namespace} -o jsonpath='{{.metadata."
             "creationTimestamp}' 2>/dev/null || true)\"",
-            f'[ -z "$created" ] || echo "namespace {namespace} (re)created at $created: only '
-            'backups started before then"',
-            newest_backup(schedule, namespace, '"$created"'),
+            f'deleted="{deleted}"',
+            'if [ -z "$created" ] && [ -z "$deleted" ]; then',
+            f'  echo "error: namespace {namespace} is not there: no time tells which backup '
+            "holds its data; run again with --deleted-at TIME (RFC 3339, when it was deleted) "
+            f'or --backup NAME (listed by: {VELERO} backup get)" >&2',
+            "  exit 1",
+            "fi",
+            '[ -z "$created" ] || echo "namespace '
+            + namespace
+            + ' (re)created at $created: only backups started before then"',
+            '[ -z "$deleted" ] || echo "deleted at $deleted (--deleted-at): only backups started '
+            'before then"',
+            'before="$(jq -rn --arg a "$created" --arg b "$deleted" '
+            '\'[$a, $b] | map(select(. != "")) | min\')"',
+            newest_backup(schedule, namespace, '"$before"', volumes=True),
         )
     return Step(
         title=f"Choose the backup to restore {namespace} from",
         run=lines(
             choose,
             f'[ -n "$backup" ] || {{ echo "error: no Completed backup that holds {namespace} '
-            "(and started before it was recreated): --backup NAME (listed by: velero backup "
-            'get)" >&2;'
+            "with data, started before it was deleted or recreated: --backup NAME (listed by: "
+            f'{VELERO} backup get)" >&2;'
             " exit 1; }",
             f'echo "$backup" > {backup_file}',
             f'kubectl -n {VELERO_NAMESPACE} get backups.velero.io "$backup" -o jsonpath='
-            "'{.metadata.name}: started {.status.startTimestamp}, expires "
+            "'{.metadata.name}: started {.status.startTimestamp}, "
+            "{.status.progress.itemsBackedUp} items, expires "
             '{.status.expiration}{"\\n"}\'',
             f'echo "volumes of {namespace} kept by the StorageClass (Released):"',
             'kubectl get pv -o jsonpath=\'{range .items[?(@.status.phase=="Released")]}'
@@ -211,15 +242,20 @@ def pick_step(namespace: str, schedule: str, options: Options, backup_file: str)
         ),
         needs=("kubeconfig", "kubectl", "jq"),
         check=backup_holds(f'"$(cat {backup_file})"', namespace),
-        expect=f"the backup's name and time (printed); it is Completed and holds {namespace}",
+        expect=f"the backup's name, time and items (printed); it is Completed, backed up "
+        f"something and holds {namespace}",
         notes=(
             "Decision, defaulting to the newest that can hold the data: the newest Completed "
-            f"backup of the daily Schedule {schedule or '(none)'} holding {namespace} and "
-            "started before the namespace now there was created. Argo CD recreates a deleted "
-            "namespace at once, empty: a backup made since holds its empty volumes and is "
-            "Completed all the same (velero skips nothing it can see). `--backup NAME` takes "
-            "another (`velero backup get`). If the namespace did not come back, check the "
-            "chosen backup's time against when it was deleted.",
+            f"backup of the daily Schedule {schedule or '(none)'} holding {namespace} that "
+            "backed up something (`.status.progress.itemsBackedUp`), with a Completed "
+            f"PodVolumeBackup of a claim of {namespace} if any backup has one (its volume "
+            "data), and started before the namespace now there was created (or --deleted-at). "
+            "Argo CD recreates a deleted namespace at once, empty: a backup made since holds "
+            "its empty volumes and is Completed all the same. If the namespace is not there "
+            "(sync paused before, or nothing recreates it), no time bounds the choice and a "
+            "backup made after the deletion lists it with no item (Velero v1.18.1 does not "
+            "check that an included namespace exists): the step refuses to choose; give "
+            f"--deleted-at or --backup NAME (`{VELERO} backup get`).",
             "The deleted namespace's volumes may still exist where the StorageClass retains them "
             "(prod: reclaim policy Retain; dev and staging delete them): Released, with the data "
             "as it was when the namespace went (listed by this step). "
@@ -246,58 +282,92 @@ def delete_step(namespace: str, restored: bool) -> Step:
             "Argo CD recreates a deleted namespace at once (self-heal), with new, empty volumes "
             f"and before the program's objects are back. {velero}the program recreates its "
             "namespace with its labels (Pod Security) and objects only if it is gone. Nothing "
-            "of value is lost: what Git declares comes back when sync resumes.",
+            "of value is lost: the Applications' objects come back when sync resumes, the "
+            "program's (every Secret there: the GitOps tree holds none) from `pulumi up`.",
         ),
         destructive=True,
     )
 
 
 def program_step(facts: Facts, own: ProgramNamespace, restored: bool) -> Step:
+    """The program's objects in the namespace, and the namespace itself if it is the
+    program's, recreated by a targeted `pulumi up --refresh`."""
     namespace = own.name
-    objects = f" and its {len(own.objects)} object(s)" if own.objects else ""
+    targets = [*([own.urn] if own.urn else []), *own.objects]
+    if own.urn:
+        title = f"Recreate the program's namespace {namespace}" + (
+            f" and its {len(own.objects)} object(s)" if own.objects else ""
+        )
+        make = ""
+    else:
+        title = f"Recreate the program's {len(own.objects)} object(s) in {namespace}"
+        # The program puts objects in a namespace it does not create: it must exist first.
+        make = (
+            f"kubectl get namespace {namespace} >/dev/null 2>&1 "
+            f"|| kubectl create namespace {namespace}"
+        )
     return Step(
-        title=f"Recreate the program's namespace {namespace}{objects}",
-        run=pulumi_up(facts.stack, targets=[own.urn, *own.objects], refresh=True),
+        title=title,
+        run=lines(make, pulumi_up(facts.stack, targets=targets, refresh=True)),
         needs=("pulumi", "kubeconfig", "kubectl"),
         check=f"kubectl get namespace {namespace}",
         expect=f"namespace {namespace} Active, with the program's objects in it",
         notes=(
-            f"The program creates {namespace} (not Argo CD): the refresh finds it and its "
-            "objects gone, the update creates them as the state holds them (labels, "
-            "credentials)."
+            (
+                f"The program creates {namespace} (not Argo CD): the refresh finds it and its "
+                "objects gone, the update creates them as the state holds them (labels, "
+                "credentials)."
+                if own.urn
+                else f"The program puts objects in {namespace} (Argo CD creates the namespace): "
+                "it is created bare first, the refresh finds the objects gone and the update "
+                "creates them as the state holds them."
+            )
+            + " Every Secret of the namespace is the program's: the GitOps tree holds none "
+            "(tests/gitops/test_no_secrets.py) and the backups exclude them."
             + (
                 " Velero then skips what exists."
                 if restored
-                else " Argo CD adds what Git declares when sync resumes."
+                else " Argo CD adds the Applications' objects when sync resumes."
             ),
         ),
     )
 
 
-def restore_step(namespace: str, options: Options, backup_file: str, program: bool) -> Step:
-    restore = f"restore-{namespace}-{options.stamp}"
+def restore_step(namespace: str, backup_file: str, program: bool) -> Step:
+    # Named when it runs: a block pasted again makes a new restore, not an AlreadyExists.
+    restore_file = f'"$RECOVER_DIR/restore-{namespace}"'
     return Step(
         title=f"Restore {namespace} from the backup",
-        run=(
-            f'velero restore create {restore} --from-backup "$(cat {backup_file})" \\\n'
-            f"  --include-namespaces {namespace} --wait"
+        run=lines(
+            f'name="restore-{namespace}-$(date -u +%Y%m%d%H%M%S)"',
+            f'echo "$name" > {restore_file}',
+            f'{VELERO} restore create "$name" --from-backup "$(cat {backup_file})" \\',
+            f"  --include-namespaces {namespace} --wait",
         ),
         needs=("kubeconfig", "velero", "kubectl", "jq"),
         check=lines(
-            f"kubectl -n {VELERO_NAMESPACE} get restores.velero.io {restore} "
+            f'restore="$(cat {restore_file})"',
+            f'kubectl -n {VELERO_NAMESPACE} get restores.velero.io "$restore" '
             "-o jsonpath='{.status.phase}' | grep -qx Completed",
             claims_bound(namespace),
+            claims_restored(namespace, f'"$(cat {backup_file})"'),
         ),
-        expect=f"restore {restore} Completed (`velero restore describe {restore} --details` "
-        "lists what it did); every claim Bound",
+        expect=f"the restore named in $RECOVER_DIR/restore-{namespace} Completed (`{VELERO} "
+        'restore describe "$(cat $RECOVER_DIR/restore-'
+        f'{namespace})" --details` lists what it did); a claim in {namespace} if the backup '
+        "held volume data of it, and every claim Bound",
         notes=(
             "Velero restores the pods with a `restore-wait` init container that holds them "
             "until the node agent has written their volumes' data back (kopia, from the "
             "bucket's velero/ prefix).",
-            "Secrets are not in the backups (the Schedule excludes them): "
-            + ("the program's are back from the step before; " if program else "")
-            + "Argo CD writes those Git declares when its sync resumes. A pod that mounts one "
-            "waits (ContainerCreating) until then.",
+            "Secrets are not in the backups (the Schedule excludes them), nor in the GitOps "
+            "tree (tests/gitops/test_no_secrets.py): every Secret of the namespace is the "
+            "program's"
+            + (", back from the step before" if program else " (it puts none here)")
+            + "; one made by hand is only in the etcd snapshots. A pod that mounts a missing "
+            "one waits (ContainerCreating).",
+            "The check fails on a namespace with no claim when the backup held volume data of "
+            'it ("every claim Bound" alone passes with none).',
         ),
     )
 

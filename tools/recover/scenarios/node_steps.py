@@ -28,7 +28,7 @@ from offline.validators.gitops.platform import CSI_PROVISIONER
 
 from ..facts import EXIT_USAGE, Facts, Node, RecoverError
 from ..steps import Step, lines, not_in_state, pulumi_refresh, pulumi_up, q, talos, wait_until
-from .common import Options
+from .common import VELERO, Options
 from .velero_steps import newest_backup, pods_ready, restore_namespaces, schedule_name
 
 
@@ -237,7 +237,7 @@ def volumes_back(facts: Facts, node: Node, options: Options) -> Step:
                 f'since="$(cat {since} 2>/dev/null || true)"',
                 f'[ -n "$since" ] || {{ echo "error: when {node.name} was lost is not known (step '
                 "2 records it from its Node object): --backup NAME, a backup of "
-                f'{schedule} started before the loss (listed by: velero backup get)" >&2; '
+                f'{schedule} started before the loss (listed by: {VELERO} backup get)" >&2; '
                 "exit 1; }",
                 newest_backup(schedule, '""', '"$since"'),
                 f'[ -n "$backup" ] || {{ echo "error: no Completed backup of {schedule} started '
@@ -264,6 +264,7 @@ def volumes_back(facts: Facts, node: Node, options: Options) -> Step:
                 "stopped being Ready (recorded in step 2) is taken for every namespace, or "
                 "--backup NAME. Data written since that backup is lost (RPO 24 h).",
             ),
+            zone=node.host,
         )
     return Step(
         title=f"Check that the volumes on {node.host} came back with the node",

@@ -16,11 +16,14 @@ backup to each.
 
 from __future__ import annotations
 
+from offline.validators.gitops.platform import CSI_PROVISIONER
+
 from .. import applications
 from ..facts import Facts, RecoverError
 from ..steps import Hold, Step, lines, q, wait_until
 from .common import (
     ARGOCD_NAMESPACE,
+    VELERO,
     VELERO_NAMESPACE,
     apps_paused,
     pause_patches,
@@ -63,27 +66,62 @@ def schedule_name(facts: Facts) -> str:
     return schedules[0].name
 
 
-def newest_backup(schedule: str, namespace: str, before: str) -> str:
-    """Shell setting $backup to the newest Completed backup of `schedule` that holds
-    `namespace` (a word; "" for any) and started before `before` (a word: a Kubernetes time,
-    `2026-05-04T02:00:00Z`; "" for no bound); empty if there is none."""
+BACKUP_NAME_LABEL = "velero.io/backup-name"
+"""The label Velero puts on a backup's PodVolumeBackups (vmware-tanzu/velero v1.18.1
+pkg/podvolume/backupper.go, newPodVolumeBackup), with `velero.io/pvc-uid` on those of a claim's
+volume (not an emptyDir's)."""
+
+HAS_ITEMS = "((.status.progress.itemsBackedUp // 0) > 0)"
+"""jq, on a Backup: it backed up something. Velero v1.18.1 does not check that an included
+namespace exists: a backup of a namespace that is gone ends Completed, with no item."""
+
+
+def volume_backups(namespace: str, backup: str = "") -> str:
+    """Shell: the JSON array (`jq -c`) of the backups (by name) with a Completed PodVolumeBackup
+    of a claim's volume of a pod in `namespace` (a word); with `backup` (a word), of that
+    backup's only."""
+    selector = f" -l {BACKUP_NAME_LABEL}={backup}" if backup else ""
+    return (
+        f"kubectl -n {VELERO_NAMESPACE} get podvolumebackups.velero.io{selector} -o json "
+        f'| jq -c --arg ns {namespace} \'[.items[] | select(.status.phase == "Completed" '
+        'and .spec.pod.namespace == $ns and .metadata.labels["velero.io/pvc-uid"] != null) '
+        f'| .metadata.labels["{BACKUP_NAME_LABEL}"]] | unique\''
+    )
+
+
+def newest_backup(schedule: str, namespace: str, before: str, volumes: bool = False) -> str:
+    """Shell setting $backup to the newest Completed backup of `schedule` that backed up
+    something, holds `namespace` (a word; "" for any) and started before `before` (a word: a
+    Kubernetes time, `2026-05-04T02:00:00Z`; "" for no bound); empty if there is none.
+
+    With `volumes` (a namespace named): if any backup holds a claim's volume data of the
+    namespace (a Completed PodVolumeBackup), only such backups: the namespace keeps data, and a
+    backup without it (made while its pods did not run, or after it was gone) is no restore."""
+    pvb = [f'pvb="$({volume_backups(namespace)})"'] if volumes else []
+    with_volumes = (
+        ["    | select(($pvb | length) == 0 or (.metadata.name | IN($pvb[])))"] if volumes else []
+    )
     return lines(
+        *pvb,
         f'backup="$(kubectl -n {VELERO_NAMESPACE} get backups.velero.io '
         f"-l {SCHEDULE_LABEL}={schedule} -o json \\",
         f"  | jq -r --arg ns {namespace} --arg before {before} "
-        '\'[.items[] | select(.status.phase == "Completed")',
+        + ('--argjson pvb "$pvb" ' if volumes else "")
+        + f'\'[.items[] | select(.status.phase == "Completed") | select({HAS_ITEMS})',
         '    | select($before == "" or .status.startTimestamp < $before)',
-        f'    | select($ns == "" or {HOLDS_NAMESPACE})]',
-        "    | sort_by(.status.startTimestamp) | last | .metadata.name // empty')\"",
+        f'    | select($ns == "" or {HOLDS_NAMESPACE})',
+        *with_volumes,
+        "    ] | sort_by(.status.startTimestamp) | last | .metadata.name // empty')\"",
     )
 
 
 def backup_holds(backup: str, namespace: str) -> str:
-    """Shell: the backup (a word) is Completed and holds the namespace (a word)."""
+    """Shell: the backup (a word) is Completed, backed up something and holds the namespace (a
+    word)."""
     return (
         f"kubectl -n {VELERO_NAMESPACE} get backups.velero.io {backup} -o json "
-        f"| jq -e --arg ns {namespace} '.status.phase == \"Completed\" and {HOLDS_NAMESPACE}' "
-        ">/dev/null"
+        f'| jq -e --arg ns {namespace} \'.status.phase == "Completed" and {HAS_ITEMS} '
+        f"and {HOLDS_NAMESPACE}' >/dev/null"
     )
 
 
@@ -107,6 +145,19 @@ def claims_bound(namespace: str) -> str:
     )
 
 
+def claims_restored(namespace: str, backup: str) -> str:
+    """Shell: the namespace (a word) has a claim, or the backup (a word) held no volume data of
+    it: "every claim Bound" alone passes with no claim at all."""
+    return lines(
+        f'pvb="$({volume_backups(namespace, backup)})"',
+        f"claims=\"$(kubectl -n {namespace} get pvc -o json | jq '.items | length')\"",
+        'if [ "$pvb" != "[]" ] && [ "$claims" -eq 0 ]; then',
+        f'  echo "error: {namespace} has no claim, but its backup held volume data of it" >&2',
+        "  exit 1",
+        "fi",
+    )
+
+
 def schedule_paused(schedule: str) -> str:
     return (
         f"kubectl -n {VELERO_NAMESPACE} get schedules.velero.io {schedule} "
@@ -118,7 +169,7 @@ def schedule_hold(schedule: str) -> Hold:
     return Hold(
         SCHEDULE_HOLD,
         f"Velero's Schedule {schedule}",
-        f"velero schedule unpause {schedule}",
+        f"{VELERO} schedule unpause {schedule}",
         when="once the volumes are restored: before, it would back up empty volumes",
     )
 
@@ -134,7 +185,7 @@ def pause_schedule(facts: Facts, schedule: str) -> Step:
     """cluster-lost: the Schedule paused as soon as the API answers, before Velero runs."""
     chain = velero_chain(facts)
     pause = " && \\\n    ".join(
-        [*pause_patches(chain).splitlines(), f"velero schedule pause {schedule}"]
+        [*pause_patches(chain).splitlines(), f"{VELERO} schedule pause {schedule}"]
     )
     return Step(
         title=f"Pause Velero's Schedule {schedule} before Velero starts",
@@ -147,7 +198,7 @@ def pause_schedule(facts: Facts, schedule: str) -> Step:
             "node is Ready): at once if its last backup is more than a day old (vmware-tanzu/"
             "velero v1.18.1 pkg/controller/schedule_controller.go, getNextRunTime), else at "
             "03:00 UTC. Its backup would hold the volumes as they are now, gone or empty, and "
-            "be Completed all the same. `velero schedule pause` sets its spec.paused "
+            "be Completed all the same. `velero -n velero schedule pause` sets its spec.paused "
             "(pkg/cmd/cli/schedule/pause.go); it needs the API only, not Velero.",
             f"Argo CD first ({', '.join(chain)}, the root first): so that no sync of the add-on "
             "(its self-heal, a change in Git) can set the Schedule back as Git declares it. "
@@ -175,7 +226,7 @@ def give_back(facts: Facts, schedule: str) -> Step:
     hold = sync_hold(facts, chain)
     return Step(
         title=f"Unpause the Schedule {schedule} and let Argo CD sync again",
-        run=lines(f"velero schedule unpause {schedule}", hold.undo),
+        run=lines(f"{VELERO} schedule unpause {schedule}", hold.undo),
         needs=("pulumi", "kubeconfig", "kubectl", "velero", "jq"),
         check=wait_until(
             f"{unpaused} && {root_syncing(facts)} && {syncing}", 10, "Argo CD syncing again"
@@ -191,6 +242,35 @@ def give_back(facts: Facts, schedule: str) -> Step:
     )
 
 
+def lost_claims(zone: str | None) -> str:
+    """Shell (in a loop over "$ns"): the claims of "$ns" on Proxmox CSI disks (of `zone`, a
+    host; None: every such disk, cluster-lost) and the pods that mount them deleted: a
+    StatefulSet's controller recreates its pods and, for a pod that is Pending, their missing
+    claims (kubernetes pkg/controller/statefulset/stateful_set_control.go); Argo CD a claim
+    Git declares. The namespace and everything else in it stay."""
+    claims = '"$RECOVER_DIR/claims-$ns"'
+    pods = '"$RECOVER_DIR/pods-$ns"'
+    in_zone = (
+        f' and ((.spec.csi.volumeHandle | split("/"))[1] == "{zone}")' if zone is not None else ""
+    )
+    return lines(
+        f'kubectl get pv -o json | jq -r --arg driver {CSI_PROVISIONER} --arg ns "$ns" '
+        "'.items[] | select(.spec.csi.driver == $driver and .spec.claimRef.namespace == $ns"
+        f"{in_zone}) | .spec.claimRef.name' | sort -u > {claims}",
+        f'kubectl -n "$ns" get pods -o json | jq -r --rawfile c {claims} '
+        '\'($c | split("\\n") | map(select(. != ""))) as $claims | .items[] '
+        '| select(any(.spec.volumes[]?; (.persistentVolumeClaim.claimName // "") '
+        f"| IN($claims[]))) | .metadata.name' > {pods}",
+        f'echo "$ns: claims on lost disks: $(cat {claims} | tr "\\n" " ")"',
+        f"if [ -s {claims} ]; then",
+        f'  xargs kubectl -n "$ns" delete pvc --wait=false < {claims}',
+        f"  if [ -s {pods} ]; then",
+        f'    xargs kubectl -n "$ns" delete pod --wait=true --timeout=5m < {pods}',
+        "  fi",
+        "fi",
+    )
+
+
 def restore_namespaces(
     facts: Facts,
     keep_paused: bool,
@@ -199,19 +279,23 @@ def restore_namespaces(
     check: str,
     expect: str,
     notes: tuple[str, ...],
+    zone: str | None = None,
 ) -> Step:
-    """Each namespace of `listing` (a file of names) through the scenario namespace-deleted:
-    from the backup `choose` (shell) sets in $backup if it holds the namespace, else recreated empty
-    (from Git and the program). With `keep_paused`, each leaves Argo CD's sync on hold: the
-    caller gives it back once, after the last."""
+    """Each namespace of `listing` (a file of names): one the backup `choose` (shell) sets in
+    $backup holds goes through the scenario namespace-deleted, from that backup; any other
+    keeps its namespace: only its claims on lost disks (of `zone`, a host; None: every Proxmox
+    CSI disk) and the pods that mount them are deleted, and their controllers recreate them
+    empty. With `keep_paused`, each restore leaves Argo CD's sync on hold: the caller gives it
+    back once, after the last."""
     nested = (
         f'python -m tools.recover --stack {facts.stack} --workdir "$RECOVER_DIR" '
         '--scenario namespace-deleted --namespace "$ns"'
     )
     flags = "--keep-paused --run" if keep_paused else "--run"
     skipped = "|".join(NOT_RESTORED)
+    reset = "\n".join(f"    {line}" for line in lost_claims(zone).splitlines())
     return Step(
-        title="Restore those namespaces: from the backup, or recreated empty",
+        title="Restore those namespaces: from the backup, or their lost claims recreated empty",
         run=lines(
             choose,
             f'kubectl -n {VELERO_NAMESPACE} get backups.velero.io "$backup" -o json '
@@ -224,21 +308,27 @@ def restore_namespaces(
             ">/dev/null; then",
             f'    {nested} --backup "$backup" {flags} ${{RECOVER_YES:+--yes}}',
             "  else",
-            '    echo "$ns: not in $backup: recreated empty, from Git and the program"',
-            f"    {nested} {flags} ${{RECOVER_YES:+--yes}}",
+            '    echo "$ns: not in $backup: its claims on lost disks recreated empty"',
+            reset,
             "  fi",
             "done",
         ),
-        needs=("pulumi", "kubeconfig", "kubectl", "velero", "jq"),
+        needs=("python", "pulumi", "kubeconfig", "kubectl", "velero", "jq"),
         check=check,
         expect=expect,
         notes=(
             *notes,
-            "Each namespace goes through the scenario namespace-deleted: Argo CD stops syncing "
-            "it, the namespace (with the claims of the lost disks) is deleted, the program's "
-            "objects in it are recreated, Velero restores it from the backup named here (never "
-            "a newer one). A namespace the backup does not hold has no data to restore: it "
-            "comes back empty, from Git and the program.",
+            "A namespace the backup holds goes through the scenario namespace-deleted (python "
+            "-m tools.recover, from the repository's .venv): Argo CD stops syncing it, the "
+            "namespace (with the claims of the lost disks) is deleted, the program's objects "
+            "in it are recreated, Velero restores it from the backup named here (never a "
+            "newer one).",
+            "A namespace the backup does not hold (monitoring's Prometheus) has no data to "
+            "restore and is not deleted: only its claims on the lost disks and the pods that "
+            "mount them are (listed in $RECOVER_DIR/claims-<ns>, pods-<ns>). The StatefulSet "
+            "controller recreates the pods and, for a Pending pod, its missing claims, on new "
+            "disks; Argo CD a claim Git declares. Their old PersistentVolumes stay Released "
+            "where the StorageClass retains them (prod): delete them.",
         ),
         destructive=True,
     )
