@@ -26,7 +26,7 @@ from typing import Any
 
 from config.errors import NAMESPACE
 
-from . import charts, velero_pods
+from . import charts, velero_config
 from .schemas import describe
 from .stack import StackPlatform
 from .tree import Problem, RenderedObject
@@ -199,11 +199,11 @@ def data_mover_problems(objects: list[RenderedObject]) -> list[str]:
     have the resources the capacity check counts, or the node agent would not start."""
     render = {"chart": objects}
     found = []
-    for velero in velero_pods.servers(render):
+    for velero in velero_config.servers(render):
         if velero.agent is None:
             continue
-        config, why = velero_pods.node_agent_config(
-            velero, velero_pods.config_maps(render, velero.namespace)
+        config, why = velero_config.node_agent_config(
+            velero, velero_config.config_maps(render, velero.namespace)
         )
         if why is not None:
             found.append(f"{why}: the node agent does not start")
@@ -215,7 +215,7 @@ def data_mover_problems(objects: list[RenderedObject]) -> list[str]:
                 "(configMaps) whose podResources size them"
             )
             continue
-        resources = velero_pods.parse_pod_resources(config.get("podResources"))
+        resources = velero_config.parse_pod_resources(config.get("podResources"))
         if "memory" not in resources.resources.get("requests", {}):
             found.append(
                 f"the node agent's ConfigMap gives its data-mover pods no memory request "
