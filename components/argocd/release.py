@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from config.models import Environment, GitOpsConfig
 
 from .. import type_token
-from ..kubernetes import register
+from ..kubernetes import namespace_patch_manifest, patch, pod_security_labels, register
 from .notifications import check_format
 from .notifications import secret_manifest as notifications_secret_manifest
 from .root_app import (
@@ -20,6 +20,10 @@ from .root_app import (
     root_project_manifest,
 )
 from .values import CHART_REPO, argocd_values
+
+POD_SECURITY = "restricted"
+"""Every pod of the release meets the restricted Pod Security Standard (the chart's
+securityContexts, redis-ha's included: tests/offline/test_pod_security_namespaces.py)."""
 
 
 def _secret(value: pulumi.Output[str] | None) -> pulumi.Output[str] | None:
@@ -51,6 +55,8 @@ class ArgoCd(pulumi.ComponentResource):
     """The argo-cd chart (pinned, atomic) and the app-of-apps that pulls everything else."""
 
     release: k8s.helm.v3.Release
+    namespace_pod_security: pulumi.CustomResource
+    """The Pod Security labels of `argocd` (a NamespacePatch: the release creates it)."""
     notifications_secret: pulumi.CustomResource | None
     """`argocd-notifications-secret`, with the receiver's URL; None without notifications."""
 
@@ -83,6 +89,14 @@ class ArgoCd(pulumi.ComponentResource):
         # The namespace and the CRDs come from the release: nothing in the data flow says so.
         after_release = pulumi.ResourceOptions.merge(
             in_cluster, pulumi.ResourceOptions(depends_on=[self.release])
+        )
+        # The release creates the namespace (`create_namespace`), and an existing cluster has it
+        # already: a server-side apply patch adds the Pod Security labels to it, where a
+        # Namespace resource would fail "already exists".
+        self.namespace_pod_security = patch(
+            f"{name}-namespace-pod-security",
+            namespace_patch_manifest(NAMESPACE, pod_security_labels(POD_SECURITY)),
+            after_release,
         )
         first_sync: list[pulumi.Resource] = []
         """What the root Application's first sync reads besides the release."""
@@ -132,5 +146,6 @@ class ArgoCd(pulumi.ComponentResource):
                 "root_path": args.gitops.path,
                 "url": args.external_url,
                 "notifications": notifications or "off",
+                "pod_security": POD_SECURITY,
             }
         )

@@ -170,6 +170,17 @@ class PlanMocks(Mocks):
             }
         if typ.startswith("cloudflare:"):
             return cloudflare.resource(typ, name, inputs, self.tunnel_secrets)
+        if typ.startswith("kubernetes:") and not typ.startswith("kubernetes:helm.sh"):
+            # pulumi-kubernetes `provider/pkg/provider/provider.go` Create: the id is
+            # `fqObjName` of the object, `<namespace>/<name>` or the bare name of a
+            # cluster-scoped one; the outputs are the inputs with the live object's fields.
+            # A `<Kind>Patch` (kinds.IsPatchResource) answers the same: its id names the object
+            # it patched.
+            metadata = inputs.get("metadata") or {}
+            if isinstance(metadata, dict) and metadata.get("name"):
+                namespace = metadata.get("namespace")
+                object_id = f"{namespace}/{metadata['name']}" if namespace else metadata["name"]
+                return str(object_id), inputs
         return f"{name}-id", inputs
 
     def call(self, args: MockCallArgs) -> dict[str, Any]:
