@@ -189,20 +189,7 @@ def gitops_objects(
     """The objects of a rendered environment (`gitops._render_environment`), placed: an object
     without a namespace is in the destination namespace of the Application that follows its
     folder (`default_namespace` for the environment folder, which the root Application follows)."""
-    folder_namespace: dict[str, str] = {}
-    for items in rendered.values():
-        for item in items:
-            if item.manifest.get("kind") != "Application":
-                continue
-            spec = item.manifest.get("spec") or {}
-            destination = (spec.get("destination") or {}).get("namespace")
-            for source in gitops._sources(item.manifest):
-                try:
-                    relative = gitops._local_source_path(source)
-                except gitops.GitOpsError:
-                    continue
-                if relative is not None and destination:
-                    folder_namespace.setdefault(relative, str(destination))
+    folder_namespace = gitops.folder_namespaces(rendered)
     objects = []
     for folder, items in rendered.items():
         fallback = folder_namespace.get(folder, default_namespace)

@@ -113,6 +113,26 @@ def _local_source_path(source: dict[str, Any]) -> str | None:
     return relative
 
 
+def folder_namespaces(rendered: dict[str, list[RenderedObject]]) -> dict[str, str]:
+    """The destination namespace of the Application that follows each folder of a render (an
+    object of that folder without a namespace lands there)."""
+    found: dict[str, str] = {}
+    for items in rendered.values():
+        for item in items:
+            if item.manifest.get("kind") != "Application":
+                continue
+            spec = item.manifest.get("spec") or {}
+            destination = (spec.get("destination") or {}).get("namespace")
+            for source in _sources(item.manifest):
+                try:
+                    folder = _local_source_path(source)
+                except GitOpsError:
+                    continue
+                if folder is not None and destination:
+                    found.setdefault(folder, str(destination))
+    return found
+
+
 def _tree_root() -> Path:
     """The checkout the tree is in (the repository, or the copy `tree.GITOPS_DIR` points at):
     the paths of Applications' sources are relative to it."""

@@ -214,34 +214,14 @@ def _job(
     }
 
 
-def _folder_namespaces(rendered: dict[str, list[RenderedObject]]) -> dict[str, str]:
-    """The destination namespace of the Application that follows each folder of the render."""
-    from .rendering import _local_source_path, _sources
-    from .tree import GitOpsError
-
-    found: dict[str, str] = {}
-    for items in rendered.values():
-        for item in items:
-            if item.manifest.get("kind") != "Application":
-                continue
-            spec = item.manifest.get("spec") or {}
-            destination = (spec.get("destination") or {}).get("namespace")
-            for source in _sources(item.manifest):
-                try:
-                    folder = _local_source_path(source)
-                except GitOpsError:
-                    continue
-                if folder is not None and destination:
-                    found.setdefault(folder, str(destination))
-    return found
-
-
 def rendered_workloads(
     rendered: dict[str, list[RenderedObject]], skip: set[str]
 ) -> list[tuple[str, dict[str, Any]]]:
     """(namespace, manifest) of the Deployments, StatefulSets and bound Pods of the render (not
     those of `skip` keys)."""
-    folders = _folder_namespaces(rendered)
+    from .rendering import folder_namespaces  # rendering imports this module
+
+    folders = folder_namespaces(rendered)
     found = []
     for key, items in rendered.items():
         if key in skip:
