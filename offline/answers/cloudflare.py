@@ -120,8 +120,9 @@ def resource(
         "cloudflare:index/r2BucketLock:R2BucketLock",
     ):
         # `r2_bucket_lifecycle/model.go`, `r2_bucket_lock/model.go`: no id of their own in the
-        # API; the bridge names the resource by its bucket.
-        return str(inputs.get("bucketName")), {
+        # API; pulumi-cloudflare computes one from the account (provider/resources.go,
+        # `resourcesWithMissingID`: the account id, as neither has a zone).
+        return str(inputs.get("accountId")), {
             **inputs,
             "jurisdiction": inputs.get("jurisdiction", "default"),
         }

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from offline.validators import gitops
-from offline.validators.gitops import RenderedObject, charts, velero
+from offline.validators.gitops import RenderedObject, charts
 from offline.validators.gitops.stack import StackBackup
 from tests.gitops.velero_support import (
     CHART,
@@ -241,14 +241,6 @@ def test_redis_stops_aof_rewrites_while_velero_copies_it(
     assert not [a for a in container["args"] if "auto-aof-rewrite" in str(a)]
     # Waiting for a rewrite stays within the hook's timeout before Velero gives up.
     assert int(annotations["pre.hook.backup.velero.io/timeout"][:-1]) >= 30
-
-
-def test_the_check_names_what_the_program_creates() -> None:
-    from components.backup import names
-
-    assert velero.VELERO_NAMESPACE == names.VELERO_NAMESPACE
-    assert velero.CREDENTIALS_SECRET == names.VELERO_CREDENTIALS
-    assert velero.PREFIX == names.VELERO_PREFIX
 
 
 # --- The checks fail when they should ------------------------------------------------------------

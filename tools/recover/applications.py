@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from offline.paths import REPO_ROOT
+from offline.validators.gitops.rendering import _sources
 
 from .facts import RecoverError
 
@@ -49,14 +50,6 @@ class VeleroSchedule:
     velero 12.1.0 templates/schedule.yaml)."""
     namespaces: tuple[str, ...]
     """The namespaces its backups hold (`template.includedNamespaces`)."""
-
-
-def _sources(app: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = app.get("spec") or {}
-    sources = list(spec.get("sources") or [])
-    if spec.get("source"):
-        sources.insert(0, spec["source"])
-    return sources
 
 
 def _local_folder(source: dict[str, Any], root: Path) -> Path | None:

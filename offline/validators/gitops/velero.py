@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.backup.names import VELERO_CREDENTIALS, VELERO_NAMESPACE, VELERO_PREFIX
 from config.errors import NAMESPACE
 
 from . import charts, velero_config
@@ -32,18 +33,9 @@ from .stack import StackPlatform
 from .tree import Problem, RenderedObject
 
 VELERO_CHART = "velero"
-#: What the program creates (components/backup): the namespace, and in it the Secret whose key
-#: `cloud` is the AWS credentials file of the bucket's R2 token. The names are the program's
-#: (components/backup/names.py, which imports nothing here because importing components.backup
-#: loads the Pulumi SDKs); tests/gitops/test_velero.py checks that they are the same.
-VELERO_NAMESPACE = "velero"
-CREDENTIALS_SECRET = "velero-r2"
 #: The BackupStorageLocation every backup uses unless it names another (Velero's
 #: `--default-backup-storage-location`, default `default`).
 LOCATION = "default"
-#: Where Velero's objects go in the bucket: the program's lifecycle rules leave it alone (Velero
-#: prunes its own backups and kopia data) and its stack output `backup.velero_prefix` says so.
-PREFIX = "velero"
 #: How the aws plugin reaches R2 (velero-io/velero-plugin-for-aws backupstoragelocation.md):
 #: R2 has one region, `auto`, and is addressed path-style at the account's endpoint.
 PROVIDER = "aws"
@@ -72,7 +64,7 @@ def velero_problems(
         add(
             "spec.source.chart",
             f"{stack.file} has no {NAMESPACE}:backup: the program then creates no bucket and no "
-            f"Secret {CREDENTIALS_SECRET} for Velero; add the section (docs/recovery.md) or "
+            f"Secret {VELERO_CREDENTIALS} for Velero; add the section (docs/recovery.md) or "
             f"remove the add-on from {folder}",
         )
     if source.namespace != VELERO_NAMESPACE:
@@ -84,11 +76,11 @@ def velero_problems(
         )
     credentials = source.values.get("credentials") or {}
     if credentials.get("useSecret") is not True or (
-        credentials.get("existingSecret") != CREDENTIALS_SECRET
+        credentials.get("existingSecret") != VELERO_CREDENTIALS
     ):
         add(
             f"{values}.credentials",
-            f"must be useSecret: true, existingSecret: {CREDENTIALS_SECRET!r}: the R2 "
+            f"must be useSecret: true, existingSecret: {VELERO_CREDENTIALS!r}: the R2 "
             f"credentials are the Secret the program writes (key `cloud`), found useSecret: "
             f"{credentials.get('useSecret')!r}, existingSecret: "
             f"{credentials.get('existingSecret')!r}",
@@ -163,12 +155,12 @@ def _location_problems(manifest: dict[str, Any], stack: StackPlatform) -> list[t
         stack.backup.endpoint,
         f"the R2 endpoint of the stack's {NAMESPACE}:cloudflare.account_id and backup.jurisdiction",
     )
-    if storage.get("prefix") != PREFIX:
+    if storage.get("prefix") != VELERO_PREFIX:
         found.append(
             (
                 "prefix",
-                f"{storage.get('prefix')!r}, must be {PREFIX!r}: the program's lifecycle rules "
-                f"leave {PREFIX}/ alone and expire the etcd snapshots beside it "
+                f"{storage.get('prefix')!r}, must be {VELERO_PREFIX!r}: the program's lifecycle "
+                f"rules leave {VELERO_PREFIX}/ alone and expire the etcd snapshots beside it "
                 "(components/backup)",
             )
         )
@@ -182,7 +174,7 @@ def _location_problems(manifest: dict[str, Any], stack: StackPlatform) -> list[t
             (
                 "credential",
                 f"must not be set: the location uses the server's credentials, the program's "
-                f"Secret {CREDENTIALS_SECRET}",
+                f"Secret {VELERO_CREDENTIALS}",
             )
         )
     return found
