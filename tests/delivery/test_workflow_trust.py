@@ -1,0 +1,149 @@
+"""No workflow hands pull-request code a credential beyond its stack's preview
+(docs/delivery.md, "Threat model"); each way to break that is shown to fail."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from offline.paths import REPO_ROOT
+
+from .test_workflows import WORKFLOWS, workflow
+from .workflow_trust import (
+    DEPLOY_RUNNER_GROUP,
+    PREVIEW_ENVIRONMENTS,
+    PREVIEW_RUNNER_GROUP,
+    trust_problems,
+)
+
+Workflows = dict[str, dict[str, Any]]
+
+
+def shipped() -> Workflows:
+    return {p.name: workflow(p.name) for p in sorted(WORKFLOWS.glob("*.yml"))}
+
+
+def test_the_shipped_workflows_give_pull_requests_nothing_beyond_their_preview() -> None:
+    assert trust_problems(shipped()) == []
+
+
+def test_the_preview_runs_each_stack_in_its_own_environment_with_its_own_team_token() -> None:
+    preview = shipped()["pull-request.yml"]["jobs"]["preview"]
+    assert preview["environment"] == "preview-${{ matrix.stack }}"
+    assert preview["runs-on"]["group"] == PREVIEW_RUNNER_GROUP
+    [auth] = [s["with"] for s in preview["steps"] if "pulumi/auth-actions@" in s.get("uses", "")]
+    assert auth["scope"] == "team:preview-${{ matrix.stack }}"
+
+
+def preview(wfs: Workflows) -> dict[str, Any]:
+    return wfs["pull-request.yml"]["jobs"]["preview"]
+
+
+def auth(job: dict[str, Any]) -> dict[str, Any]:
+    [step] = [s for s in job["steps"] if "pulumi/auth-actions@" in s.get("uses", "")]
+    return step["with"]
+
+
+def pulumi(job: dict[str, Any]) -> dict[str, Any]:
+    [step] = [s for s in job["steps"] if "pulumi/actions@" in s.get("uses", "")]
+    return step["with"]
+
+
+def organization_token(wfs: Workflows) -> None:
+    auth(preview(wfs))["requested-token-type"] = "urn:pulumi:token-type:access_token:organization"
+    del auth(preview(wfs))["scope"]
+
+
+def no_environment(wfs: Workflows) -> None:
+    del preview(wfs)["environment"]
+
+
+def prod_under_the_dev_environment(wfs: Workflows) -> None:
+    preview(wfs)["environment"] = "preview-dev"
+    auth(preview(wfs))["scope"] = "team:preview-dev"
+
+
+def the_deploy_environment(wfs: Workflows) -> None:
+    preview(wfs)["environment"] = "${{ matrix.stack }}"
+
+
+def a_broader_team(wfs: Workflows) -> None:
+    auth(preview(wfs))["scope"] = "team:platform"
+
+
+def the_deploy_runner(wfs: Workflows) -> None:
+    preview(wfs)["runs-on"]["group"] = DEPLOY_RUNNER_GROUP
+
+
+def forks_too(wfs: Workflows) -> None:
+    del preview(wfs)["if"]
+
+
+def pulumi_up(wfs: Workflows) -> None:
+    pulumi(preview(wfs))["command"] = "up"
+
+
+def pulumi_cli_in_a_script(wfs: Workflows) -> None:
+    preview(wfs)["steps"].append({"run": 'pulumi config --show-secrets --stack "$STACK"'})
+
+
+def pull_request_target(wfs: Workflows) -> None:
+    wfs["pull-request.yml"]["on"] = {"pull_request_target": None}
+
+
+def a_secret(wfs: Workflows) -> None:
+    preview(wfs)["env"] = {"TOKEN": "${{ secrets.PROXMOX_TOKEN }}"}
+
+
+def deploy_called_from_a_pull_request(wfs: Workflows) -> None:
+    wfs["pull-request.yml"]["jobs"]["up"] = copy.deepcopy(wfs["deploy.yml"]["jobs"]["prod"])
+
+
+def deploy_token_outside_its_environment(wfs: Workflows) -> None:
+    [up] = wfs["pulumi-up.yml"]["jobs"].values()
+    up["environment"] = "dev"
+
+
+def drift_with_an_organization_token(wfs: Workflows) -> None:
+    [drift] = wfs["drift.yml"]["jobs"].values()
+    auth(drift)["requested-token-type"] = "urn:pulumi:token-type:access_token:organization"
+
+
+BREAKAGES: dict[Callable[[Workflows], None], str] = {
+    organization_token: r"pull-request.yml:preview .*organization token",
+    no_environment: r"previews 'dev' in environment None, not 'preview-dev'",
+    prod_under_the_dev_environment: r"previews 'prod' in environment 'preview-dev'",
+    the_deploy_environment: r"deploy environment 'prod' \(its claim gets Stack Write\)",
+    a_broader_team: r"scope 'team:platform', not 'team:preview-staging'",
+    the_deploy_runner: r"runner group 'talos-platform'",
+    forks_too: r"OIDC token without the fork guard",
+    pulumi_up: r"pulumi/actions command 'up' in a PR",
+    pulumi_cli_in_a_script: r"runs the Pulumi CLI in a script",
+    pull_request_target: r"on pull_request_target: runs with the base repository's secrets",
+    a_secret: r"reads repository secrets in pull-request code",
+    deploy_called_from_a_pull_request: r"pull-request.yml:up -> pulumi-up.yml:up.*'prod'",
+    deploy_token_outside_its_environment: r"deploy token 'team:deploy-staging' outside",
+    drift_with_an_organization_token: r"drift.yml:drift .*organization token",
+}
+
+
+@pytest.mark.parametrize("breakage", list(BREAKAGES), ids=lambda f: f.__name__)
+def test_a_workflow_that_hands_pull_requests_more_fails(
+    breakage: Callable[[Workflows], None],
+) -> None:
+    wfs = shipped()
+    breakage(wfs)
+    problems = trust_problems(wfs)
+    assert any(re.search(BREAKAGES[breakage], p) for p in problems), problems
+
+
+def test_the_docs_name_the_same_environments_runner_groups_and_approvals() -> None:
+    docs = (REPO_ROOT / "docs" / "delivery.md").read_text()
+    for name, reviewed in PREVIEW_ENVIRONMENTS.items():
+        [row] = [line for line in docs.splitlines() if line.startswith(f"| `{name}` |")]
+        assert ("none" not in row.split("|")[2]) == reviewed, row
+    assert f"`{PREVIEW_RUNNER_GROUP}`" in docs and f"`{DEPLOY_RUNNER_GROUP}`" in docs
