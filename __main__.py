@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import pulumi
 
-from components.argocd import ArgoCd, ArgoCdArgs
+from components.argocd import ArgoCd, ArgoCdArgs, ArgoCdLogin
 from components.backup.offsite import OffsiteBackup, OffsiteBackupArgs
 from components.cloudflare import (
     AdminAccess,
@@ -22,6 +22,7 @@ from components.proxmox import NodeVm, NodeVmArgs, TalosImage, TalosImageArgs
 from components.storage import ProxmoxCsiArgs, ProxmoxCsiCredentials
 from components.talos import ClusterNode, TalosCluster, TalosClusterArgs
 from config import load
+from config.sso import local_admin
 
 stack, secrets = load()
 project, stack_name = pulumi.get_project(), pulumi.get_stack()
@@ -48,6 +49,7 @@ vms = {
             network=stack.network,
             cluster_name=stack.cluster_name,
             environment=stack.environment,
+            pool=stack.proxmox_pool,
             image_file_id=image.file_ids[node.host],
             proxmox_provider=providers.proxmox,
             protect=protect,
@@ -118,22 +120,7 @@ backup = OffsiteBackup(
     ),
 )
 prerequisites.append(backup)
-argocd = ArgoCd(
-    "argocd",
-    ArgoCdArgs(
-        environment=stack.environment,
-        chart_version=stack.argocd_chart_version,
-        external_url=stack.argocd_url or f"https://argocd.{stack.cloudflare.zone}",
-        gitops=stack.gitops,
-        k8s_provider=kubernetes.provider,
-        gitops_token=secrets.gitops_token,
-        gitops_ssh_key=secrets.gitops_ssh_key,
-        webhook_secret=secrets.argocd_webhook_secret,
-        notifications_url=secrets.argocd_notifications_url,
-        notifications_format=stack.argocd_notifications.format,
-        root_waits_for=prerequisites,
-    ),
-)
+argocd_url = stack.argocd_url or f"https://argocd.{stack.cloudflare.zone}"
 access = AdminAccess(
     "access",
     AdminAccessArgs(
@@ -147,6 +134,31 @@ access = AdminAccess(
         ),
         stack=stack_name,
         cloudflare_provider=providers.cloudflare,
+        argocd_url=argocd_url,
+        sso_team_domain=stack.argocd_sso.team_domain,
+    ),
+)
+argocd_login = ArgoCdLogin(
+    local_admin=local_admin(stack.argocd_sso, stack.environment),
+    admins=stack.argocd_sso.admins,
+    readers=stack.argocd_sso.readers,
+    **(access.argocd_oidc.argocd_args() if access.argocd_oidc else {}),
+)
+argocd = ArgoCd(
+    "argocd",
+    ArgoCdArgs(
+        environment=stack.environment,
+        chart_version=stack.argocd_chart_version,
+        external_url=argocd_url,
+        gitops=stack.gitops,
+        k8s_provider=kubernetes.provider,
+        gitops_token=secrets.gitops_token,
+        gitops_ssh_key=secrets.gitops_ssh_key,
+        webhook_secret=secrets.argocd_webhook_secret,
+        notifications_url=secrets.argocd_notifications_url,
+        notifications_format=stack.argocd_notifications.format,
+        login=argocd_login,
+        root_waits_for=prerequisites,
     ),
 )
 tunnel = Tunnel(

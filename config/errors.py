@@ -89,6 +89,9 @@ _CLOUDFLARE_TOKEN = re.compile(r"[A-Za-z0-9_-]{40}")
 _AGE_RECIPIENT = re.compile(r"age1[02-9ac-hj-np-z]{58}")
 """An age public key (`backup.age_recipient`): public by design, what the etcd snapshots are
 encrypted to."""
+_DIGEST = re.compile(r"\bsha256:[0-9a-f]{64}(?![0-9A-Za-z])")
+"""An OCI content digest (`image:tag@sha256:<hex>`, tests/gitops/test_image_digests.py): the
+public name of an image. Its hex is random-looking; the `sha256:` before it says what it is."""
 _HEX_IDS = (32, 40)
 """Lengths of hexadecimal strings that are identifiers, not secrets: Cloudflare account and zone
 ids (32), Git commit ids (40)."""
@@ -144,7 +147,8 @@ def credential_kind(text: str) -> str | None:
         quick = _QUICK.get(kind)
         if (quick is None or quick.search(text)) and pattern.search(text):
             return kind
-    if any(_random_looking(m.group()) for m in _WORD.finditer(text)):
+    words = _DIGEST.sub("sha256:", text) if "sha256:" in text else text
+    if any(_random_looking(m.group()) for m in _WORD.finditer(words)):
         return "a random-looking string (a token or key?)"
     return None
 

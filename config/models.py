@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .sso import Subject, TeamDomain
 from .types import (
     AgeRecipient,
     ChartVersion,
@@ -25,6 +26,7 @@ from .types import (
     IPv4,
     IPv4Net,
     KubernetesVersion,
+    PoolId,
     R2BucketName,
     TalosExtension,
     TalosVersion,
@@ -59,6 +61,13 @@ class ProxmoxConfig(Model):
     region: DnsLabel
     """Name of the Proxmox cluster; nodes get it as `topology.kubernetes.io/region`."""
     hosts: list[ProxmoxHost] = Field(min_length=1)
+    pool: PoolId | None = None
+    """The Proxmox resource pool of this stack's VMs (default `talos-<cluster_name>`,
+    `default_pool`). The stack's API tokens get their VM rights on this pool only
+    (`python -m tools.proxmox_access`), so it must be this stack's alone: no other stack, and
+    nothing else, in it. An operator creates it once (`pveum pool add`). Changing it moves the
+    VMs to the new pool in place (bpg `proxmoxtf/resource/vm/vm.go`, vmUpdatePool), which the
+    pool-scoped token cannot do: see docs/proxmox.md."""
 
 
 class NetworkConfig(Model):
@@ -169,6 +178,25 @@ class CloudflareConfig(Model):
     Manager or a custom certificate). Universal SSL covers only `zone` and `*.zone`."""
 
 
+class ArgoCdSsoConfig(Model):
+    """Argo CD's single sign-on through Cloudflare Access, and who gets which role."""
+
+    team_domain: TeamDomain | None = None
+    """`<team-name>.cloudflareaccess.com`; unset: no SSO (dev only)."""
+    admins: list[Subject] = Field(default_factory=list)
+    """Groups (as the identity provider names them in the `groups` claim) or emails given
+    Argo CD's `role:admin`."""
+    readers: list[Subject] = Field(default_factory=list)
+    """Groups or emails given `role:readonly`. Everyone else who logs in gets no role."""
+    local_admin: bool | None = None
+    """Keep Argo CD's local `admin` account: only possible in dev, where it is on unless this is
+    false. Off in staging and prod whatever is set."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.team_domain is not None
+
+
 class StorageConfig(Model):
     """What the program supplies for the cluster's storage add-on (the add-on itself is in the
     GitOps tree, `gitops/platform/`)."""
@@ -226,6 +254,14 @@ class BackupConfig(Model):
         return f"https://{account_id}.{region}r2.cloudflarestorage.com"
 
 
+def default_pool(cluster_name: str) -> str:
+    """The pool of a stack that sets no `proxmox.pool`: `talos-<cluster_name>`. The prefix keeps
+    it clear of pools an operator already has for other guests (a pool named `dev` may hold VMs
+    this stack's token must not reach) and makes it start with a letter, as a pool id must
+    (`types.PoolId`); a cluster name is a DNS label, so the result is always a valid id."""
+    return f"talos-{cluster_name}"
+
+
 def is_argocd_ui(entry: PublicHostname) -> bool:
     """A hostname routed to the Argo CD API server (its UI)."""
     return "//argocd-server." in entry.service
@@ -252,9 +288,10 @@ SECTIONS: dict[str, Any] = {
     "argocd_notifications": NotificationsConfig,
     "alerting": AlertingConfig,
     "backup": BackupConfig,
+    "argocd_sso": ArgoCdSsoConfig,
 }
 
-DEFAULTED_SECTIONS = frozenset({"storage", "argocd_notifications", "alerting"})
+DEFAULTED_SECTIONS = frozenset({"storage", "argocd_notifications", "alerting", "argocd_sso"})
 """Sections a stack may leave out: their models' defaults apply."""
 
 REQUIRED_SECRETS = ("proxmox_api_token", "cloudflare_api_token")
@@ -305,6 +342,7 @@ class StackConfig(Model):
     argocd_notifications: NotificationsConfig
     alerting: AlertingConfig
     backup: BackupConfig
+    argocd_sso: ArgoCdSsoConfig
 
     @property
     def control_planes(self) -> list[NodeConfig]:
@@ -339,3 +377,8 @@ class StackConfig(Model):
 
     def host(self, name: str) -> ProxmoxHost:
         return next(h for h in self.proxmox.hosts if h.name == name)
+
+    @property
+    def proxmox_pool(self) -> str:
+        """The Proxmox pool this stack's VMs are created in: `proxmox.pool`, or the default."""
+        return self.proxmox.pool or default_pool(self.cluster_name)

@@ -19,6 +19,7 @@ from .models import (
     ProxmoxConfig,
     is_argocd_ui,
 )
+from .sso import sso_rules
 
 REQUIRED_EXTENSION = "siderolabs/qemu-guest-agent"
 
@@ -384,6 +385,10 @@ def cross_rules(parsed: dict[str, Any]) -> tuple[list[ConfigProblem], list[str]]
         problems += extension_rules(parsed["talos_extensions"])
     if "gitops" in parsed:
         problems += gitops_rules(parsed["gitops"], parsed.get("environment"))
+    if "argocd_sso" in parsed:
+        problems += sso_rules(
+            parsed["argocd_sso"], parsed.get("environment"), parsed.get("cloudflare")
+        )
     if "cloudflare" in parsed:
         problems += hostname_rules(parsed["cloudflare"])
         problems += access_rules(parsed["cloudflare"], parsed.get("environment"))

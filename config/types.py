@@ -202,6 +202,26 @@ def _r2_bucket(value: str) -> str:
 
 R2BucketName = Annotated[str, AfterValidator(_r2_bucket)]
 
+_POOL_ID = re.compile(r"[A-Za-z][A-Za-z0-9._-]*(?:/[A-Za-z][A-Za-z0-9._-]*){0,2}")
+"""A Proxmox VE resource pool id that `pveum pool add` accepts: the `pve-poolid` format, 1 to 3
+'/'-separated levels of letters, digits, '.', '-' and '_' (proxmox/pve-access-control
+`src/PVE/AccessControl.pm`, verify_poolname), each level starting with a letter (pve-manager
+`PVE/API2/Pool.pm`, create_pool: "pool name must start with a letter"). A nested pool's parents
+must exist first (same function)."""
+
+
+def _pool_id(value: str) -> str:
+    if not _POOL_ID.fullmatch(value):
+        raise ValueError(
+            "expected a Proxmox pool id such as talos-dev: letters, digits, '.', '-' or '_', "
+            "starting with a letter; at most 3 levels separated by '/' (a nested pool such as "
+            "talos/dev), each starting with a letter"
+        )
+    return value
+
+
+PoolId = Annotated[str, AfterValidator(_pool_id)]
+
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32_GENERATORS = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 

@@ -20,6 +20,10 @@ DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig"
 ACCESS_APPLICATION = "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication"
 ARGO_APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+ARGOCD_CHART = "argo-cd"
+SSO_ENVIRONMENTS = ("staging", "prod")
+"""Where Argo CD has no local admin account: people log in through SSO only."""
 ARGO_APPLICATION_SET = "kubernetes:argoproj.io/v1alpha1:ApplicationSet"
 R2_BUCKET = "cloudflare:index/r2Bucket:R2Bucket"
 API_TOKENS = ("cloudflare:index/accountToken:AccountToken", "cloudflare:index/apiToken:ApiToken")

@@ -9,13 +9,16 @@ from constants import (
     API_TOKENS,
     ARGO_APPLICATION,
     ARGO_APPLICATION_SET,
+    ARGOCD_CHART,
     DNS_RECORD,
+    HELM_RELEASE,
     K8S_SECRET,
     PROTECTED_IN_PROD,
     PROXIABLE_RECORD_TYPES,
     R2_BUCKET_RESOURCE,
     R2_ITEM_PERMISSION_GROUPS,
     SERVICE,
+    SSO_ENVIRONMENTS,
 )
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 from reading import (
@@ -121,6 +124,26 @@ def validate_argocd_automated_sync(args: ResourceValidationArgs, report: ReportV
             + " and ".join(missing)
             + " must be true, so that Git stays the only source of truth (drift is reverted, "
             "removed manifests are deleted)",
+            args.urn,
+        )
+
+
+def validate_argocd_sso_only(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """In staging and prod the argo-cd release has no local admin and logs in through OIDC."""
+    if args.resource_type != HELM_RELEASE or _get(args.props, "chart") != ARGOCD_CHART:
+        return
+    if environment_of(args.get_config(), args.urn) not in SSO_ENVIRONMENTS:
+        return
+    cm = _get(args.props, "values", "configs", "cm")
+    problems = []
+    if _get(cm, "admin.enabled") is not False:
+        problems.append('values.configs.cm."admin.enabled" must be false')
+    if not _get(cm, "oidc.config"):
+        problems.append('values.configs.cm."oidc.config" must be set')
+    if problems:
+        report(
+            f"{_label(args.resource_type, args.name)}: " + " and ".join(problems) + ": staging "
+            "and prod log in to Argo CD through single sign-on only (config argocd_sso)",
             args.urn,
         )
 

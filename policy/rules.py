@@ -23,6 +23,7 @@ from pulumi_policy import (
 from reading import environment_of as environment_of  # re-exported: the tests call it
 from resource_rules import (
     validate_argocd_automated_sync,
+    validate_argocd_sso_only,
     validate_dns_proxied,
     validate_no_exposed_services,
     validate_no_host_ports,
@@ -98,6 +99,12 @@ RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
         name="argocd-automated-sync",
         description="Argo CD Applications sync automatically with prune and selfHeal.",
         validate=validate_argocd_automated_sync,
+    ),
+    ResourceValidationPolicy(
+        name="argocd-sso-only",
+        description="In staging and prod, Argo CD has no local admin and logs in through SSO.",
+        validate=validate_argocd_sso_only,
+        config_schema=ENVIRONMENT_SCHEMA,
     ),
     ResourceValidationPolicy(
         name="secrets-not-plain",

@@ -19,6 +19,8 @@ from .root_app import (
     root_application_manifest,
     root_project_manifest,
 )
+from .sso import ArgoCdLogin
+from .sso import secret_manifest as oidc_secret_manifest
 from .values import CHART_REPO, argocd_values
 
 POD_SECURITY = "restricted"
@@ -46,6 +48,8 @@ class ArgoCdArgs:
     notifications controller at all."""
     notifications_format: str = "webhook"
     """The receiver's payload: "slack", "discord" (their incoming webhooks) or "webhook" (JSON)."""
+    login: ArgoCdLogin | None = None
+    """SSO and RBAC; None: the local admin account only (dev without `argocd_sso`)."""
     root_waits_for: list[pulumi.Resource] = field(default_factory=list)
     """What the tree's first sync needs from the program besides Argo CD (the CSI plugin's
     namespace and credentials): the root Application is created after it."""
@@ -59,6 +63,8 @@ class ArgoCd(pulumi.ComponentResource):
     """The Pod Security labels of `argocd` (a NamespacePatch: the release creates it)."""
     notifications_secret: pulumi.CustomResource | None
     """`argocd-notifications-secret`, with the receiver's URL; None without notifications."""
+    oidc_secret: pulumi.CustomResource | None
+    """The Secret holding the OIDC client secret; None without SSO."""
 
     def __init__(self, name: str, args: ArgoCdArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(type_token("argocd", "ArgoCd"), name, {}, opts)
@@ -83,6 +89,7 @@ class ArgoCd(pulumi.ComponentResource):
                 args.external_url,
                 webhook_secret=_secret(args.webhook_secret),
                 notifications=notifications,
+                login=args.login,
             ),
             opts=in_cluster,
         )
@@ -125,6 +132,17 @@ class ArgoCd(pulumi.ComponentResource):
             # The first sync's notifications find their receiver (the controller would pick the
             # Secret up later too, but send to the bare `$notifications-url` until then).
             first_sync.append(self.notifications_secret)
+        self.oidc_secret = None
+        if args.login is not None and args.login.client_secret is not None:
+            # Outside the Helm values, like the notifications URL; `oidc.config` names it
+            # (`$argocd-oidc-cloudflare:clientSecret`). Until it exists, SSO logins fail and
+            # argocd-server reads it as soon as it appears (it watches Secrets labelled
+            # part-of argocd).
+            self.oidc_secret = register(
+                f"{name}-oidc",
+                oidc_secret_manifest(pulumi.Output.secret(args.login.client_secret)),
+                after_release,
+            )
         project = register(
             f"{name}-root-project",
             root_project_manifest(args.environment, args.gitops),
@@ -147,5 +165,7 @@ class ArgoCd(pulumi.ComponentResource):
                 "url": args.external_url,
                 "notifications": notifications or "off",
                 "pod_security": POD_SECURITY,
+                "sso": bool(args.login and args.login.sso),
+                "local_admin": args.login.local_admin if args.login else True,
             }
         )

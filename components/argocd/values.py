@@ -13,11 +13,42 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .notifications import notifier_values
+from .sso import ArgoCdLogin, cm_values, rbac_values
 
 CHART_NAME = "argo-cd"
 CHART_VERSION = "10.1.1"
 ARGOCD_VERSION = "v3.4.4"
 CHART_REPO = "https://argoproj.github.io/argo-helm"
+
+#: The images the chart runs, by digest (the multi-arch index: what Renovate pins), keyed by
+#: `repository:tag`: Argo CD's own, set on each component (not `global.image.tag`, which the
+#: chart also writes into every `app.kubernetes.io/version` label), and Redis at the chart's
+#: default tag (upstream/charts/argo-cd/values.yaml `redis.image` and `redis-ha.image`).
+#: Provenance: tests/gitops/test_image_digests.py; redis-ha's HAProxy is not pinned
+#: (gitops/unpinned-images.yaml).
+ARGOCD_REPOSITORY = "quay.io/argoproj/argocd"
+REDIS_REPOSITORY = "ecr-public.aws.com/docker/library/redis"
+REDIS_TAG = "8.2.3-alpine"
+IMAGE_DIGESTS = {
+    "quay.io/argoproj/argocd:v3.4.4": (
+        "sha256:2fb3efa9eaa42382acb39c9a1485eaac7a1ad7a09e8aa7da7143ca256fa6da09"
+    ),
+    "ecr-public.aws.com/docker/library/redis:8.2.3-alpine": (
+        "sha256:08ad0b1d280850169a790dba1393ff7a90aef951fc19632cf4d3ce4f78e679ba"
+    ),
+}
+
+
+def pinned_tag(repository: str, tag: str) -> str:
+    """`tag@sha256:...` for an image of IMAGE_DIGESTS, else `tag` (which the digest test
+    refuses: a version moved without its digest)."""
+    digest = IMAGE_DIGESTS.get(f"{repository}:{tag}")
+    return f"{tag}@{digest}" if digest else tag
+
+
+def _argocd_image() -> dict[str, str]:
+    return {"tag": pinned_tag(ARGOCD_REPOSITORY, ARGOCD_VERSION)}
+
 
 Environment = Literal["dev", "staging", "prod"]
 
@@ -86,6 +117,8 @@ class Sizing:
 
 
 _SMALL = Resources("10m", "32Mi", "100m", "64Mi")
+#: A component's liveness and readiness probes, where the chart has them off by default.
+PROBES: dict[str, Any] = {"livenessProbe": {"enabled": True}, "readinessProbe": {"enabled": True}}
 
 SIZING: dict[Environment, Sizing] = {
     "dev": Sizing(
@@ -149,6 +182,7 @@ def argocd_values(
     external_url: str,
     webhook_secret: object = None,
     notifications: str | None = None,
+    login: ArgoCdLogin | None = None,
 ) -> dict[str, Any]:
     """Values for the argo-cd chart in `env`, served at `external_url` through the tunnel.
 
@@ -165,6 +199,8 @@ def argocd_values(
     and Deployment (upstream/charts/argo-cd/templates/argocd-notifications/*.yaml and
     argocd-configs/argocd-notifications-{cm,secret}.yaml render only with
     `notifications.enabled`; the VPA only with `notifications.vpa.enabled`, off by default).
+
+    `login` is SSO and RBAC (`sso.py`); None keeps the local admin and no SSO (dev's default).
     """
     if env not in SIZING:
         raise ValueError(f"unknown environment {env!r}: expected one of {', '.join(SIZING)}")
@@ -181,9 +217,10 @@ def argocd_values(
                 "timeout.reconciliation": RECONCILIATION_TIMEOUT,
                 "timeout.reconciliation.jitter": RECONCILIATION_JITTER,
                 "exec.enabled": False,
-                "admin.enabled": True,
+                **cm_values(login or ArgoCdLogin(local_admin=True)),
                 APPLICATION_HEALTH_KEY: APPLICATION_HEALTH_LUA,
             },
+            "rbac": rbac_values(login or ArgoCdLogin(local_admin=True)),
             "params": {
                 "server.insecure": True,
                 # At debug (dev's global level, which the chart gives every component:
@@ -199,12 +236,14 @@ def argocd_values(
         # Each component's metrics Service (not the chart's ServiceMonitors: their CRD comes
         # later, with the monitoring add-on); gitops/platform/monitoring selects them.
         "controller": {
+            "image": _argocd_image(),
             "replicas": 1,
             "resources": sizing.controller.values(),
             "pdb": _pdb(False),
             "metrics": {"enabled": True},
         },
         "server": {
+            "image": _argocd_image(),
             "replicas": sizing.server_replicas,
             "resources": sizing.server.values(),
             "pdb": _pdb(sizing.ha),
@@ -213,6 +252,7 @@ def argocd_values(
             "metrics": {"enabled": True},
         },
         "repoServer": {
+            "image": _argocd_image(),
             "replicas": sizing.repo_server_replicas,
             "resources": sizing.repo_server.values(),
             "copyutil": {"resources": sizing.small.values()},
@@ -220,31 +260,51 @@ def argocd_values(
             "metrics": {"enabled": True},
         },
         "applicationSet": {
+            "image": _argocd_image(),
             "replicas": sizing.application_set_replicas,
             "resources": sizing.application_set.values(),
             "pdb": _pdb(sizing.ha),
             "metrics": {"enabled": True},
+            # The chart's probes (a TCP connect to the `probe` port), off by default
+            # (upstream/charts/argo-cd/values.yaml `applicationSet.livenessProbe.enabled`).
+            **PROBES,
         },
         "notifications": (
             {"enabled": False}
             if notifications is None
             else {
                 "enabled": True,
+                "image": _argocd_image(),
                 "resources": sizing.notifications.values(),
                 "metrics": {"enabled": True},
                 **notifier_values(notifications, env, external_url),
             }
         ),
-        # No SSO yet: the local admin account (password in argocd-initial-admin-secret).
+        # SSO goes straight to Cloudflare Access (`oidc.config`): no Dex in between.
         "dex": {"enabled": False},
-        "redis": {"enabled": not sizing.ha, "resources": sizing.redis.values()},
-        "redisSecretInit": {"resources": sizing.small.values()},
+        "redis": {
+            "enabled": not sizing.ha,
+            "image": {"tag": pinned_tag(REDIS_REPOSITORY, REDIS_TAG)},
+            "resources": sizing.redis.values(),
+            # The chart's probes (its /health scripts: `redis-cli ping`), off by default.
+            **PROBES,
+            # Redis never calls the Kubernetes API: no token in its pod.
+            "automountServiceAccountToken": False,
+        },
+        "redisSecretInit": {"image": _argocd_image(), "resources": sizing.small.values()},
         "redis-ha": {
             "enabled": sizing.ha,
+            "image": {"tag": pinned_tag(REDIS_REPOSITORY, REDIS_TAG)},
             "redis": {"resources": sizing.redis.values()},
             "sentinel": {"resources": sizing.small.values()},
+            # The init containers (config-init of the Redis and HAProxy pods) and the
+            # split-brain-fix container have no resources in the chart (redis-ha values.yaml
+            # `init.resources`, `haproxy.init.resources`, `splitBrainDetection.resources`: {}).
+            "init": {"resources": sizing.small.values()},
+            "splitBrainDetection": {"resources": sizing.small.values()},
             "haproxy": {
                 "resources": sizing.small.values(),
+                "init": {"resources": sizing.small.values()},
                 # Three HAProxy pods with required anti-affinity on three nodes leave no node
                 # for a surge pod: the default surge (25 %) stalls every rollout
                 # (DandyDeveloper/charts #249, argoproj/argo-cd #16627). Replace one pod at a

@@ -1,5 +1,6 @@
 """Cloudflare Access in front of the admin hostnames: one allow policy for the configured people,
-and one self-hosted Access application per admin hostname."""
+one self-hosted Access application per admin hostname, and, with `argocd_sso`, the OIDC
+application Argo CD logs people in through (`sso.py`), admitting the same people."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pulumi_cloudflare as cloudflare
 from config.models import AccessConfig, PublicHostname
 
 from .. import type_token
+from .sso import OidcClient, argocd_oidc_application
 
 
 def include_rules(access: AccessConfig) -> list[dict[str, Any]]:
@@ -38,6 +40,10 @@ class AdminAccessArgs:
     cloudflare_provider: pulumi.ProviderResource
     webhook_hostname: str | None = None
     """The Argo CD hostname whose `/api/webhook` a Git host calls (a webhook secret is set)."""
+    argocd_url: str | None = None
+    """Argo CD's external URL, where its OIDC callback is."""
+    sso_team_domain: str | None = None
+    """`<team>.cloudflareaccess.com`: Argo CD logs in through Access (config `argocd_sso`)."""
 
 
 class AdminAccess(pulumi.ComponentResource):
@@ -47,6 +53,10 @@ class AdminAccess(pulumi.ComponentResource):
     """The login-gated application of each admin hostname."""
     webhook_bypass: cloudflare.ZeroTrustAccessApplication | None
     """The bypass for the Argo CD hostname's `/api/webhook`, when a webhook secret is set."""
+    argocd_login: cloudflare.ZeroTrustAccessApplication | None
+    """The OIDC application Argo CD logs in through, with `sso_team_domain`."""
+    argocd_oidc: OidcClient | None
+    """Its issuer and client credentials, for Argo CD's `oidc.config`."""
 
     def __init__(
         self, name: str, args: AdminAccessArgs, opts: pulumi.ResourceOptions | None = None
@@ -54,7 +64,9 @@ class AdminAccess(pulumi.ComponentResource):
         super().__init__(type_token("cloudflare", "AdminAccess"), name, {}, opts)
         on_cloudflare = pulumi.ResourceOptions(parent=self, provider=args.cloudflare_provider)
         self.applications = {}
-        if args.hostnames:
+        self.argocd_login = self.argocd_oidc = None
+        policy = None
+        if args.hostnames or args.sso_team_domain:
             policy = cloudflare.ZeroTrustAccessPolicy(
                 f"{name}-operators",
                 account_id=args.account_id,
@@ -64,6 +76,7 @@ class AdminAccess(pulumi.ComponentResource):
                 session_duration=args.access.session_duration,
                 opts=on_cloudflare,
             )
+        if policy is not None:
             for entry in args.hostnames:
                 self.applications[entry.hostname] = cloudflare.ZeroTrustAccessApplication(
                     f"{name}-{entry.hostname.replace('*', 'wildcard')}",
@@ -82,7 +95,22 @@ class AdminAccess(pulumi.ComponentResource):
             if args.webhook_hostname in self.applications
             else None
         )
-        self.register_outputs({"protected_hostnames": sorted(self.applications)})
+        if policy is not None and args.sso_team_domain and args.argocd_url:
+            self.argocd_login, self.argocd_oidc = argocd_oidc_application(
+                f"{name}-argocd-login",
+                account_id=args.account_id,
+                stack=args.stack,
+                argocd_url=args.argocd_url,
+                team_domain=args.sso_team_domain,
+                policy_id=policy.id,
+                opts=on_cloudflare,
+            )
+        self.register_outputs(
+            {
+                "protected_hostnames": sorted(self.applications),
+                "argocd_issuer": self.argocd_oidc.issuer if self.argocd_oidc else None,
+            }
+        )
 
     def _webhook_bypass(
         self, name: str, args: AdminAccessArgs, opts: pulumi.ResourceOptions

@@ -16,6 +16,14 @@ from ..kubernetes import Manifest, register
 
 NAMESPACE = "cloudflared"
 IMAGE = "docker.io/cloudflare/cloudflared"
+#: The digest (the multi-arch index: what Renovate pins) of each release a stack may run, keyed
+#: by `repository:tag`: a stack's `cloudflared_version` without an entry here runs by tag alone,
+#: which the digest test refuses. Provenance: tests/gitops/test_image_digests.py.
+IMAGE_DIGESTS = {
+    "docker.io/cloudflare/cloudflared:2026.10.0": (
+        "sha256:9b49eed8f62806d5d45ddf59ecefb5710429598ea6d3fcccd2af938f621b2b07"
+    ),
+}
 METRICS_PORT = 2000
 TOKEN_SECRET = "cloudflared-token"
 LABELS = {"app.kubernetes.io/name": "cloudflared", "app.kubernetes.io/part-of": "talos-platform"}
@@ -58,10 +66,17 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
+def image_reference(version: str) -> str:
+    """`IMAGE:version@sha256:...`, or `IMAGE:version` for a release IMAGE_DIGESTS lacks."""
+    image = f"{IMAGE}:{version}"
+    digest = IMAGE_DIGESTS.get(image)
+    return f"{image}@{digest}" if digest else image
+
+
 def deployment_manifest(version: str, replicas: int, token_sha256: object = "") -> Manifest:
     container = {
         "name": "cloudflared",
-        "image": f"{IMAGE}:{version}",
+        "image": image_reference(version),
         "imagePullPolicy": "IfNotPresent",
         "args": [
             "tunnel",

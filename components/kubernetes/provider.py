@@ -20,12 +20,24 @@ configuration exempts the namespace anyway (`exemptions.namespaces: [kube-system
 says the same, explicitly."""
 
 
+BUILT_IN_POD_SECURITY = {
+    "default": "restricted",
+    "kube-public": "restricted",
+    "kube-node-lease": "restricted",
+}
+"""The API server's other namespaces. Nothing of the platform runs in them (`kube-public` holds
+the cluster-info ConfigMap, `kube-node-lease` the nodes' Leases); restricted keeps a pod put
+into `default` by mistake from running privileged."""
+
+
 class KubernetesCluster(pulumi.ComponentResource):
     """Holds the `kubernetes.Provider` every in-cluster resource is created with."""
 
     provider: k8s.Provider
     kube_system: pulumi.CustomResource
     """The Pod Security labels of `kube-system` (a NamespacePatch: Talos creates the namespace)."""
+    built_in_namespaces: dict[str, pulumi.CustomResource]
+    """The Pod Security labels of the API server's other namespaces (NamespacePatches)."""
 
     def __init__(
         self,
@@ -52,9 +64,18 @@ class KubernetesCluster(pulumi.ComponentResource):
             namespace_patch_manifest(KUBE_SYSTEM, pod_security_labels(KUBE_SYSTEM_POD_SECURITY)),
             pulumi.ResourceOptions(parent=self, provider=self.provider),
         )
+        self.built_in_namespaces = {
+            namespace: patch(
+                f"{name}-{namespace}-pod-security",
+                namespace_patch_manifest(namespace, pod_security_labels(level)),
+                pulumi.ResourceOptions(parent=self, provider=self.provider),
+            )
+            for namespace, level in BUILT_IN_POD_SECURITY.items()
+        }
         self.register_outputs(
             {
                 "cluster_identifier": cluster_identifier,
                 "kube_system_pod_security": KUBE_SYSTEM_POD_SECURITY,
+                "built_in_pod_security": BUILT_IN_POD_SECURITY,
             }
         )

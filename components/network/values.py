@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..kubernetes.objects import pod_security_labels
+
 CHART_NAME = "cilium"
 CHART_VERSION = "1.20.0"
 """Pinned here (the release's `version`), vendored at upstream/charts/cilium (same version)."""
@@ -22,6 +24,9 @@ CHART_REPO = "https://helm.cilium.io/"
 NAMESPACE = "kube-system"
 """Talos exempts kube-system from its Pod Security admission defaults (`baseline` enforced
 elsewhere), and Cilium's agent is privileged."""
+
+CILIUM_TLS_NAMESPACE_LEVEL = "restricted"
+"""`cilium-secrets` holds Secrets only (values.yaml `tls.secretsNamespace`)."""
 
 AGENT_CAPABILITIES = [
     "CHOWN",
@@ -56,6 +61,9 @@ def cilium_values(nodes: int, kubeprism_port: int) -> dict[str, Any]:
         # (values.yaml `upgradeCompatibility`): a chart upgrade changes no default unnoticed.
         "upgradeCompatibility": CHART_VERSION.rsplit(".", 1)[0],
         "ipam": {"mode": "kubernetes"},
+        # The chart's `cilium-secrets` namespace (TLS secrets for Cilium's Envoy; no pods):
+        # labelled like every namespace (docs/platform.md, "Pod Security").
+        "secretsNamespaceLabels": pod_security_labels(CILIUM_TLS_NAMESPACE_LEVEL),
         "kubeProxyReplacement": True,
         "k8sServiceHost": "localhost",
         "k8sServicePort": kubeprism_port,
@@ -72,6 +80,12 @@ def cilium_values(nodes: int, kubeprism_port: int) -> dict[str, Any]:
         # A changed ConfigMap restarts the pods that read it, instead of waiting for a reboot.
         "rollOutCiliumPods": True,
         "resources": _resources("100m", "256Mi", "1Gi"),
+        # The agent's init containers (config, mount-bpf-fs, apply-sysctl-overwrites,
+        # clean-cilium-state) have none by default (values.yaml `initResources: {}`);
+        # install-cni-binaries keeps its own (`cni.resources`, templates/cilium-agent/
+        # daemonset.yaml). Each runs alone before the agent, so the requests add nothing to
+        # what the node must have free.
+        "initResources": _resources("10m", "32Mi", "256Mi"),
         # A tenth of the nodes at a time, rounded up (the chart's default is 2 nodes): the
         # rollout of a 150-node cluster fits the release's timeout (cilium.py).
         "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},

@@ -30,6 +30,9 @@ class NodeVmArgs:
     network: NetworkConfig
     cluster_name: str
     environment: str
+    pool: str
+    """The stack's Proxmox pool (`StackConfig.proxmox_pool`): the stack's tokens reach its VMs
+    through it alone (`tools/proxmox_access.py`)."""
     image_file_id: pulumi.Input[str]
     proxmox_provider: pulumi.ProviderResource
     protect: bool = False
@@ -92,6 +95,14 @@ class NodeVm(pulumi.ComponentResource):
             vm_id=node.vm_id,
             description=f"Talos {node.role} of cluster {args.cluster_name}; managed by Pulumi",
             tags=["talos", args.environment, node.role],
+            # Created in the pool (`pool` of POST /nodes/{node}/qemu: VM.Allocate on
+            # /pool/{pool} is enough, proxmox/qemu-server `src/PVE/API2/Qemu.pm`, create_vm),
+            # so the stack's token needs no right on /vms. Not a replace trigger: no ForceNew
+            # (bpg `proxmoxtf/resource/vm/vm.go`, mkPoolID); a change moves the VM between
+            # pools in place (vmUpdatePool, PUT /pools: Pool.Allocate, which the token lacks, so
+            # an operator moves existing VMs: docs/proxmox.md). Read back from the pools the
+            # token may audit (findPoolForVM), hence Pool.Audit on the pool.
+            pool_id=args.pool,
             machine="q35",
             bios="ovmf",
             efi_disk={"datastore_id": args.host.vm_datastore, "type": "4m"},

@@ -125,9 +125,12 @@ class PlanMocks(Mocks):
         if typ == "proxmoxve:index/vmLegacy:VmLegacy":
             # bpg `proxmoxtf/resource/vm/vm.go`: id is the VM id in decimal. With
             # `agent.wait_for_ip.disabled` the agent is not asked, so the address lists, the
-            # interface names and the MACs stay empty (`vm/network/network.go`).
+            # interface names and the MACs stay empty (`vm/network/network.go`). `pool_id` is
+            # read back from the pools the token may audit (vmReadCustom: findPoolForVM), so it
+            # is the pool the VM was created in, "" when none (dvPoolID).
             return str(inputs.get("vmId")), {
                 **inputs,
+                "poolId": inputs.get("poolId", ""),
                 "ipv4Addresses": [],
                 "ipv6Addresses": [],
                 "macAddresses": [],

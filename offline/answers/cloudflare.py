@@ -103,6 +103,18 @@ def resource(
         outputs = {**inputs, "createdAt": CREATED_AT, "updatedAt": CREATED_AT}
         if typ.endswith("ZeroTrustAccessApplication"):
             outputs["aud"] = digest("aud", typ, name)
+            saas = inputs.get("saasApp")
+            if isinstance(saas, dict) and saas.get("authType") == "oidc":
+                # `zero_trust_access_application/schema.go`, `saas_app`: `client_id` computed,
+                # `client_secret` computed and sensitive (returned by the create only,
+                # `normalizations.go` keeps it from the state), `access_token_lifetime`
+                # computed, "5m" by default. Both credentials are opaque strings; hex here.
+                outputs["saasApp"] = {
+                    **saas,
+                    "clientId": digest("client-id", typ, name),
+                    "clientSecret": secret(digest("client-secret", typ, name)),
+                    "accessTokenLifetime": saas.get("accessTokenLifetime", "5m"),
+                }
         return str(uuid.uuid5(UUID_NAMESPACE, f"{typ}/{name}")), outputs
     if typ == "cloudflare:index/r2Bucket:R2Bucket":
         # `r2_bucket/schema.go` and `model.go`: the id is the bucket's name; `jurisdiction`

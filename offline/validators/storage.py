@@ -74,7 +74,8 @@ IN_TREE_PREFIX = "kubernetes.io/"
 #: topology {region, zone} of the node it was made for (sergelogvinov/proxmox-csi-plugin v0.19.1
 #: pkg/csi/controller.go, CreateVolume), which becomes the PersistentVolume's node affinity. (On a
 #: shared Proxmox storage it lists every host that has the storage instead; the stacks' classes
-#: are local-lvm, and every class of the plugin is treated as local.)
+#: are on LVM-thin storages, local to each host, and every class of the plugin is treated as
+#: local.)
 ZONE_LOCAL_PROVISIONERS = frozenset({"csi.proxmox.sinextra.dev"})
 WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
 

@@ -18,13 +18,18 @@ DNS = "cloudflare:index/dnsRecord:DnsRecord"
 TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig"
 
 
+def self_hosted(run) -> list:
+    """The Access applications in front of hostnames (not Argo CD's OIDC login)."""
+    return [a for a in by_type(run, ACCESS_APP) if a.inputs["type"] == "self_hosted"]
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_admin_hostname_is_behind_access(stack: str) -> None:
     run = recorded(stack)
     values, _ = stack_values(stack)
     cf = structured(values, "cloudflare")
     admins = {h["hostname"] for h in cf["hostnames"] if h.get("admin")}
-    apps = {a.inputs["domain"]: a for a in by_type(run, ACCESS_APP)}
+    apps = {a.inputs["domain"]: a for a in self_hosted(run)}
     assert set(apps) == admins
     (policy,) = by_type(run, ACCESS_POLICY)
     assert policy.inputs["decision"] == "allow"
@@ -68,7 +73,10 @@ def test_cloudflared_is_hardened() -> None:
     _, deployment, pdb, service = cloudflared_manifests("2026.10.0", 2)
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["image"] == "docker.io/cloudflare/cloudflared:2026.10.0"
+    assert container["image"] == (
+        "docker.io/cloudflare/cloudflared:2026.10.0"
+        "@sha256:9b49eed8f62806d5d45ddf59ecefb5710429598ea6d3fcccd2af938f621b2b07"
+    )
     assert "--no-autoupdate" in container["args"]
     security = container["securityContext"]
     assert security["runAsNonRoot"] is True
@@ -198,7 +206,7 @@ def test_git_webhook_gets_an_access_bypass_and_its_secret_stays_secret() -> None
     values, secrets = stack_values("staging")
     values = {**values, "talos-platform:argocd_webhook_secret": "s3cr3t-value"}
     run = recorded("staging", values, secrets | {"talos-platform:argocd_webhook_secret"})
-    apps = {a.inputs["domain"]: a for a in by_type(run, ACCESS_APP)}
+    apps = {a.inputs["domain"]: a for a in self_hosted(run)}
     assert set(apps) == {
         "argocd-staging.example.com",
         "argocd-staging.example.com/api/webhook",
@@ -217,7 +225,7 @@ def test_git_webhook_gets_an_access_bypass_and_its_secret_stays_secret() -> None
 
 
 def test_no_webhook_bypass_without_a_webhook_secret() -> None:
-    domains = {a.inputs["domain"] for a in by_type(recorded("staging"), ACCESS_APP)}
+    domains = {a.inputs["domain"] for a in self_hosted(recorded("staging"))}
     assert not any(d.endswith("/api/webhook") for d in domains)
 
 

@@ -273,7 +273,9 @@ def test_vm_inputs() -> None:
         boot = vm.inputs["disks"][0]
         # Through the API (import_from), not over SSH (file_id, which also replaces the VM).
         assert "fileId" not in boot
-        assert boot["importFrom"] == f"local:import/{image_name('prod', node['host'])}"
+        assert boot["importFrom"] == (
+            f"talos-prod-images:import/{image_name('prod', node['host'])}"
+        )
         assert boot["fileFormat"] == "raw"
         # Static addresses: never wait for the agent to report IPs (15 min per VM).
         assert vm.inputs["agent"]["waitForIp"] == {"disabled": True}
@@ -283,6 +285,8 @@ def test_vm_inputs() -> None:
         ip_config = vm.inputs["initialization"]["ipConfigs"][0]["ipv4"]
         assert ip_config["address"] == f"{node['ip']}/24"
         assert vm.inputs["networkDevices"][0]["vlanId"] == 30
+        # In the stack's pool, the only place its token has VM rights (tools/proxmox_access.py).
+        assert vm.inputs["poolId"] == "talos-prod"
         assert vm.protect is True
         assert {"cdrom", "disks[*].speed"} <= set(vm.ignore_changes)
 

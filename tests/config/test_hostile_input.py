@@ -258,10 +258,14 @@ CASES: list[tuple[str, str | bytes | Callable[[], str | bytes], int]] = [
     ("a fine-grained GitHub token under an unknown key", add(f"{NS}:gitops_pat: {GH_PAT}"), 1),
     (
         "a Cloudflare token as a datastore",
-        sub("vm_datastore: local-lvm", f"vm_datastore: {CF_TOKEN}"),
+        sub("vm_datastore: talos-dev-vm", f"vm_datastore: {CF_TOKEN}"),
         1,
     ),
-    ("a random-looking value", sub("image_datastore: local", f"image_datastore: {ENTROPY}"), 1),
+    (
+        "a random-looking value",
+        sub("image_datastore: talos-dev-images", f"image_datastore: {ENTROPY}"),
+        1,
+    ),
     (
         "a private key in a list",
         sub("      emails:\n", f"      groups:\n        - {pem_block(10)}      emails:\n"),

@@ -35,9 +35,16 @@ def set_line(path: Path, old: str, new: str) -> None:
 
 
 def pin(repo: Path, env: str, key: str, value: str) -> None:
-    """Add `talos-platform:<key>: <value>` after the stack's cluster_name."""
+    """Set `talos-platform:<key>: <value>` in the stack file: the line it pins already (dev pins
+    its versions), else a new one after the stack's cluster_name."""
+    path = repo / f"Pulumi.{env}.yaml"
+    prefix = f"  talos-platform:{key}: "
+    [*current] = [line for line in path.read_text().splitlines() if line.startswith(prefix)]
+    if current:
+        set_line(path, current[0] + "\n", f"{prefix}{value}\n")
+        return
     anchor = f"  talos-platform:cluster_name: {env}\n"
-    set_line(repo / f"Pulumi.{env}.yaml", anchor, f"{anchor}  talos-platform:{key}: {value}\n")
+    set_line(path, anchor, f"{anchor}{prefix}{value}\n")
 
 
 def tag(repo: Path, env: str) -> str:

@@ -105,12 +105,13 @@ def test_the_chart_defaults_exclude_endpoints() -> None:
 @pytest.mark.parametrize("env", ENVS)
 def test_the_values_give_the_argocd_cm_the_release_renders(env: str) -> None:
     """The default (components/argocd/values.py over the chart's defaults, no Helm) is what the
-    pinned Helm renders for the plan's release, but for the URL it leaves out."""
+    pinned Helm renders for the plan's release, but for the URL and the login it leaves out."""
     release = gitops.release_argocd_cm(document(env), K8S)
     assert release is not None and release.origin == RELEASE_CM
     default = gitops.default_argocd_cm(env)
-    assert {k: v for k, v in release.data.items() if k != "url"} == {
-        k: v for k, v in default.data.items() if k != "url"
+    stack_specific = {"url", "admin.enabled", "oidc.config"}
+    assert {k: v for k, v in release.data.items() if k not in stack_specific} == {
+        k: v for k, v in default.data.items() if k not in stack_specific
     }
     assert release.data["resource.exclusions"] == default.data["resource.exclusions"]
 

@@ -325,7 +325,7 @@ def test_a_kind_the_project_does_not_whitelist_is_refused(shipped: dict[str, Ren
         "daemonset.yaml: DaemonSet node-exporter/node-exporter: kind: kind not in the project's "
         "namespaceResourceWhitelist",
         "upstream/charts/proxmox-csi-plugin/templates/storageclass.yaml: StorageClass "
-        "proxmox-local-lvm: kind: cluster-scoped kind not whitelisted",
+        "proxmox-talos-prod-vm: kind: cluster-scoped kind not whitelisted",
         "upstream/charts/proxmox-csi-plugin/templates/node-deployment.yaml: DaemonSet "
         "csi-proxmox/proxmox-csi-plugin-node: kind: kind not in the project's "
         "namespaceResourceWhitelist",
@@ -399,6 +399,23 @@ def stack_of(env: str, **changes: Any) -> gitops.StackPlatform:
 @pytest.mark.parametrize("env", ENVS)
 def test_the_shipped_addons_agree_with_their_stacks(env: str, shipped: dict[str, Rendered]) -> None:
     assert gitops.platform_problems(env, shipped[env], stack_of(env)) == []
+
+
+def test_no_two_environments_provision_on_one_datastore(shipped: dict[str, Rendered]) -> None:
+    """The plugin's token needs Datastore.Allocate on its classes' datastores, which reaches every
+    volume there: each environment's classes are on its own stack's VM datastores only (issue 15;
+    the tokens' side: tests/delivery/test_proxmox_access.py)."""
+    storages = {
+        env: {
+            obj.manifest["parameters"]["storage"]
+            for items in shipped[env].values()
+            for obj in items
+            if obj.manifest["kind"] == "StorageClass"
+        }
+        for env in ENVS
+    }
+    assert storages == {env: {f"talos-{env}-vm"} for env in ENVS}
+    assert storages == {env: set(stack_of(env).datastores.values()) for env in ENVS}
 
 
 def test_an_approver_regex_that_misses_a_node(shipped: dict[str, Rendered]) -> None:
@@ -517,29 +534,32 @@ def test_a_datastore_that_is_not_on_the_stacks_hosts(shipped: dict[str, Rendered
     assert messages(gitops.platform_problems("staging", shipped["staging"], stack)) == [
         "gitops/platform/addons/proxmox-csi-plugin/application.yaml: Application "
         "argocd/proxmox-csi-plugin: spec.source.helm.valuesObject.storageClass[0].storage: "
-        "'local-lvm' is not the vm_datastore of any Proxmox host in Pulumi.staging.yaml (ceph): "
+        "'talos-staging-vm' is not the vm_datastore of any Proxmox host in Pulumi.staging.yaml "
+        "(ceph): "
         "the plugin could not create a disk there"
     ]
 
 
 def test_a_class_in_another_region_or_without_a_host(shipped: dict[str, Rendered]) -> None:
     stack = stack_of(
-        "prod", region="lab", datastores={"pve1": "local-lvm", "pve2": "local-lvm", "pve3": "zfs"}
+        "prod",
+        region="lab",
+        datastores={"pve1": "talos-prod-vm", "pve2": "talos-prod-vm", "pve3": "zfs"},
     )
     problems = gitops.platform_problems("prod", shipped["prod"], stack)
     assert [p.message for p in problems] == [
         "regions ['datacentre'], but the nodes' topology.kubernetes.io/region (and the plugin's "
         "region) is proxmox.region 'lab' of Pulumi.prod.yaml",
         "zone 'pve3': no Proxmox host of that name in Pulumi.prod.yaml has the datastore "
-        "'local-lvm'",
+        "'talos-prod-vm'",
     ]
     stack = stack_of(
         "prod",
         datastores={
-            "pve1": "local-lvm",
-            "pve2": "local-lvm",
-            "pve3": "local-lvm",
-            "pve4": "local-lvm",
+            "pve1": "talos-prod-vm",
+            "pve2": "talos-prod-vm",
+            "pve3": "talos-prod-vm",
+            "pve4": "talos-prod-vm",
         },
     )
     nodes = (*stack.nodes, gitops.StackNode("prod-worker-4", IPv4Address("203.0.113.24"), "pve4"))
@@ -548,29 +568,31 @@ def test_a_class_in_another_region_or_without_a_host(shipped: dict[str, Rendered
     )
     problems = [p for p in problems if p.object == "Application argocd/proxmox-csi-plugin"]
     assert [p.message for p in problems] == [
-        "leaves out host 'pve4', whose nodes (zone 'pve4') have 'local-lvm' in Pulumi.prod.yaml: "
-        "pods with such volumes could not run there"
+        "leaves out host 'pve4', whose nodes (zone 'pve4') have 'talos-prod-vm' in "
+        "Pulumi.prod.yaml: pods with such volumes could not run there"
     ]
 
 
 def test_a_second_default_storage_class(shipped: dict[str, Rendered]) -> None:
     rendered = tree_of(shipped, "dev")
-    second = copy.deepcopy(item(rendered, "StorageClass", "proxmox-local-lvm"))
+    second = copy.deepcopy(item(rendered, "StorageClass", "proxmox-talos-dev-vm"))
     second.manifest["metadata"]["name"] = "proxmox-fast"
     rendered[chart_key("proxmox-csi-plugin")].append(second)
     problems = gitops.platform_problems("dev", rendered, stack_of("dev"))
     assert messages(problems) == [
         "upstream/charts/proxmox-csi-plugin/templates/storageclass.yaml: StorageClass "
         f'{name}: metadata.annotations["storageclass.kubernetes.io/is-default-class"]: 2 '
-        "default StorageClasses (proxmox-local-lvm, proxmox-fast): a claim without a class gets "
+        "default StorageClasses (proxmox-talos-dev-vm, proxmox-fast): a claim without a class gets "
         "whichever is newest; mark exactly one as the default"
-        for name in ("proxmox-local-lvm", "proxmox-fast")
+        for name in ("proxmox-talos-dev-vm", "proxmox-fast")
     ]
-    for obj in (item(rendered, "StorageClass", n) for n in ("proxmox-local-lvm", "proxmox-fast")):
+    for obj in (
+        item(rendered, "StorageClass", n) for n in ("proxmox-talos-dev-vm", "proxmox-fast")
+    ):
         obj.manifest["metadata"]["annotations"] = {}
     (problem,) = gitops.platform_problems("dev", rendered, stack_of("dev"))
     assert problem.message.startswith(
-        "no default StorageClass among proxmox-local-lvm, proxmox-fast"
+        "no default StorageClass among proxmox-talos-dev-vm, proxmox-fast"
     )
 
 
@@ -740,7 +762,7 @@ def test_the_stack_facts_are_read_as_the_plan_reads_the_stack() -> None:
         True,
         "198.51.100.0/24",
     )
-    assert facts.datastores == {"pve1": "local-lvm", "pve2": "local-lvm", "pve3": "local-lvm"}
+    assert facts.datastores == {h: "talos-staging-vm" for h in ("pve1", "pve2", "pve3")}
     off = gitops.platform_from_values(
         with_key(values, "storage", {"proxmox_csi": False}), "Pulumi.staging.yaml"
     )

@@ -83,7 +83,10 @@ def test_the_server_and_node_agent_use_the_programs_secret_and_pinned_images(
         volumes = {v["name"]: v for v in pod["volumes"]}
         assert volumes["cloud-credentials"]["secret"] == {"secretName": "velero-r2"}
         (container,) = pod["containers"]
-        assert container["image"] == "docker.io/velero/velero:v1.18.1"
+        assert container["image"] == (
+            "docker.io/velero/velero:v1.18.1"
+            "@sha256:11459094b1b21ec7c817b08f8067d9e89380835547915cac9c4132ff05b55b90"
+        )
         env_vars = {e["name"]: e.get("value") for e in container["env"]}
         assert env_vars["AWS_SHARED_CREDENTIALS_FILE"] == "/credentials/cloud"
         assert set(container["resources"]) == {"requests", "limits"}
@@ -92,7 +95,10 @@ def test_the_server_and_node_agent_use_the_programs_secret_and_pinned_images(
     (plugin,) = pod["initContainers"]
     # v1.14.x is the plugin line of Velero v1.18; v1.14.1 and v1.14.2 send an empty
     # x-amz-tagging header that R2 refuses (application.yaml).
-    assert plugin["image"] == "docker.io/velero/velero-plugin-for-aws:v1.14.0"
+    assert plugin["image"] == (
+        "docker.io/velero/velero-plugin-for-aws:v1.14.0"
+        "@sha256:7e82f717f44e89671212e0dfce7e061321c386ea84a33bca64a671670ca6c278"
+    )
     assert {"mountPath": "/target", "name": "plugins"} in plugin["volumeMounts"]
     args = pod["containers"][0]["args"]
     assert "--uploader-type=kopia" in args

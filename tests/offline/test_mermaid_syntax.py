@@ -26,7 +26,7 @@ def node_checker() -> list[str]:
             "Mermaid's parser is not installed: run `npm ci --prefix tools/mermaid` "
             "(.ci/run does; needs Node.js)"
         )
-        if os.environ.get("PLATFORM_REQUIRE_MERMAID") == "1":
+        if os.environ.get("PLATFORM_REQUIRE_NODE_TOOLS") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
     return [node, str(CHECKER / "check.mjs")]

@@ -36,7 +36,13 @@ EXPECTED = {
     "node-exporter": "privileged",  # node-exporter: host namespaces and hostPath
     "csi-proxmox": "privileged",  # the CSI node plugin: privileged, hostPath
     "velero": "privileged",  # the node agent reads pod volumes from the host (hostPath)
+    "cilium-secrets": "restricted",  # Secrets only (the cilium chart's namespace)
+    "default": "restricted",  # nothing of the platform runs there
+    "kube-public": "restricted",  # the cluster-info ConfigMap
+    "kube-node-lease": "restricted",  # the nodes' Leases
 }
+#: The namespaces the API server makes: they exist in every cluster, whatever the stack renders.
+BUILT_IN = {"default", "kube-public", "kube-node-lease", "kube-system"}
 
 
 def namespace_labels(objects: list[Placed]) -> dict[str, list[tuple[str, dict[str, str]]]]:
@@ -97,8 +103,21 @@ def test_every_namespace_with_pods_carries_pod_security_labels(stack: str) -> No
     objects = list(shipped_objects(stack))
     levels = levels_of(objects)
     with_pods = {o.namespace for o in objects if pod_template(o.manifest)}
-    needed = with_pods | _destinations(objects) | _release_namespaces(stack)
-    assert {"argocd", "kube-system"} <= needed
+    declared = {
+        str((o.manifest.get("metadata") or {}).get("name"))
+        for o in objects
+        if o.manifest.get("kind") in ("Namespace", "NamespacePatch")
+    }
+    every_object = {o.namespace for o in objects if o.namespace}
+    needed = (
+        with_pods
+        | declared
+        | every_object
+        | BUILT_IN
+        | _destinations(objects)
+        | _release_namespaces(stack)
+    )
+    assert {"argocd", "kube-system", "cilium-secrets"} <= needed
     unlabelled = sorted(
         ns
         for ns in needed

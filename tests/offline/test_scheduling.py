@@ -330,9 +330,9 @@ def test_draining_the_redis_node_leaves_it_pending_on_its_proxmox_disk(stack: st
     ]
     assert pinned == [
         f"draining {node}: StatefulSet podinfo/redis waits Pending until it is back: its volume "
-        "data-redis-0 (StorageClass proxmox-local-lvm, csi.proxmox.sinextra.dev) is a disk in "
-        f"zone {zone} (its Proxmox host), and no other schedulable node in zone {zone} takes the "
-        'pod ("node(s) had volume node affinity conflict" on the others); another node on '
+        f"data-redis-0 (StorageClass proxmox-talos-{stack}-vm, csi.proxmox.sinextra.dev) is a disk "
+        f"in zone {zone} (its Proxmox host), and no other schedulable node in zone {zone} takes "
+        'the pod ("node(s) had volume node affinity conflict" on the others); another node on '
         "that host would"
     ]
     assert not [w for w in report.warnings if "wait Pending" in w and "podinfo/redis" in w]

@@ -494,9 +494,10 @@ def with_node_plugin_selector(objects: list[Placed], selector: dict[str, str]) -
     return changed
 
 
+#: The problem, for the stack's class `proxmox-talos-{stack}-vm` (`.format(stack=...)`).
 NODE_PLUGIN_MISSING = (
     "gitops/apps/podinfo/base/redis.yaml: PersistentVolumeClaim podinfo/data-redis-0 (from "
-    "StatefulSet podinfo/redis volumeClaimTemplates[0]): StorageClass proxmox-local-lvm "
+    "StatefulSet podinfo/redis volumeClaimTemplates[0]): StorageClass proxmox-talos-{stack}-vm "
     "(provisioner csi.proxmox.sinextra.dev): the driver's node plugin, DaemonSet "
     "csi-proxmox/proxmox-csi-plugin-node "
     "(upstream/charts/proxmox-csi-plugin/templates/node-deployment.yaml), runs on none of the "
@@ -513,7 +514,7 @@ def test_the_talos_node_selector_leaves_the_redis_claim_without_node_plugin(stac
     # Prometheus' claims too, in staging and prod (docs/monitoring.md).
     [problem] = [p for p in problems if "podinfo/data-redis-0" in p]
     assert len(problems) == (1 if stack == "dev" else 2)
-    assert problem.startswith(NODE_PLUGIN_MISSING)
+    assert problem.startswith(NODE_PLUGIN_MISSING.format(stack=stack))
     assert "nodeSelector node.cloudprovider.kubernetes.io/platform=nocloud (" in problem
 
 
@@ -523,7 +524,7 @@ def test_the_plan_fails_when_no_node_plugin_runs_where_the_claim_is_used(
     objects = with_node_plugin_selector(list(shipped_objects("dev")), NOCLOUD)
     monkeypatch.setattr(checks, "stack_objects", lambda *args: (objects, []))
     result = run_checks(document("dev"), K8S)
-    assert any(p.startswith(NODE_PLUGIN_MISSING) for p in result.problems)
+    assert any(p.startswith(NODE_PLUGIN_MISSING.format(stack="dev")) for p in result.problems)
 
 
 @pytest.mark.parametrize("stack", STACKS)

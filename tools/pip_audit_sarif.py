@@ -1,0 +1,140 @@
+"""pip-audit's JSON reports as one SARIF 2.1.0 log, for GitHub code scanning
+(.github/workflows/scan.yml; docs/supply-chain.md, "Scanners").
+
+    python -m tools.pip_audit_sarif --out audit.sarif requirements-dev.txt=dev.json ...
+
+Each argument pairs the requirements file that was audited with pip-audit's report of it
+(`pip-audit -r FILE -f json --aliases --desc`; pip-audit 2.10.1 has no SARIF format of its
+own: `pip_audit/_format/json.py` writes `{"dependencies": [{"name", "version", "vulns": [{"id",
+"fix_versions", "aliases", "description"}]}], "fixes": [...]}`, or `{"name", "skip_reason"}` for
+a dependency it could not audit). One rule per advisory id; one result per vulnerable package
+and advisory, at the line of the file that pins the package (line 1 for a package it pulls in
+indirectly); an audit that skipped a package is a warning result of its own rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+TOOL = "pip-audit"
+TOOL_URI = "https://pypi.org/project/pip-audit/"
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SKIPPED_RULE = "pip-audit-skipped"
+
+
+def canonical(name: str) -> str:
+    """PEP 503's normalized name (what pip-audit reports)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pin_lines(text: str) -> dict[str, int]:
+    """Package -> the line that names it in a requirements file."""
+    found = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if match := re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0]):
+            found.setdefault(canonical(match[1]), number)
+    return found
+
+
+def _location(uri: str, line: int) -> dict[str, Any]:
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": uri},
+            "region": {"startLine": line},
+        }
+    }
+
+
+def to_sarif(audits: list[tuple[str, dict[str, Any], str]]) -> dict[str, Any]:
+    """(requirements file as a repository path, pip-audit's report, the file's text) -> SARIF."""
+    rules: dict[str, dict[str, Any]] = {}
+    results = []
+    for uri, report, text in audits:
+        lines = pin_lines(text)
+        for dep in report.get("dependencies", []):
+            name = str(dep["name"])
+            line = lines.get(canonical(name), 1)
+            if "skip_reason" in dep:
+                rules.setdefault(SKIPPED_RULE, _rule(SKIPPED_RULE, "A package was not audited"))
+                results.append(
+                    {
+                        "ruleId": SKIPPED_RULE,
+                        "level": "warning",
+                        "message": {"text": f"{name} was not audited: {dep['skip_reason']}"},
+                        "locations": [_location(uri, line)],
+                    }
+                )
+                continue
+            for vuln in dep.get("vulns", []):
+                advisory = str(vuln["id"])
+                aliases = ", ".join(vuln.get("aliases") or [])
+                fixes = ", ".join(vuln.get("fix_versions") or []) or "no fixed version yet"
+                summary = f"{name} {dep['version']}: {advisory}" + (
+                    f" ({aliases})" if aliases else ""
+                )
+                rules.setdefault(advisory, _rule(advisory, vuln.get("description") or summary))
+                results.append(
+                    {
+                        "ruleId": advisory,
+                        "level": "error",
+                        "message": {"text": f"{summary}; fixed in {fixes}"},
+                        "locations": [_location(uri, line)],
+                        "partialFingerprints": {"package": f"{canonical(name)}/{advisory}"},
+                    }
+                )
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": TOOL,
+                        "informationUri": TOOL_URI,
+                        "rules": [rules[key] for key in sorted(rules)],
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
+def _rule(rule_id: str, description: str) -> dict[str, Any]:
+    short = description.strip().splitlines()[0][:200] if description.strip() else rule_id
+    return {
+        "id": rule_id,
+        "shortDescription": {"text": short},
+        "fullDescription": {"text": description.strip() or rule_id},
+        "helpUri": f"https://osv.dev/vulnerability/{rule_id}",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.pip_audit_sarif", description=__doc__)
+    p.add_argument("--out", type=Path, required=True, help="the SARIF file to write")
+    p.add_argument("audits", nargs="+", metavar="REQUIREMENTS=REPORT")
+    args = p.parse_args(argv)
+    audits = []
+    for pair in args.audits:
+        requirements, sep, report = pair.partition("=")
+        if not sep:
+            p.error(f"{pair}: expected REQUIREMENTS=REPORT")
+        try:
+            data = json.loads(Path(report).read_text())
+            text = Path(requirements).read_text()
+        except (OSError, json.JSONDecodeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        audits.append((requirements, data, text))
+    args.out.write_text(json.dumps(to_sarif(audits), indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
