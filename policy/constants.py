@@ -13,6 +13,10 @@ UNKNOWN_MARK = "[unknown]"
 """How the offline plan shows a value that is only known after deployment."""
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
+TALOS_VM_DESCRIPTION = re.compile(r"^Talos (?P<role>\S+) of cluster \S+;")
+"""A node VM's description (components/proxmox/vm.py `vm_description`): its role, since VMs
+carry no tags (a pool-scoped token could not recreate a tagged VM)."""
+TALOS_ROLES = ("controlplane", "worker")
 TALOS_SECRETS = "talos:machine/secrets:Secrets"
 SERVICE = "kubernetes:core/v1:Service"
 K8S_SECRET = "kubernetes:core/v1:Secret"

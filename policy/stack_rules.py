@@ -3,13 +3,23 @@ rules that span resources (a quorum of VMs, a tunnel hostname and the Access app
 
 from __future__ import annotations
 
-from constants import ACCESS_APPLICATION, MIN_CONTROL_PLANES, QUORUM_ENVIRONMENTS, TUNNEL_CONFIG, VM
+from constants import (
+    ACCESS_APPLICATION,
+    MIN_CONTROL_PLANES,
+    QUORUM_ENVIRONMENTS,
+    TALOS_ROLES,
+    TALOS_VM_DESCRIPTION,
+    TUNNEL_CONFIG,
+    VM,
+)
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
-from reading import _as_list, _get, _stack_environment, access_patterns, admin_hostnames, covers
+from reading import _get, _stack_environment, access_patterns, admin_hostnames, covers
 
 
-def _tags(resource: PolicyResource) -> list[str]:
-    return [t for t in _as_list(_get(resource.props, "tags")) if isinstance(t, str)]
+def _role(resource: PolicyResource) -> str | None:
+    """A Talos node VM's role from its description; None for a VM that is no Talos node."""
+    match = TALOS_VM_DESCRIPTION.match(str(_get(resource.props, "description") or ""))
+    return match["role"] if match else None
 
 
 def validate_control_plane_quorum(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -18,15 +28,15 @@ def validate_control_plane_quorum(args: StackValidationArgs, report: ReportViola
         return
     control_planes = 0
     for vm in (r for r in args.resources if r.resource_type == VM):
-        tags = _tags(vm)
-        if "talos" not in tags:
+        role = _role(vm)
+        if role is None:
             continue
-        if "controlplane" in tags:
+        if role == "controlplane":
             control_planes += 1
-        elif "worker" not in tags:
+        elif role not in TALOS_ROLES:
             report(
-                f"VmLegacy {vm.name!r} has tags {tags}: a Talos node is tagged "
-                "['talos', <environment>, 'controlplane' | 'worker']",
+                f"VmLegacy {vm.name!r} has the role {role!r} in its description: a Talos node "
+                f"is described 'Talos <{' | '.join(TALOS_ROLES)}> of cluster <name>; ...'",
                 vm.urn,
             )
     if control_planes < MIN_CONTROL_PLANES:

@@ -263,6 +263,29 @@ def pool_clashes(stack: StackConfig, others: dict[str, StackConfig]) -> list[str
     ]
 
 
+def network_clashes(stack: StackConfig, others: dict[str, StackConfig]) -> list[str]:
+    """Stacks on one bridge where one is untagged: Proxmox plugs an untagged NIC of a VLAN-aware
+    bridge in as a trunk of every VLAN (pve-common `src/PVE/Network.pm`, tap_plug), and SDN.Use
+    on the bare bridge is the "full bridge" permission (pve-guest-common `GuestHelpers.pm`,
+    check_vnet_access). An untagged stack's token could boot a VM on the other's VLAN, and a
+    tagged stack's on the untagged one's network."""
+    net = stack.network
+    return [
+        str(
+            ConfigProblem(
+                key("network.vlan"),
+                net.vlan,
+                f"a VLAN of this stack's own: stack {name} is on bridge {net.bridge} too "
+                f"({'untagged' if other.network.vlan is None else f'VLAN {other.network.vlan}'}), "
+                "and an untagged stack's VMs reach every VLAN of that bridge",
+            )
+        )
+        for name, other in sorted(others.items())
+        if other.network.bridge == net.bridge
+        and (net.vlan is None or other.network.vlan is None or net.vlan == other.network.vlan)
+    ]
+
+
 def shared_datastores(
     datastores: list[str], others: dict[str, StackConfig], kind: str
 ) -> list[str]:
@@ -526,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return 1
     others = other_stacks(args.stack)
-    clashes = pool_clashes(result.config, others)
+    clashes = pool_clashes(result.config, others) + network_clashes(result.config, others)
     if clashes:
         for clash in clashes:
             print(f"  - {clash}", file=sys.stderr)

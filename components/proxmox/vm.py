@@ -23,6 +23,12 @@ def stable_mac(cluster_name: str, node_name: str) -> str:
     return PROXMOX_OUI + ":" + ":".join(f"{b:02x}" for b in tail)
 
 
+def vm_description(role: str, cluster_name: str) -> str:
+    """A node VM's description, which names its role (policy/constants.py TALOS_VM_DESCRIPTION
+    and offline/validators/change_gate.py read it back)."""
+    return f"Talos {role} of cluster {cluster_name}; managed by Pulumi"
+
+
 @dataclass(frozen=True)
 class NodeVmArgs:
     node: NodeConfig
@@ -93,8 +99,13 @@ class NodeVm(pulumi.ComponentResource):
             name=node.name,
             node_name=args.host.name,
             vm_id=node.vm_id,
-            description=f"Talos {node.role} of cluster {args.cluster_name}; managed by Pulumi",
-            tags=["talos", args.environment, node.role],
+            # The role is in the description (the policy pack and the change gate read it), not
+            # in tags: Proxmox checks tags at creation against /vms/<id> alone, before the VM
+            # joins its pool (qemu-server `src/PVE/API2/Qemu.pm`, create_vm:
+            # assert_tag_permissions, then add_vm_to_pool; pve-guest-common `GuestHelpers.pm`:
+            # check_vm_perm without the pool), and a destroyed VM's id leaves its pool
+            # (remove_vm_access), so a pool-scoped token could not recreate a tagged VM.
+            description=vm_description(node.role, args.cluster_name),
             # Created in the pool (`pool` of POST /nodes/{node}/qemu: VM.Allocate on
             # /pool/{pool} is enough, proxmox/qemu-server `src/PVE/API2/Qemu.pm`, create_vm),
             # so the stack's token needs no right on /vms. Not a replace trigger: no ForceNew

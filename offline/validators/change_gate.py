@@ -21,7 +21,8 @@ from typing import Any
 from ..plan_diff import diff_plans
 
 VM_TYPE = "proxmoxve:index/vmLegacy:VmLegacy"
-CONTROL_PLANE_TAG = "controlplane"
+CONTROL_PLANE_DESCRIPTION = "Talos controlplane of cluster "
+"""How a control plane's VM describes itself (components/proxmox/vm.py, `vm_description`)."""
 
 
 class AllowanceFileError(Exception):
@@ -70,7 +71,9 @@ def change_problems(
             ref.name
             for ref in [*diff.replaced, *diff.deleted]
             if ref.type == VM_TYPE
-            and CONTROL_PLANE_TAG in (old.get(ref.urn, {}).get("inputs", {}).get("tags") or [])
+            and str(old.get(ref.urn, {}).get("inputs", {}).get("description") or "").startswith(
+                CONTROL_PLANE_DESCRIPTION
+            )
         }
     )
     applies = "talos:machine/configurationApply:ConfigurationApply"

@@ -25,6 +25,7 @@ from tools.proxmox_access import (
     csi_commands,
     image_datastores,
     main,
+    network_clashes,
     pool_clashes,
     vg_check_line,
     vm_datastores,
@@ -156,19 +157,25 @@ def test_the_pool_is_created_with_the_stacks_vm_ids_before_any_acl(
 
 
 def test_the_bridge_acl_reaches_the_stacks_vlan_only(capsys: pytest.CaptureFixture) -> None:
-    staging = [line for line in output(capsys, "--stack", "staging") if "/sdn/" in line]
-    assert {line.split()[3] for line in staging if line.startswith("pveum")} == {
-        "/sdn/zones/localnetwork/vmbr0/20"
-    }
-    # Untagged (dev): the bridge's own path, not propagated to the VLANs on it (prod's 30).
-    dev = [line for line in output(capsys, "--stack", "dev") if line.startswith("pveum acl")]
-    bridge = [line for line in dev if "/sdn/" in line]
-    assert len(bridge) == 2
-    assert all(
-        line.split()[3] == "/sdn/zones/localnetwork/vmbr0" and line.endswith(" -propagate 0")
-        for line in bridge
-    )
-    assert not [line for line in dev if "/sdn/" not in line and "propagate" in line]
+    for stack, vlan in (("dev", 10), ("staging", 20), ("prod", 30)):
+        acls = [line for line in output(capsys, "--stack", stack) if line.startswith("pveum")]
+        assert {line.split()[3] for line in acls if "/sdn/" in line} == {
+            f"/sdn/zones/localnetwork/vmbr0/{vlan}"
+        }, stack
+
+
+def test_an_untagged_stack_on_a_shared_bridge_is_refused() -> None:
+    """An untagged NIC on a VLAN-aware bridge is a trunk of every VLAN (pve-common Network.pm):
+    the untagged stack's token could reach the other's network, and the same VLAN is shared."""
+    dev = config("dev")
+    others = {name: config(name) for name in ("staging", "prod")}
+    assert network_clashes(dev, others) == []
+    untagged = dev.model_copy(update={"network": dev.network.model_copy(update={"vlan": None})})
+    [prod, staging] = network_clashes(untagged, others)
+    assert "talos-platform:network.vlan: got None" in staging and "VLAN 20" in staging
+    assert "stack prod is on bridge vmbr0 too (VLAN 30)" in prod
+    same = dev.model_copy(update={"network": dev.network.model_copy(update={"vlan": 30})})
+    assert [c for c in network_clashes(same, others) if "stack prod" in c]
 
 
 def test_image_datastores_are_the_stacks_own_and_get_import_content(

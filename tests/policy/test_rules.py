@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from components.proxmox.vm import vm_description
 from tests.conftest import STACKS
 
 from .graphs import (
@@ -66,24 +67,34 @@ def test_staging_and_prod_have_three_control_planes(stack: str) -> None:
 
 def test_two_control_planes_in_staging_fail() -> None:
     doc = recorded_plan("staging")
-    one(doc, VM, "staging-cp-3")["inputs"]["tags"] = ["talos", "staging", "worker"]
+    one(doc, VM, "staging-cp-3")["inputs"]["description"] = vm_description("worker", "staging")
     [violation] = violations(doc, "control-plane-quorum")
     assert violation.mandatory and violation.urn == ""
     assert "staging has 2 control-plane VM(s); it needs at least 3" in violation.message
 
 
-def test_a_talos_vm_without_a_role_tag_is_reported() -> None:
+def test_a_talos_vm_with_an_unknown_role_is_reported() -> None:
     doc = recorded_plan("prod")
     vm = one(doc, VM, "prod-worker-1")
-    vm["inputs"]["tags"] = ["talos", "prod"]
+    vm["inputs"]["description"] = vm_description("etcd", "prod")
     [violation] = violations(doc, "control-plane-quorum")
     assert violation.urn == vm["urn"]
-    assert "'prod-worker-1' has tags ['talos', 'prod']" in violation.message
+    assert "'prod-worker-1' has the role 'etcd' in its description" in violation.message
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_vm_carries_tags(stack: str) -> None:
+    """Proxmox checks tags at creation against /vms/<id> alone: a pool-scoped token could not
+    recreate a tagged VM (components/proxmox/vm.py)."""
+    assert [r["name"] for r in of_type(recorded_plan(stack), VM) if r["inputs"].get("tags")] == []
 
 
 def test_dev_may_run_one_control_plane() -> None:
     doc = recorded_plan("dev")
-    assert sum("controlplane" in r["inputs"]["tags"] for r in of_type(doc, VM)) == 1
+    assert (
+        sum(r["inputs"]["description"].startswith("Talos controlplane") for r in of_type(doc, VM))
+        == 1
+    )
     assert violations(doc, "control-plane-quorum") == []
     assert violations(doc, "control-plane-quorum", environment="staging")
 
