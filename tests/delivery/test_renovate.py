@@ -10,8 +10,10 @@ lines, actions, workflow and stack versions, upstream/refresh.py and its provena
 references and chart versions in gitops/ and the Python code, npm packages) and checks each
 against the config: a custom manager's `matchStrings` (evaluated with Python's `re`) must capture
 its value on its line, or a built-in manager (`BUILT_IN`) must read its kind of pin in that file.
-A new pin in a form no manager reads fails it. Where Node.js >= 24 (Renovate's own runtime) is on
-the PATH, Renovate's extraction (`--platform=local --dry-run=extract`) is checked the same way.
+A new pin in a form no manager reads fails it. Renovate's extraction (`--platform=local
+--dry-run=extract`) is checked the same way where the Node.js on the PATH satisfies Renovate's
+`engines.node` (`^24.11.0`): skipped elsewhere, failed under CI (the pull-request workflow's
+`test` job installs that Node.js with actions/setup-node).
 
 What the packageRules make of an update (disabled in staging's and prod's files, held for approval,
 grouped with the vendored chart's refresh, digest only) is asked of Renovate's own rule engine
@@ -44,8 +46,10 @@ VALIDATOR = PACKAGE / "dist" / "config-validator.js"
 RENOVATE = PACKAGE / "dist" / "renovate.js"
 #: Set by .ci/run under CI=true: the Node.js tools (Mermaid's parser, Renovate) must be there.
 REQUIRE_NODE_TOOLS = "PLATFORM_REQUIRE_NODE_TOOLS"
-#: Renovate's CLI needs Node.js >= 24.11 (the package's `engines`); its validator runs on 20.
-RENOVATE_NODE_MAJOR = 24
+#: Renovate's CLI needs the Node.js of its package's `engines.node` (44.121.2: `^24.11.0`, read
+#: from tools/renovate/package-lock.json); its validator runs on 20.
+LOCK = TOOL / "package-lock.json"
+PULL_REQUEST = REPO_ROOT / ".github" / "workflows" / "pull-request.yml"
 
 #: Pins no Renovate manager moves, each with the reason and what keeps it in step.
 DERIVED = {
@@ -375,7 +379,11 @@ BUILT_IN: dict[str, tuple[list[str], set[str]]] = {
 }
 #: The `with:` inputs github-actions reads as versions (Renovate 44,
 #: lib/modules/manager/github-actions/known-actions): only these.
-KNOWN_ACTION_INPUTS = {"actions/setup-python:python-version", "pulumi/actions:pulumi-version"}
+KNOWN_ACTION_INPUTS = {
+    "actions/setup-node:node-version",
+    "actions/setup-python:python-version",
+    "pulumi/actions:pulumi-version",
+}
 
 
 @dataclass(frozen=True)
@@ -829,14 +837,57 @@ def test_the_rules_do_what_the_docs_say() -> None:
                 assert got[key] == value, (dep, key, got)
 
 
+def renovate_engines() -> str:
+    """The pinned Renovate's `engines.node` (a caret range: `^24.11.0`)."""
+    lock = json.loads(LOCK.read_text(encoding="utf-8"))
+    return str(lock["packages"]["node_modules/renovate"]["engines"]["node"])
+
+
+def satisfies(version: str, caret: str) -> bool:
+    """`version` (`v24.21.0` or `24.21.0`) within the caret range `^X.Y.Z` (X > 0): the same
+    major, at least X.Y.Z."""
+    match = re.fullmatch(r"\^(\d+)\.(\d+)\.(\d+)", caret)
+    assert match is not None, f"not a caret range: {caret}"
+    low = tuple(int(part) for part in match.groups())
+    have = tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+    return have[0] == low[0] and have >= low
+
+
+def test_the_node_range_check_reads_engines_as_npm_does() -> None:
+    assert satisfies("v24.11.0", "^24.11.0") and satisfies("24.21.0", "^24.11.0")
+    for version in ("v24.10.9", "v20.20.2", "v25.0.0", "v26.12.1"):
+        assert not satisfies(version, "^24.11.0"), version
+
+
 def renovate_node() -> str:
-    node = shutil.which("node")
-    if node is None or not RENOVATE.is_file():
-        pytest.skip("Renovate is not installed (npm ci --prefix tools/renovate)")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True)
-    if int(version.stdout.strip().lstrip("v").split(".")[0]) < RENOVATE_NODE_MAJOR:
-        pytest.skip(f"Renovate's CLI needs Node.js >= {RENOVATE_NODE_MAJOR} ({version.stdout})")
+    """A Node.js that runs the pinned Renovate's CLI: skipped without one, failed where .ci/run
+    insists on the Node.js tools (PLATFORM_REQUIRE_NODE_TOOLS=1, under CI)."""
+    [node, _] = node_tool(RENOVATE)
+    engines = renovate_engines()
+    version = subprocess.run(
+        [node, "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    if not satisfies(version, engines):
+        reason = (
+            f"Renovate's CLI needs Node.js {engines} (its package.json `engines`), {node} is "
+            f"{version}: CI installs it (.github/workflows/pull-request.yml, actions/setup-node)"
+        )
+        if os.environ.get(REQUIRE_NODE_TOOLS) == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
     return node
+
+
+def test_ci_installs_a_node_renovate_runs_on() -> None:
+    """The `test` job (which runs .ci/run) sets up a Node.js within Renovate's `engines` before
+    .ci/run: a Renovate update that raises them fails here, not by a skipped extraction."""
+    test = yaml.safe_load(PULL_REQUEST.read_text(encoding="utf-8"))["jobs"]["test"]
+    names = [str(step.get("uses", step.get("run", ""))) for step in test["steps"]]
+    [setup] = [i for i, name in enumerate(names) if name.startswith("actions/setup-node@")]
+    assert setup < names.index("bash .ci/run")
+    node_version = str(test["steps"][setup]["with"]["node-version"])
+    assert re.fullmatch(r"\d+\.\d+\.\d+", node_version), "pin Node.js exactly"
+    assert satisfies(node_version, renovate_engines()), (node_version, renovate_engines())
 
 
 def test_renovates_own_extraction_sees_every_pin(tmp_path: Path) -> None:

@@ -108,9 +108,21 @@ def deploy_token_outside_its_environment(wfs: Workflows) -> None:
     up["environment"] = "dev"
 
 
+def cancels_a_prod_update(wfs: Workflows) -> None:
+    preview(wfs)["concurrency"] = {"group": "pulumi-stack-prod", "cancel-in-progress": True}
+
+
+def cancels_every_update(wfs: Workflows) -> None:
+    wfs["pull-request.yml"]["concurrency"] = {"group": "pulumi-stack-${{ github.ref }}"}
+
+
+def merge_queue_preview_of_prod_without_the_guard(wfs: Workflows) -> None:
+    wfs["pull-request.yml"]["on"] = {"merge_group": None}
+    del preview(wfs)["if"]
+
+
 def drift_with_an_organization_token(wfs: Workflows) -> None:
-    [drift] = wfs["drift.yml"]["jobs"].values()
-    auth(drift)["requested-token-type"] = "urn:pulumi:token-type:access_token:organization"
+    auth(wfs["drift.yml"]["jobs"]["drift"])["requested-token-type"] = "urn:pulumi:token-type:access_token:organization"
 
 
 BREAKAGES: dict[Callable[[Workflows], None], str] = {
@@ -128,6 +140,9 @@ BREAKAGES: dict[Callable[[Workflows], None], str] = {
     deploy_called_from_a_pull_request: r"pull-request.yml:up -> pulumi-up.yml:up.*'prod'",
     deploy_token_outside_its_environment: r"deploy token 'team:deploy-staging' outside",
     drift_with_an_organization_token: r"drift.yml:drift .*organization token",
+    cancels_a_prod_update: r"joins the stack's update group 'pulumi-stack-prod'",
+    cancels_every_update: r"pull-request.yml \(workflow\): joins the stack's update group",
+    merge_queue_preview_of_prod_without_the_guard: r"OIDC token without the fork guard",
 }
 
 

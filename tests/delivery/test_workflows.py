@@ -171,6 +171,12 @@ def test_every_job_has_least_permissions() -> None:
             or ("pulumi/actions" in used and uses(job, "pulumi/actions").get("comment-on-pr")),
             ("issues", "write"): "gh issue " in run,
             ("security-events", "write"): "github/codeql-action/upload-sarif" in used,
+            # upload-sarif GETs this run for its analysis key (codeql-action 8aad20d,
+            # src/upload-lib.ts -> src/api-client.ts getAnalysisKey): a private repository's
+            # token without actions: read is refused.
+            ("actions", "read"): "github/codeql-action/upload-sarif" in used
+            # The environments API (drift.yml's settings job) needs Actions read.
+            or "/environments" in run,
         }
         for scope, level in granted.items():
             assert needs.get((scope, level)), f"{where}: {scope}: {level} is not needed"
@@ -298,7 +304,7 @@ def test_deploy_goes_dev_then_staging_then_prod_through_environments() -> None:
 def test_drift_runs_daily_opens_an_issue_and_fails() -> None:
     wf = workflow("drift.yml")
     assert set(wf["on"]) == {"schedule", "workflow_dispatch"}
-    [job] = wf["jobs"].values()
+    job = wf["jobs"]["drift"]
     assert job["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
     assert job["strategy"]["matrix"]["stack"] == STACKS
     # Shares the update's concurrency group: never refreshes a stack while it is updated.
@@ -310,6 +316,17 @@ def test_drift_runs_daily_opens_an_issue_and_fails() -> None:
     [issue_step] = [s for s in steps(job) if "gh issue create" in s.get("run", "")]
     assert issue_step["env"] == {"GH_TOKEN": "${{ github.token }}"}
     assert steps(job)[-1]["run"].rstrip().endswith("exit 1")
+
+
+def test_drift_checks_the_environments_daily() -> None:
+    """The environments' reviewers and branch rules live in the settings: drift.yml reads them
+    and tools.github_settings fails on a gap (tests/tools/test_github_settings.py)."""
+    job = workflow("drift.yml")["jobs"]["settings"]
+    assert job["runs-on"] == "ubuntu-latest"
+    assert job["permissions"] == {"contents": "read", "actions": "read"}
+    run = scripts(job)
+    assert 'gh api "repos/$REPO/environments"' in run
+    assert steps(job)[-1]["run"] == 'python -m tools.github_settings "$RUNNER_TEMP/settings"'
 
 
 def test_deploy_installs_the_talosctl_of_the_pinned_talos_version() -> None:

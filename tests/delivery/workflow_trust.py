@@ -17,10 +17,15 @@ import itertools
 import re
 from typing import Any
 
-#: Events that run a pull request's code (`pull_request`), or act on its input.
+from tools.github_settings import DEPLOY_ENVIRONMENTS as DEPLOY_REVIEWS
+from tools.github_settings import PREVIEW_ENVIRONMENTS
+
+#: Events that run a pull request's code (`pull_request`; `merge_group`, the merge queue's
+#: commit, is not on main yet), or act on its input.
 PULL_REQUEST_EVENTS = frozenset(
     {
         "pull_request",
+        "merge_group",
         "pull_request_target",
         "pull_request_review",
         "pull_request_review_comment",
@@ -34,13 +39,16 @@ REFUSED_EVENTS = {
     "workflow_run": "runs with the base repository's secrets after a pull request's workflow",
     "issue_comment": "lets any commenter trigger a run with the base repository's token",
 }
-#: The GitHub environments pull-request previews run in, and whether each requires a
-#: reviewer's approval of the run (configured in Settings -> Environments; docs/delivery.md).
-PREVIEW_ENVIRONMENTS = {"preview-dev": False, "preview-staging": True, "preview-prod": True}
+#: PREVIEW_ENVIRONMENTS (tools/github_settings.py, which drift.yml checks against the
+#: repository's settings daily): the environments pull-request previews run in, and whether each
+#: requires a reviewer's approval of the run.
 #: The stack an unreviewed pull request may preview.
 UNREVIEWED_STACK = "dev"
 #: The deploy environments: only main reaches them, and their claims get Stack Write.
-DEPLOY_ENVIRONMENTS = frozenset({"dev", "staging", "prod"})
+DEPLOY_ENVIRONMENTS = frozenset(DEPLOY_REVIEWS)
+#: The concurrency groups of updates and drift checks (pulumi-up.yml, drift.yml): a job that
+#: joins one with `cancel-in-progress` cancels a running `pulumi up` halfway.
+STACK_CONCURRENCY = re.compile(r"^pulumi-stack-")
 PREVIEW_RUNNER_GROUP = "talos-platform-preview"
 DEPLOY_RUNNER_GROUP = "talos-platform"
 FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
@@ -152,10 +160,17 @@ def pull_request_job_problems(where: str, job: dict[str, Any]) -> list[str]:
     environment = job.get("environment")
     if isinstance(environment, dict):
         environment = environment.get("name")
-    group = runner_group(job)
+    runner = runner_group(job)
     guarded = FORK_GUARD in str(job.get("if", ""))
     if "secrets." in str(job):
         problems.append(f"{where}: reads repository secrets in pull-request code")
+    concurrency = job.get("concurrency")
+    group = concurrency.get("group") if isinstance(concurrency, dict) else concurrency
+    if group is not None and STACK_CONCURRENCY.match(str(group)):
+        problems.append(
+            f"{where}: joins the stack's update group {group!r}: it could cancel a running "
+            "`pulumi up` halfway"
+        )
     if environment in DEPLOY_ENVIRONMENTS:
         problems.append(
             f"{where}: runs pull-request code in the deploy environment {environment!r} "
@@ -163,10 +178,10 @@ def pull_request_job_problems(where: str, job: dict[str, Any]) -> list[str]:
         )
     elif environment is not None and environment not in PREVIEW_ENVIRONMENTS:
         problems.append(f"{where}: unknown environment {environment!r} for pull-request code")
-    if group is not None:
-        if group != PREVIEW_RUNNER_GROUP:
+    if runner is not None:
+        if runner != PREVIEW_RUNNER_GROUP:
             problems.append(
-                f"{where}: pull-request code on runner group {group!r} "
+                f"{where}: pull-request code on runner group {runner!r} "
                 f"(only {PREVIEW_RUNNER_GROUP!r}; {DEPLOY_RUNNER_GROUP!r} is for main)"
             )
         if not guarded:
@@ -212,6 +227,11 @@ def trust_problems(workflows: dict[str, dict[str, Any]]) -> list[str]:
         triggers = events(workflow)
         for event in sorted(triggers & set(REFUSED_EVENTS)):
             problems.append(f"{name}: on {event}: {REFUSED_EVENTS[event]}")
+        if triggers & PULL_REQUEST_EVENTS:
+            # A workflow-level group applies to every job.
+            problems += pull_request_job_problems(
+                f"{name} (workflow)", {"concurrency": workflow.get("concurrency")}
+            )
         if "workflow_call" in triggers:
             continue  # checked through its callers, with their inputs
         for where, job in expanded_jobs(workflows, name):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tools.pip_audit_sarif import main, pin_lines, to_sarif
 
 REQUIREMENTS = "# pins\n-r requirements.txt\nPyYAML==6.0.4  # a comment\nruamel.yaml==0.19.1\n"
@@ -63,7 +65,7 @@ def test_each_vulnerability_and_skipped_package_is_a_result_at_its_pin() -> None
         ("GHSA-x", "error", 1, "idna 3.10: GHSA-x; fixed in no fixed version yet"),
         (
             "pip-audit-skipped",
-            "warning",
+            "error",
             1,
             "private-pkg was not audited: Dependency not found on PyPI",
         ),
@@ -72,10 +74,62 @@ def test_each_vulnerability_and_skipped_package_is_a_result_at_its_pin() -> None
     assert uri == "requirements-dev.txt"
 
 
-def test_a_clean_audit_is_an_empty_run(tmp_path: Path) -> None:
+def test_a_clean_audit_is_an_empty_run_and_exits_0(tmp_path: Path) -> None:
     (tmp_path / "req.txt").write_text(REQUIREMENTS)
     (tmp_path / "report.json").write_text(json.dumps({"dependencies": [], "fixes": []}))
     out = tmp_path / "audit.sarif"
     assert main(["--out", str(out), f"{tmp_path / 'req.txt'}={tmp_path / 'report.json'}"]) == 0
     assert json.loads(out.read_text())["runs"][0]["results"] == []
-    assert main(["--out", str(out), f"{tmp_path / 'req.txt'}={tmp_path / 'missing.json'}"]) == 1
+
+
+def test_a_skipped_package_alone_fails_after_the_sarif_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --strict pip-audit 2.10.1 exits 0 when it only skipped packages (no vulnerability:
+    pip_audit/_cli.py); the converter's exit is what fails the job then."""
+    (tmp_path / "req.txt").write_text(REQUIREMENTS)
+    skipped = {"dependencies": [{"name": "PyYAML", "skip_reason": "not on PyPI"}], "fixes": []}
+    (tmp_path / "report.json").write_text(json.dumps(skipped))
+    out = tmp_path / "audit.sarif"
+    assert main(["--out", str(out), f"{tmp_path / 'req.txt'}={tmp_path / 'report.json'}"]) == 1
+    [result] = json.loads(out.read_text())["runs"][0]["results"]
+    assert (result["ruleId"], result["level"]) == ("pip-audit-skipped", "error")
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
+    assert "req.txt:3: error: PyYAML was not audited: not on PyPI" in capsys.readouterr().err
+
+
+def test_a_file_without_a_report_is_an_error_result_beside_the_others(tmp_path: Path) -> None:
+    """pip-audit exits before writing when a file cannot be resolved (with or without --strict):
+    that file is a result of its own, and the other files' findings are still written."""
+    (tmp_path / "req.txt").write_text(REQUIREMENTS)
+    (tmp_path / "report.json").write_text(json.dumps(REPORT))
+    (tmp_path / "broken.json").write_text("{")
+    out = tmp_path / "audit.sarif"
+    pairs = [
+        f"{tmp_path / 'req.txt'}={tmp_path / 'report.json'}",
+        f"{tmp_path / 'req.txt'}={tmp_path / 'missing.json'}",
+        f"{tmp_path / 'req.txt'}={tmp_path / 'broken.json'}",
+    ]
+    assert main(["--out", str(out), *pairs]) == 1
+    results = json.loads(out.read_text())["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == [
+        "PYSEC-0000-1",
+        "GHSA-x",
+        "pip-audit-skipped",
+        "pip-audit-no-report",
+        "pip-audit-no-report",
+    ]
+    assert {r["level"] for r in results} == {"error"}
+
+
+def test_an_unreadable_requirements_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "report.json").write_text(json.dumps(REPORT))
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            [
+                "--out",
+                str(tmp_path / "a.sarif"),
+                f"{tmp_path / 'no.txt'}={tmp_path / 'report.json'}",
+            ]
+        )
+    assert exit_.value.code == 2

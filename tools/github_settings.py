@@ -1,0 +1,123 @@
+"""Check the repository's GitHub environments against what the delivery design rests on.
+
+    gh api repos/<owner>/<repo>/environments > DIR/environments.json
+    gh api repos/<owner>/<repo>/environments/<env>/deployment-branch-policies \\
+        > DIR/branch-policies-<env>.json            # for each deploy environment
+    python -m tools.github_settings DIR
+
+The workflows only *name* environments; their protection lives in the repository's settings,
+which no pull request can change and no file here can show. docs/delivery.md ("Threat model",
+"GitHub environments and approvals") says what must hold; drift.yml's `settings` job runs this
+daily from main and fails, naming each gap. Exit 0 when all holds, 1 otherwise, 2 on bad input.
+
+Shapes (GitHub REST, "Deployment environments"): `GET .../environments` answers
+`{"environments": [{"name", "protection_rules": [{"type": "required_reviewers",
+"prevent_self_review", "reviewers": [...]}, ...], "deployment_branch_policy":
+{"protected_branches", "custom_branch_policies"} | null}]}`; `GET .../deployment-branch-policies`
+answers `{"branch_policies": [{"name", "type"}]}`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+#: The environments pull-request previews run in, and whether each must require a reviewer.
+PREVIEW_ENVIRONMENTS: dict[str, bool] = {
+    "preview-dev": False,
+    "preview-staging": True,
+    "preview-prod": True,
+}
+#: The deploy environments (pulumi-up.yml), and whether each must require a reviewer. All of
+#: them admit `main` only: their OIDC claim gets Stack Write.
+DEPLOY_ENVIRONMENTS: dict[str, bool] = {"dev": False, "staging": True, "prod": True}
+DEPLOY_BRANCH = "main"
+
+
+def _reviewers(environment: dict[str, Any]) -> dict[str, Any] | None:
+    for rule in environment.get("protection_rules") or []:
+        if rule.get("type") == "required_reviewers":
+            return rule
+    return None
+
+
+def review_problems(name: str, environment: dict[str, Any]) -> list[str]:
+    rule = _reviewers(environment)
+    if rule is None or not rule.get("reviewers"):
+        return [f"{name}: no required reviewers (Settings -> Environments -> {name})"]
+    if not rule.get("prevent_self_review"):
+        return [f"{name}: reviewers may approve their own runs: turn on 'Prevent self-review'"]
+    return []
+
+
+def branch_problems(name: str, environment: dict[str, Any], policies: dict[str, Any]) -> list[str]:
+    policy = environment.get("deployment_branch_policy")
+    if not policy or not policy.get("custom_branch_policies"):
+        return [
+            f"{name}: deployable from any branch: set 'Deployment branches and tags' to "
+            f"selected branches, `{DEPLOY_BRANCH}` only"
+        ]
+    names = sorted(
+        str(p.get("name"))
+        for p in policies.get("branch_policies") or []
+        if p.get("type", "branch") == "branch"
+    )
+    if names != [DEPLOY_BRANCH]:
+        return [f"{name}: deployable from {names or 'no branch'}, expected [{DEPLOY_BRANCH!r}]"]
+    return []
+
+
+def problems(environments: dict[str, Any], branch_policies: dict[str, dict[str, Any]]) -> list[str]:
+    """Every gap between the repository's environments and the design."""
+    found: list[str] = []
+    by_name = {e.get("name"): e for e in environments.get("environments") or []}
+    for name, reviewed in {**PREVIEW_ENVIRONMENTS, **DEPLOY_ENVIRONMENTS}.items():
+        environment = by_name.get(name)
+        if environment is None:
+            found.append(f"{name}: missing (Settings -> Environments -> New environment)")
+            continue
+        if reviewed:
+            found += review_problems(name, environment)
+        if name in DEPLOY_ENVIRONMENTS:
+            found += branch_problems(name, environment, branch_policies.get(name) or {})
+    return found
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not readable JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m tools.github_settings DIR", file=sys.stderr)
+        return 2
+    folder = Path(args[0])
+    try:
+        environments = _read(folder / "environments.json")
+        policies = {
+            name: _read(folder / f"branch-policies-{name}.json")
+            for name in DEPLOY_ENVIRONMENTS
+            if (folder / f"branch-policies-{name}.json").is_file()
+        }
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    found = problems(environments, policies)
+    for problem in found:
+        print(f"::error::{problem}")
+    if not found:
+        print("environments: as docs/delivery.md describes")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
