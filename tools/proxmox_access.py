@@ -484,9 +484,6 @@ def commands(
         f"pveum user token add {user} {token} --privsep 1",
         "# 6. The ACLs, each path with why it reaches no other stack's VM.",
         *_acl_lines(stack, GRANTS, user, token_id),
-        "# If datacenter.cfg restricts tags (user-tag-access other than free, registered-tags),",
-        f"# allow the VM tags talos, {stack.environment}, controlplane, worker: setting others "
-        "needs Sys.Modify on /.",
         "# Then: pulumi config set --secret proxmox_api_token "
         f"'{token_id}=<the token secret, a UUID>'",
         "# and check: pulumi preview --refresh shows no VM to create or replace.",

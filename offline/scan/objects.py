@@ -33,8 +33,9 @@ from ..run import run_program
 from ..stackfile import read_stack_config
 from ..validators import gitops, helm_render
 from ..validators.checks import is_patch, manifest_of
-from ..validators.disruption.sources import RELEASE_TYPE, stack_environment
+from ..validators.disruption.sources import stack_environment
 from ..validators.gitops.tree import CLUSTER_SCOPED_KINDS
+from ..validators.scheduling.sources import release_namespaces
 
 STACKS = ("dev", "staging", "prod")
 #: Render keys of `gitops._render_environment` that are rendered manifests (see above).
@@ -64,18 +65,6 @@ def plan_manifests(doc: dict[str, Any]) -> list[StackObject]:
         manifest = manifest_of(resource)
         if manifest is not None and not is_patch(resource):
             found.append(StackObject(placed(manifest, "default"), f"resource {resource['name']}"))
-    return found
-
-
-def release_namespaces(doc: dict[str, Any]) -> dict[str, str]:
-    """Release name -> the namespace it installs into (`inputs.namespace`, else `default`)."""
-    found = {}
-    for resource in doc["resources"]:
-        if resource["type"] == RELEASE_TYPE:
-            inputs = resource.get("inputs") or {}
-            namespace = str(inputs.get("namespace") or "default")
-            found[str(inputs.get("name") or resource["name"])] = namespace
-            found.setdefault(resource["name"], namespace)
     return found
 
 

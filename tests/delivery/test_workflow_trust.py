@@ -122,7 +122,9 @@ def merge_queue_preview_of_prod_without_the_guard(wfs: Workflows) -> None:
 
 
 def drift_with_an_organization_token(wfs: Workflows) -> None:
-    auth(wfs["drift.yml"]["jobs"]["drift"])["requested-token-type"] = "urn:pulumi:token-type:access_token:organization"
+    auth(wfs["drift.yml"]["jobs"]["drift"])["requested-token-type"] = (
+        "urn:pulumi:token-type:access_token:organization"
+    )
 
 
 BREAKAGES: dict[Callable[[Workflows], None], str] = {

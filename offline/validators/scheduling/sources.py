@@ -15,6 +15,18 @@ from .talos import talos_objects
 Releases = dict[str, list[dict[str, Any]]]
 
 
+def release_namespaces(doc: dict[str, Any]) -> dict[str, str]:
+    """Release name -> the namespace it installs into (`inputs.namespace`, else `default`)."""
+    found = {}
+    for resource in doc["resources"]:
+        if resource["type"] == RELEASE_TYPE:
+            inputs = resource.get("inputs") or {}
+            namespace = str(inputs.get("namespace") or "default")
+            found[str(inputs.get("name") or resource["name"])] = namespace
+            found.setdefault(resource["name"], namespace)
+    return found
+
+
 def release_objects(
     doc: dict[str, Any], kubernetes_version: str, releases: Releases | None = None
 ) -> tuple[list[Placed], list[str]]:
@@ -26,13 +38,7 @@ def release_objects(
         except ImportError:
             return [], ["Helm releases not placed: offline/validators/helm_render.py is absent"]
         releases = rendered_releases(doc, kubernetes_version)
-    namespaces = {}
-    for resource in doc["resources"]:
-        if resource["type"] == RELEASE_TYPE:
-            inputs = resource.get("inputs") or {}
-            namespace = str(inputs.get("namespace") or "default")
-            namespaces[str(inputs.get("name") or resource["name"])] = namespace
-            namespaces.setdefault(resource["name"], namespace)
+    namespaces = release_namespaces(doc)
     objects = []
     for release, manifests in releases.items():
         for manifest in manifests:
