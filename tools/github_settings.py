@@ -5,6 +5,11 @@
         > DIR/branch-policies-<env>.json            # for each deploy environment
     python -m tools.github_settings DIR
 
+One more rule comes from the stack files: when the dev stack shares its Cloudflare account with
+staging or prod, `preview-dev` must require reviewers too. Cloudflare API tokens are account-wide
+for tunnels, Access and R2, so dev's token (which an unreviewed preview decrypts) could edit
+prod's Access applications, Argo CD's login among them (docs/delivery.md, "Threat model").
+
 The workflows only *name* environments; their protection lives in the repository's settings,
 which no pull request can change and no file here can show. docs/delivery.md ("Threat model",
 "GitHub environments and approvals") says what must hold; drift.yml's `settings` job runs this
@@ -69,17 +74,49 @@ def branch_problems(name: str, environment: dict[str, Any], policies: dict[str, 
     return []
 
 
-def problems(environments: dict[str, Any], branch_policies: dict[str, dict[str, Any]]) -> list[str]:
+def dev_shares_cloudflare(accounts: dict[str, str]) -> bool:
+    """Whether the dev stack's Cloudflare account (`cloudflare.account_id` per stack) is also
+    staging's or prod's."""
+    dev = accounts.get("dev")
+    return dev is not None and dev in (accounts.get("staging"), accounts.get("prod"))
+
+
+def stack_accounts() -> dict[str, str]:
+    """Each shipped stack's `cloudflare.account_id`, from its Pulumi.<stack>.yaml."""
+    from offline.stackfile import read_stack_config
+
+    found = {}
+    for stack in DEPLOY_ENVIRONMENTS:
+        values = read_stack_config(stack).values
+        cloudflare = json.loads(values.get("talos-platform:cloudflare") or "{}")
+        if cloudflare.get("account_id"):
+            found[stack] = str(cloudflare["account_id"])
+    return found
+
+
+def problems(
+    environments: dict[str, Any],
+    branch_policies: dict[str, dict[str, Any]],
+    dev_shares_account: bool = False,
+) -> list[str]:
     """Every gap between the repository's environments and the design."""
     found: list[str] = []
     by_name = {e.get("name"): e for e in environments.get("environments") or []}
-    for name, reviewed in {**PREVIEW_ENVIRONMENTS, **DEPLOY_ENVIRONMENTS}.items():
+    reviews = {**PREVIEW_ENVIRONMENTS, **DEPLOY_ENVIRONMENTS}
+    if dev_shares_account:
+        reviews["preview-dev"] = True
+    for name, reviewed in reviews.items():
         environment = by_name.get(name)
         if environment is None:
             found.append(f"{name}: missing (Settings -> Environments -> New environment)")
             continue
         if reviewed:
-            found += review_problems(name, environment)
+            found += [
+                p + (" (dev shares its Cloudflare account with staging or prod)")
+                if name == "preview-dev"
+                else p
+                for p in review_problems(name, environment)
+            ]
         if name in DEPLOY_ENVIRONMENTS:
             found += branch_problems(name, environment, branch_policies.get(name) or {})
     return found
@@ -111,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    found = problems(environments, policies)
+    found = problems(environments, policies, dev_shares_cloudflare(stack_accounts()))
     for problem in found:
         print(f"::error::{problem}")
     if not found:

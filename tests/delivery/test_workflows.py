@@ -326,7 +326,8 @@ def test_drift_checks_the_environments_daily() -> None:
     assert job["permissions"] == {"contents": "read", "actions": "read"}
     run = scripts(job)
     assert 'gh api "repos/$REPO/environments"' in run
-    assert steps(job)[-1]["run"] == 'python -m tools.github_settings "$RUNNER_TEMP/settings"'
+    check = '.venv/bin/python -m tools.github_settings "$RUNNER_TEMP/settings"'
+    assert steps(job)[-1]["run"] == check
 
 
 def test_deploy_installs_the_talosctl_of_the_pinned_talos_version() -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tools.github_settings import DEPLOY_ENVIRONMENTS, main, problems
+import tools.github_settings as settings
+from tools.github_settings import DEPLOY_ENVIRONMENTS, dev_shares_cloudflare, main, problems
 
 
 def reviewed(name: str) -> dict[str, Any]:
@@ -90,7 +91,26 @@ def test_each_gap_is_named(breakage, expected: str) -> None:
     )
 
 
-def test_the_cli_reads_the_api_answers_and_fails_on_a_gap(tmp_path: Path, capsys) -> None:
+def test_a_dev_stack_on_prods_cloudflare_account_needs_reviewed_previews_too() -> None:
+    assert dev_shares_cloudflare({"dev": "a", "staging": "b", "prod": "a"})
+    assert not dev_shares_cloudflare({"dev": "a", "staging": "b", "prod": "c"})
+    environments, policies = good()
+    [problem] = problems(environments, policies, dev_shares_account=True)
+    assert problem.startswith("preview-dev: no required reviewers")
+    assert "dev shares its Cloudflare account" in problem
+    env(environments, "preview-dev").update(reviewed("preview-dev"))
+    assert problems(environments, policies, dev_shares_account=True) == []
+
+
+def test_the_shipped_stacks_share_one_cloudflare_account() -> None:
+    """The examples use one account: their preview-dev would have to wait for a reviewer."""
+    assert dev_shares_cloudflare(settings.stack_accounts())
+
+
+def test_the_cli_reads_the_api_answers_and_fails_on_a_gap(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "stack_accounts", lambda: {"dev": "a", "prod": "b"})
     environments, policies = good()
     (tmp_path / "environments.json").write_text(json.dumps(environments))
     for name, answer in policies.items():
