@@ -52,25 +52,32 @@ def review_problems(name: str, environment: dict[str, Any]) -> list[str]:
     rule = _reviewers(environment)
     if rule is None or not rule.get("reviewers"):
         return [f"{name}: no required reviewers (Settings -> Environments -> {name})"]
+    found = []
     if not rule.get("prevent_self_review"):
-        return [f"{name}: reviewers may approve their own runs: turn on 'Prevent self-review'"]
-    return []
+        found.append(f"{name}: reviewers may approve their own runs: turn on 'Prevent self-review'")
+    if environment.get("can_admins_bypass") is not False:
+        found.append(
+            f"{name}: administrators may bypass its reviewers: turn off 'Allow administrators "
+            "to bypass configured protection rules'"
+        )
+    return found
 
 
 def branch_problems(name: str, environment: dict[str, Any], policies: dict[str, Any]) -> list[str]:
     policy = environment.get("deployment_branch_policy")
     if not policy or not policy.get("custom_branch_policies"):
+        where = "every protected branch" if policy else "any branch or tag"
         return [
-            f"{name}: deployable from any branch: set 'Deployment branches and tags' to "
-            f"selected branches, `{DEPLOY_BRANCH}` only"
+            f"{name}: deployable from {where}: set 'Deployment branches and tags' to selected "
+            f"branches and tags, the branch `{DEPLOY_BRANCH}` only"
         ]
     names = sorted(
-        str(p.get("name"))
-        for p in policies.get("branch_policies") or []
-        if p.get("type", "branch") == "branch"
+        f"{p.get('type', 'branch')} {p.get('name')}" for p in policies.get("branch_policies") or []
     )
-    if names != [DEPLOY_BRANCH]:
-        return [f"{name}: deployable from {names or 'no branch'}, expected [{DEPLOY_BRANCH!r}]"]
+    if names != [f"branch {DEPLOY_BRANCH}"]:
+        return [
+            f"{name}: deployable from {names or 'no branch'}, expected ['branch {DEPLOY_BRANCH}']"
+        ]
     return []
 
 

@@ -282,8 +282,13 @@ def network_clashes(stack: StackConfig, others: dict[str, StackConfig]) -> list[
         )
         for name, other in sorted(others.items())
         if other.network.bridge == net.bridge
-        and (net.vlan is None or other.network.vlan is None or net.vlan == other.network.vlan)
+        and (_untagged(net.vlan) or _untagged(other.network.vlan) or net.vlan == other.network.vlan)
     ]
+
+
+def _untagged(vlan: int | None) -> bool:
+    """No tag, or tag 1: the PVID of a VLAN-aware bridge's ports (pve-common Network.pm)."""
+    return vlan is None or vlan == 1
 
 
 def shared_datastores(

@@ -121,6 +121,15 @@ def merge_queue_preview_of_prod_without_the_guard(wfs: Workflows) -> None:
     del preview(wfs)["if"]
 
 
+def a_push_workflow_in_the_prod_group(wfs: Workflows) -> None:
+    wfs["scan.yml"]["jobs"]["checkov"]["concurrency"] = {"group": "pulumi-stack-prod"}
+
+
+def the_update_cancelling_itself(wfs: Workflows) -> None:
+    [up] = wfs["pulumi-up.yml"]["jobs"].values()
+    up["concurrency"]["cancel-in-progress"] = True
+
+
 def drift_with_an_organization_token(wfs: Workflows) -> None:
     auth(wfs["drift.yml"]["jobs"]["drift"])["requested-token-type"] = (
         "urn:pulumi:token-type:access_token:organization"
@@ -144,6 +153,8 @@ BREAKAGES: dict[Callable[[Workflows], None], str] = {
     drift_with_an_organization_token: r"drift.yml:drift .*organization token",
     cancels_a_prod_update: r"joins the stack's update group 'pulumi-stack-prod'",
     cancels_every_update: r"pull-request.yml \(workflow\): joins the stack's update group",
+    a_push_workflow_in_the_prod_group: r"scan.yml:checkov: joins a stack's update group",
+    the_update_cancelling_itself: r"pulumi-up.yml:up: cancels in the stack's update group",
     merge_queue_preview_of_prod_without_the_guard: r"OIDC token without the fork guard",
 }
 

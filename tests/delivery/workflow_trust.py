@@ -49,6 +49,8 @@ DEPLOY_ENVIRONMENTS = frozenset(DEPLOY_REVIEWS)
 #: The concurrency groups of updates and drift checks (pulumi-up.yml, drift.yml): a job that
 #: joins one with `cancel-in-progress` cancels a running `pulumi up` halfway.
 STACK_CONCURRENCY = re.compile(r"^pulumi-stack-")
+#: The only workflows whose jobs may join those groups, and never with `cancel-in-progress`.
+STACK_GROUP_WORKFLOWS = frozenset({"pulumi-up.yml", "drift.yml"})
 PREVIEW_RUNNER_GROUP = "talos-platform-preview"
 DEPLOY_RUNNER_GROUP = "talos-platform"
 FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
@@ -220,10 +222,35 @@ def pull_request_job_problems(where: str, job: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _group(concurrency: Any) -> tuple[str | None, bool]:
+    if isinstance(concurrency, dict):
+        return concurrency.get("group"), bool(concurrency.get("cancel-in-progress"))
+    return (None if concurrency is None else str(concurrency)), False
+
+
+def concurrency_problems(name: str, workflow: dict[str, Any]) -> list[str]:
+    """A stack's update group (`pulumi-stack-*`) only in pulumi-up.yml and drift.yml, and never
+    cancelling: a job elsewhere (on any event) could cancel a running `pulumi up` halfway."""
+    found = []
+    places = [("(workflow)", workflow.get("concurrency"))] + [
+        (job_name, job.get("concurrency")) for job_name, job in (workflow.get("jobs") or {}).items()
+    ]
+    for where, concurrency in places:
+        group, cancels = _group(concurrency)
+        if group is None or not STACK_CONCURRENCY.match(str(group)):
+            continue
+        if name not in STACK_GROUP_WORKFLOWS:
+            found.append(f"{name}:{where}: joins a stack's update group {group!r}")
+        elif cancels:
+            found.append(f"{name}:{where}: cancels in the stack's update group {group!r}")
+    return found
+
+
 def trust_problems(workflows: dict[str, dict[str, Any]]) -> list[str]:
     """Every problem, across the workflows (an empty list when all is well)."""
     problems: list[str] = []
     for name, workflow in sorted(workflows.items()):
+        problems += concurrency_problems(name, workflow)
         triggers = events(workflow)
         for event in sorted(triggers & set(REFUSED_EVENTS)):
             problems.append(f"{name}: on {event}: {REFUSED_EVENTS[event]}")

@@ -25,6 +25,7 @@ def reviewed(name: str) -> dict[str, Any]:
             }
         ],
         "deployment_branch_policy": None,
+        "can_admins_bypass": False,
     }
 
 
@@ -78,9 +79,26 @@ def env(environments: dict[str, Any], name: str) -> dict[str, Any]:
         ),
         (
             lambda e, p: p["prod"]["branch_policies"].append({"name": "release/*"}),
-            "prod: deployable from ['main', 'release/*']",
+            "prod: deployable from ['branch main', 'branch release/*']",
         ),
         (lambda e, p: p.pop("dev"), "dev: deployable from no branch"),
+        (
+            lambda e, p: p["prod"]["branch_policies"].append({"name": "v*", "type": "tag"}),
+            "prod: deployable from ['branch main', 'tag v*']",
+        ),
+        (
+            lambda e, p: env(e, "prod").update(can_admins_bypass=True),
+            "prod: administrators may bypass its reviewers",
+        ),
+        (
+            lambda e, p: env(e, "staging").update(
+                deployment_branch_policy={
+                    "protected_branches": True,
+                    "custom_branch_policies": False,
+                }
+            ),
+            "staging: deployable from every protected branch",
+        ),
     ],
 )
 def test_each_gap_is_named(breakage, expected: str) -> None:

@@ -17,12 +17,19 @@ from tools.runner.job_started import main, refusal
 REPO = "acme/talos-platform"
 
 
-def env(event: str, ref: str = "refs/heads/main", role: str = "deploy") -> dict[str, str]:
+def env(
+    event: str,
+    ref: str = "refs/heads/main",
+    role: str = "deploy",
+    workflow: str = "deploy.yml",
+) -> dict[str, str]:
     return {
         "GITHUB_EVENT_NAME": event,
         "GITHUB_REF": ref,
         "GITHUB_REPOSITORY": REPO,
+        "GITHUB_WORKFLOW_REF": f"{REPO}/.github/workflows/{workflow}@{ref}",
         "TALOS_PLATFORM_RUNNER_ROLE": role,
+        "TALOS_PLATFORM_REPOSITORY": REPO,
     }
 
 
@@ -69,6 +76,18 @@ def test_the_preview_runner_refuses_forks_and_other_events(
 ) -> None:
     reason = refusal("preview", env(event, role="preview"), payload)
     assert reason is not None and expected in reason
+
+
+def test_the_deploy_runner_runs_deploy_and_drift_only() -> None:
+    assert refusal("deploy", env("workflow_dispatch", workflow="drift.yml"), {}) is None
+    reason = refusal("deploy", env("push", workflow="scan.yml"), {})
+    assert reason is not None and "scan.yml@refs/heads/main" in reason
+
+
+def test_a_runner_serves_its_own_repository_only() -> None:
+    other = {**env("push"), "GITHUB_REPOSITORY": "acme/other"}
+    reason = refusal("deploy", other, {})
+    assert reason is not None and "serves 'acme/talos-platform' only" in reason
 
 
 def test_an_unset_role_refuses_everything() -> None:

@@ -10,14 +10,18 @@ non-zero exit fails the job before its first step):
 
     ACTIONS_RUNNER_HOOK_JOB_STARTED=/opt/talos-platform/job-started.sh   # runs this file
     TALOS_PLATFORM_RUNNER_ROLE=preview        # or: deploy
+    TALOS_PLATFORM_REPOSITORY=<owner>/<repo>  # the one repository these runners serve
 
-- `deploy` (the `talos-platform` group): only main, and only its own events: a push to main
-  (deploy.yml and the pulumi-up.yml it calls), the daily schedule and a dispatch (drift.yml).
+- `deploy` (the `talos-platform` group): only main, and only its own events and workflows: a
+  push to main (deploy.yml and the pulumi-up.yml it calls: a called workflow's job sees its
+  caller's `GITHUB_WORKFLOW_REF`), the daily schedule and a dispatch (drift.yml).
 - `preview` (the `talos-platform-preview` group): only `pull_request` events whose head is a
   branch of this repository, never a fork.
 
-It reads what GitHub gives every job: `GITHUB_EVENT_NAME`, `GITHUB_REF`, `GITHUB_REPOSITORY` and
-the event payload at `GITHUB_EVENT_PATH`. Standard library only: it is copied to the host.
+It reads what GitHub gives every job (the hook's environment is the `github` context, which a
+job's `env:` cannot override): `GITHUB_EVENT_NAME`, `GITHUB_REF`, `GITHUB_REPOSITORY`,
+`GITHUB_WORKFLOW_REF` and the event payload at `GITHUB_EVENT_PATH`. Standard library only: it is
+copied to the host.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from typing import Any
 
 MAIN = "refs/heads/main"
 DEPLOY_EVENTS = frozenset({"push", "schedule", "workflow_dispatch"})
+#: The workflows a deploy runner runs, as `<owner>/<repo>/<path>@<ref>` names them.
+DEPLOY_WORKFLOWS = (".github/workflows/deploy.yml", ".github/workflows/drift.yml")
 PREVIEW_EVENTS = frozenset({"pull_request"})
 ROLES = ("deploy", "preview")
 
@@ -38,11 +44,19 @@ def refusal(role: str, env: Mapping[str, str], event: Mapping[str, Any]) -> str 
     """Why this job must not run here, or None."""
     name = env.get("GITHUB_EVENT_NAME", "")
     repository = env.get("GITHUB_REPOSITORY", "")
+    if role in ROLES and repository != env.get("TALOS_PLATFORM_REPOSITORY"):
+        return (
+            f"repository {repository!r}: this runner serves "
+            f"{env.get('TALOS_PLATFORM_REPOSITORY')!r} only (TALOS_PLATFORM_REPOSITORY)"
+        )
     if role == "deploy":
         if name not in DEPLOY_EVENTS:
             return f"event {name!r}: this runner deploys from main only ({sorted(DEPLOY_EVENTS)})"
         if env.get("GITHUB_REF") != MAIN:
             return f"ref {env.get('GITHUB_REF')!r}: this runner deploys from {MAIN} only"
+        allowed = [f"{repository}/{path}@{MAIN}" for path in DEPLOY_WORKFLOWS]
+        if env.get("GITHUB_WORKFLOW_REF") not in allowed:
+            return f"workflow {env.get('GITHUB_WORKFLOW_REF')!r}: this runner runs {allowed} only"
         return None
     if role == "preview":
         if name not in PREVIEW_EVENTS:
