@@ -4,7 +4,9 @@
                            [--baseline PLAN.json [--allow-loss NAME]... [--allow-loss-file F]]
 
 After printing the plan it checks what the stack would create against the upstream schemas
-(`offline/validators/checks.py`) and runs the policy pack (`policy/rules.py`). With
+(`offline/validators/checks.py`), against the repository's other stack files
+(`offline/validators/fleet.py`)
+and runs the policy pack (`policy/rules.py`). With
 `--baseline` (the JSON plan of what runs now, for example of the base branch) it also fails when
 the change would replace or delete a protected resource, which `pulumi up` refuses, unless
 `--allow-loss` names it, or more than one control plane (`offline/validators/change_gate.py`;
@@ -39,6 +41,7 @@ from .stackfile import StackFileError, read_stack_config
 from .validators import gitops, helm_render
 from .validators.change_gate import AllowanceFileError, change_problems, read_allowances
 from .validators.checks import run_checks
+from .validators.fleet import plan_check
 from .validators.policy_check import Violation, policy_violations, report_lines, rules
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -137,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         values.values, str(args.stack_file or f"Pulumi.{args.stack}.yaml")
     )
     checks = run_checks(doc, kubernetes_version, platform)
+    # The repository's stack files checked together, this stack's (a --stack-file) in its place.
+    fleet = plan_check(args.stack, values)
+    checks.problems += fleet.problems
+    checks.notes += fleet.notes
+    checks.ran.append(fleet.ran)
     if args.format == "text" and checks.node_table:
         sys.stdout.write("\n" + checks.node_table.rstrip("\n") + "\n")
     if args.format == "text" and checks.backup_table:

@@ -29,10 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from config import validate
-from config.errors import ConfigProblem, key
+from config.fleet import image_datastores, network_clashes, pool_clashes, vm_datastores
 from config.models import StackConfig
-from offline.paths import REPO_ROOT
 from offline.stackfile import StackFileError, read_stack_config
+from offline.validators.fleet import read_fleet
 
 
 @dataclass(frozen=True)
@@ -188,15 +188,6 @@ CSI_GRANTS: tuple[Grant, ...] = (
 CSI_PRIVILEGES: dict[str, str] = {p: why for g in CSI_GRANTS for p, why in g.privileges.items()}
 
 
-def image_datastores(stack: StackConfig) -> list[str]:
-    used = {n.host for n in stack.nodes}
-    return sorted({h.image_datastore for h in stack.proxmox.hosts if h.name in used})
-
-
-def vm_datastores(stack: StackConfig) -> list[str]:
-    return sorted({h.vm_datastore for h in stack.proxmox.hosts})
-
-
 def bridge_path(stack: StackConfig) -> str:
     net = stack.network
     path = f"/sdn/zones/localnetwork/{net.bridge}"
@@ -222,73 +213,9 @@ def acl_paths(stack: StackConfig, grants: Sequence[Grant] = GRANTS) -> list[str]
     return [path for grant in grants for path in grant_paths(stack, grant)]
 
 
-def pools_overlap(a: str, b: str) -> bool:
-    """Pool ACLs propagate to nested pools (`/pool/a` covers `/pool/a/b`): equal or nested pools
-    are one reach."""
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
-
-
 def other_stacks(name: str) -> dict[str, StackConfig]:
     """The other stacks of this repository whose configuration is valid."""
-    found: dict[str, StackConfig] = {}
-    for path in sorted(REPO_ROOT.glob("Pulumi.*.yaml")):
-        other = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-        if other == name:
-            continue
-        try:
-            values = read_stack_config(other, path)
-        except StackFileError:
-            continue
-        config = validate(values.values, values.secret_keys).config
-        if config is not None:
-            found[other] = config
-    return found
-
-
-def pool_clashes(stack: StackConfig, others: dict[str, StackConfig]) -> list[str]:
-    """Another stack whose pool is this one's, or nested in it or around it: its token would
-    reach this stack's VMs."""
-    pool = stack.proxmox_pool
-    return [
-        str(
-            ConfigProblem(
-                key("proxmox.pool"),
-                pool,
-                f"a pool of this stack's own: stack {name}'s pool is {other.proxmox_pool}, and "
-                "the ACL of either would reach the other's VMs (set proxmox.pool in one of them)",
-            )
-        )
-        for name, other in sorted(others.items())
-        if pools_overlap(pool, other.proxmox_pool)
-    ]
-
-
-def network_clashes(stack: StackConfig, others: dict[str, StackConfig]) -> list[str]:
-    """Stacks on one bridge where one is untagged: Proxmox plugs an untagged NIC of a VLAN-aware
-    bridge in as a trunk of every VLAN (pve-common `src/PVE/Network.pm`, tap_plug), and SDN.Use
-    on the bare bridge is the "full bridge" permission (pve-guest-common `GuestHelpers.pm`,
-    check_vnet_access). An untagged stack's token could boot a VM on the other's VLAN, and a
-    tagged stack's on the untagged one's network."""
-    net = stack.network
-    return [
-        str(
-            ConfigProblem(
-                key("network.vlan"),
-                net.vlan,
-                f"a VLAN of this stack's own: stack {name} is on bridge {net.bridge} too "
-                f"({'untagged' if other.network.vlan is None else f'VLAN {other.network.vlan}'}), "
-                "and an untagged stack's VMs reach every VLAN of that bridge",
-            )
-        )
-        for name, other in sorted(others.items())
-        if other.network.bridge == net.bridge
-        and (_untagged(net.vlan) or _untagged(other.network.vlan) or net.vlan == other.network.vlan)
-    ]
-
-
-def _untagged(vlan: int | None) -> bool:
-    """No tag, or tag 1: the PVID of a VLAN-aware bridge's ports (pve-common Network.pm)."""
-    return vlan is None or vlan == 1
+    return read_fleet(skip={name}).stacks
 
 
 def shared_datastores(

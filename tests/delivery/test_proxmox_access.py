@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from config import validate
+from config.fleet import image_datastores, network_clashes, pool_clashes, vm_datastores
 from config.models import StackConfig
 from tests.conftest import STACKS, stack_values
 from tools.proxmox_access import (
@@ -23,12 +24,8 @@ from tools.proxmox_access import (
     acl_paths,
     commands,
     csi_commands,
-    image_datastores,
     main,
-    network_clashes,
-    pool_clashes,
     vg_check_line,
-    vm_datastores,
 )
 
 
