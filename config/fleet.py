@@ -12,7 +12,9 @@ cluster, a network or an environment must not collide:
   shared (`datastore_clashes`);
 - on one layer-2 segment no address (node IP or VIP) used twice; on different segments no
   overlapping `network.cidr` (`address_clashes`);
-- the stacks of one environment on one Talos minor and one Kubernetes minor (`version_clashes`).
+- the stacks of one environment on one Talos minor and one Kubernetes minor (`version_clashes`);
+- in one Cloudflare account no R2 bucket, and in one zone no public hostname, of two stacks
+  (`cloudflare_clashes`).
 
 The rules only; reading the repository's stack files, the command line
 (`python -m offline.validators.fleet`) and the plan's check are `offline/validators/fleet.py`.
@@ -305,12 +307,55 @@ def version_clashes(
     return problems
 
 
+def cloudflare_clashes(
+    me: str, stack: StackConfig, name: str, other: StackConfig, clusters: ProxmoxClusters
+) -> list[str]:
+    """Names Cloudflare holds once: an R2 bucket per account and jurisdiction (the second
+    stack's create fails, or an import makes two stacks own, and delete, one bucket), and a public
+    hostname per zone (its DNS record: the second create fails with code 81053, and two tunnels
+    cannot both route it). A hostname several clusters serve belongs to the edge stack
+    (docs/multi-cluster.md), not to each cluster's."""
+    problems = []
+    mine, theirs = stack.cloudflare, other.cloudflare
+    same_bucket = (stack.backup.bucket, stack.backup.jurisdiction) == (
+        other.backup.bucket,
+        other.backup.jurisdiction,
+    )
+    if mine.account_id == theirs.account_id and same_bucket:
+        problems.append(
+            str(
+                ConfigProblem(
+                    key("backup.bucket"),
+                    stack.backup.bucket,
+                    f"a bucket of this stack's own: stack {name} uses it in the same Cloudflare "
+                    f"account ({mine.account_id}, jurisdiction {stack.backup.jurisdiction})",
+                )
+            )
+        )
+    if mine.zone_id == theirs.zone_id:
+        taken = {h.hostname for h in theirs.hostnames}
+        for i, entry in enumerate(mine.hostnames):
+            if entry.hostname in taken:
+                problems.append(
+                    str(
+                        ConfigProblem(
+                            key(f"cloudflare.hostnames[{i}].hostname"),
+                            entry.hostname,
+                            f"a hostname of this stack's own: stack {name} publishes it in the "
+                            "same zone (one DNS record, one tunnel)",
+                        )
+                    )
+                )
+    return problems
+
+
 PAIR_RULES: tuple[Rule, ...] = (
     cluster_name_clashes,
     vm_id_clashes,
     address_clashes,
     datastore_clashes,
     version_clashes,
+    cloudflare_clashes,
 )
 
 

@@ -58,6 +58,11 @@ def prod_b_data(**changes: Any) -> dict[str, Any]:
     )
     for node, last in zip(cfg[f"{NS}:nodes"], NODE_IPS, strict=True):
         node["ip"] = f"10.30.0.{last}"
+    # Names Cloudflare holds once per account or zone: its own bucket and hostnames (a hostname
+    # both clusters serve is the edge stack's, docs/multi-cluster.md).
+    cfg[f"{NS}:backup"]["bucket"] = "talos-platform-prod-b-backups"
+    for entry in cfg[f"{NS}:cloudflare"]["hostnames"]:
+        entry["hostname"] = entry["hostname"].replace(".example.com", "-b.example.com")
     for path, value in changes.items():
         section, _, rest = path.partition(".")
         if not rest:
@@ -220,6 +225,22 @@ def test_an_untagged_or_shared_vlan_is_refused_on_a_bridge_name_any_stack_uses(
             "Pulumi.staging.yaml: talos-platform:network.vlan: got 20",
             f"stack prod-b is on bridge vmbr0 too ({tag})",
         ),
+    ]
+
+
+def test_a_bucket_or_a_hostname_is_not_taken_twice_in_one_account_or_zone() -> None:
+    prod = shipped()["prod"]
+    hostname = prod.cloudflare.hostnames[0].hostname
+    cloudflare = prod_b_data()["config"][f"{NS}:cloudflare"]
+    cloudflare["hostnames"][0]["hostname"] = hostname
+    found = problems_with(prod_b(**{"backup.bucket": prod.backup.bucket, "cloudflare": cloudflare}))
+    assert found == [
+        f"Pulumi.prod-b.yaml: talos-platform:backup.bucket: got '{prod.backup.bucket}'; expected "
+        "a bucket of this stack's own: stack prod uses it in the same Cloudflare account "
+        f"({prod.cloudflare.account_id}, jurisdiction {prod.backup.jurisdiction})",
+        f"Pulumi.prod-b.yaml: talos-platform:cloudflare.hostnames[0].hostname: got '{hostname}'; "
+        "expected a hostname of this stack's own: stack prod publishes it in the same zone (one "
+        "DNS record, one tunnel)",
     ]
 
 
