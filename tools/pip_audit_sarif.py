@@ -58,6 +58,17 @@ def _location(uri: str, line: int) -> dict[str, Any]:
     }
 
 
+def _result(rule_id: str, text: str, uri: str, line: int, fingerprint: str) -> dict[str, Any]:
+    """One finding, an error at its requirements line (`fingerprint` keeps it one alert)."""
+    return {
+        "ruleId": rule_id,
+        "level": "error",
+        "message": {"text": text},
+        "locations": [_location(uri, line)],
+        "partialFingerprints": {"package": fingerprint},
+    }
+
+
 def to_sarif(audits: list[tuple[str, dict[str, Any] | None, str]]) -> dict[str, Any]:
     """(requirements file as a repository path, pip-audit's report or None where it wrote none,
     the file's text) -> SARIF."""
@@ -67,13 +78,13 @@ def to_sarif(audits: list[tuple[str, dict[str, Any] | None, str]]) -> dict[str, 
         if report is None:
             rules.setdefault(NO_REPORT_RULE, _rule(NO_REPORT_RULE, NO_REPORT_DESCRIPTION, TOOL_URI))
             results.append(
-                {
-                    "ruleId": NO_REPORT_RULE,
-                    "level": "error",
-                    "message": {"text": f"{uri} was not audited: pip-audit wrote no report"},
-                    "locations": [_location(uri, 1)],
-                    "partialFingerprints": {"package": f"{uri}/{NO_REPORT_RULE}"},
-                }
+                _result(
+                    NO_REPORT_RULE,
+                    f"{uri} was not audited: pip-audit wrote no report",
+                    uri,
+                    1,
+                    f"{uri}/{NO_REPORT_RULE}",
+                )
             )
             continue
         lines = pin_lines(text)
@@ -83,13 +94,13 @@ def to_sarif(audits: list[tuple[str, dict[str, Any] | None, str]]) -> dict[str, 
             if "skip_reason" in dep:
                 rules.setdefault(SKIPPED_RULE, _rule(SKIPPED_RULE, SKIPPED_DESCRIPTION, TOOL_URI))
                 results.append(
-                    {
-                        "ruleId": SKIPPED_RULE,
-                        "level": "error",
-                        "message": {"text": f"{name} was not audited: {dep['skip_reason']}"},
-                        "locations": [_location(uri, line)],
-                        "partialFingerprints": {"package": f"{canonical(name)}/{SKIPPED_RULE}"},
-                    }
+                    _result(
+                        SKIPPED_RULE,
+                        f"{name} was not audited: {dep['skip_reason']}",
+                        uri,
+                        line,
+                        f"{canonical(name)}/{SKIPPED_RULE}",
+                    )
                 )
                 continue
             for vuln in dep.get("vulns", []):
@@ -101,13 +112,13 @@ def to_sarif(audits: list[tuple[str, dict[str, Any] | None, str]]) -> dict[str, 
                 )
                 rules.setdefault(advisory, _rule(advisory, vuln.get("description") or summary))
                 results.append(
-                    {
-                        "ruleId": advisory,
-                        "level": "error",
-                        "message": {"text": f"{summary}; fixed in {fixes}"},
-                        "locations": [_location(uri, line)],
-                        "partialFingerprints": {"package": f"{canonical(name)}/{advisory}"},
-                    }
+                    _result(
+                        advisory,
+                        f"{summary}; fixed in {fixes}",
+                        uri,
+                        line,
+                        f"{canonical(name)}/{advisory}",
+                    )
                 )
     return {
         "$schema": SCHEMA,

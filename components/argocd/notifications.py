@@ -27,6 +27,7 @@ from typing import Any, Literal, cast, get_args
 import yaml
 
 from ..kubernetes import Manifest
+from ..kubernetes.objects import secret_manifest as opaque_secret
 from .root_app import NAMESPACE
 
 NotificationFormat = Literal["slack", "discord", "webhook"]
@@ -321,17 +322,12 @@ def secret_manifest(url: object) -> Manifest:
     NotFound gives an empty Secret, the informer's add handler invalidates the cached API), so
     the controller need not wait for it.
     """
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": SECRET_NAME,
-            "namespace": NAMESPACE,
-            "labels": {
-                "app.kubernetes.io/part-of": "argocd",
-                "app.kubernetes.io/component": "notifications-controller",
-            },
+    return opaque_secret(
+        SECRET_NAME,
+        NAMESPACE,
+        {
+            "app.kubernetes.io/part-of": "argocd",
+            "app.kubernetes.io/component": "notifications-controller",
         },
-        "type": "Opaque",
-        "stringData": {URL_KEY: url},
-    }
+        {URL_KEY: url},
+    )

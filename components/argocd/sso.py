@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 
+from ..kubernetes.objects import secret_manifest as opaque_secret
 from .root_app import NAMESPACE
 
 SECRET_NAME = "argocd-oidc-cloudflare"
@@ -88,14 +89,9 @@ def rbac_values(login: ArgoCdLogin) -> dict[str, Any]:
 
 def secret_manifest(client_secret: object) -> dict[str, Any]:
     """The Secret `oidc.config` reads the client secret from (pass it as a secret Output)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": SECRET_NAME,
-            "namespace": NAMESPACE,
-            "labels": {"app.kubernetes.io/part-of": "argocd"},
-        },
-        "type": "Opaque",
-        "stringData": {CLIENT_SECRET_KEY: client_secret},
-    }
+    return opaque_secret(
+        SECRET_NAME,
+        NAMESPACE,
+        {"app.kubernetes.io/part-of": "argocd"},
+        {CLIENT_SECRET_KEY: client_secret},
+    )
