@@ -21,6 +21,11 @@ class Providers:
     cloudflare: cloudflare.Provider
 
 
+def cloudflare_provider(api_token: pulumi.Input[str]) -> cloudflare.Provider:
+    """The Cloudflare provider of a stack (a cluster's or the edge's), from its secret token."""
+    return cloudflare.Provider("cloudflare", api_token=pulumi.Output.secret(api_token))
+
+
 def make_providers(stack: StackConfig, secrets: Secrets) -> Providers:
     return Providers(
         proxmox=proxmoxve.Provider(
@@ -29,7 +34,5 @@ def make_providers(stack: StackConfig, secrets: Secrets) -> Providers:
             insecure=stack.proxmox.insecure,
             api_token=pulumi.Output.secret(secrets.proxmox_api_token),
         ),
-        cloudflare=cloudflare.Provider(
-            "cloudflare", api_token=pulumi.Output.secret(secrets.cloudflare_api_token)
-        ),
+        cloudflare=cloudflare_provider(secrets.cloudflare_api_token),
     )

@@ -333,19 +333,28 @@ def cloudflare_clashes(
             )
         )
     if mine.zone_id == theirs.zone_id:
-        taken = {h.hostname for h in theirs.hostnames}
+        # Two clusters of one environment may both route a hostname the edge stack publishes:
+        # what may not happen is two DNS records for it (both publish), or two environments'
+        # clusters behind one name.
+        theirs_by_name = {h.hostname: h for h in theirs.hostnames}
         for i, entry in enumerate(mine.hostnames):
-            if entry.hostname in taken:
-                problems.append(
-                    str(
-                        ConfigProblem(
-                            key(f"cloudflare.hostnames[{i}].hostname"),
-                            entry.hostname,
-                            f"a hostname of this stack's own: stack {name} publishes it in the "
-                            "same zone (one DNS record, one tunnel)",
-                        )
+            other_entry = theirs_by_name.get(entry.hostname)
+            if other_entry is None:
+                continue
+            if stack.environment == other.environment and (entry.edge or other_entry.edge):
+                continue
+            problems.append(
+                str(
+                    ConfigProblem(
+                        key(f"cloudflare.hostnames[{i}].hostname"),
+                        entry.hostname,
+                        f"a hostname of this stack's own: stack {name} serves it in the "
+                        "same zone (one DNS record, one tunnel); a hostname two clusters of "
+                        "one environment serve is published by their edge stack, and "
+                        "`edge: true` in the cluster stacks",
                     )
                 )
+            )
     return problems
 
 

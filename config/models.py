@@ -154,6 +154,10 @@ class PublicHostname(Model):
     """Optional regular expression the request path must match for this rule."""
     admin: bool = False
     """An operator UI: only reachable through Cloudflare Access."""
+    edge: bool = False
+    """Served by every cluster of the environment through its edge stack (docs/multi-cluster.md):
+    this stack's tunnel routes it, and the edge stack's load balancer publishes it, so this stack
+    creates no DNS record for it."""
     origin: OriginOptions = Field(default_factory=OriginOptions)
 
 

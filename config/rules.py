@@ -19,6 +19,7 @@ from .models import (
     ProxmoxConfig,
     is_argocd_ui,
 )
+from .repository import GITOPS_DIR
 from .sso import sso_rules
 
 REQUIRED_EXTENSION = "siderolabs/qemu-guest-agent"
@@ -322,6 +323,17 @@ def hostname_rules(cloudflare: CloudflareConfig) -> list[ConfigProblem]:
                     "an Advanced Certificate Manager certificate for it",
                 )
             )
+        if entry.edge and (entry.admin or entry.hostname.startswith("*.")):
+            what = "an admin UI, each cluster's own behind Access" if entry.admin else "a wildcard"
+            problems.append(
+                ConfigProblem(
+                    key(f"cloudflare.hostnames[{i}].edge"),
+                    entry.edge,
+                    "false for an admin or wildcard hostname: the edge stack's load balancer "
+                    f"publishes one public name ({entry.hostname} is "
+                    f"{what})",
+                )
+            )
         if counts[entry.hostname] > 1:
             problems.append(
                 ConfigProblem(where, entry.hostname, "a hostname declared once in the stack")
@@ -329,18 +341,30 @@ def hostname_rules(cloudflare: CloudflareConfig) -> list[ConfigProblem]:
     return problems
 
 
-def gitops_rules(gitops: GitOpsConfig, environment: str | None) -> list[ConfigProblem]:
-    """A stack syncs its own environment's app-of-apps, never another's."""
+def gitops_rules(
+    gitops: GitOpsConfig, environment: str | None, cluster_name: str | None = None
+) -> list[ConfigProblem]:
+    """A stack syncs its own environment's app-of-apps, never another's: the environment's root
+    (`gitops/envs/<env>`), or its own cluster's overlay of it
+    (`gitops/envs/<env>/clusters/<cluster_name>`, docs/multi-cluster.md), once that folder
+    exists in the tree (a kustomization.yaml in it)."""
     expected = f"gitops/envs/{environment}"
     if environment is None or gitops.path == expected:
         return []
-    return [
-        ConfigProblem(
-            key("gitops.path"),
-            gitops.path,
-            f"{expected}, the app-of-apps of this stack's environment ({environment})",
-        )
-    ]
+    if cluster_name is None:
+        overlay = None
+        exists = False
+    else:
+        overlay = f"{expected}/clusters/{cluster_name}"
+        exists = (GITOPS_DIR.parent / overlay / "kustomization.yaml").is_file()
+        if gitops.path == overlay and exists:
+            return []
+    what = f"{expected}, the app-of-apps of this stack's environment ({environment})"
+    if overlay is not None:
+        what += f", or {overlay}, this cluster's overlay of it"
+        if not exists:
+            what += f" (none yet: create {overlay}/kustomization.yaml, docs/multi-cluster.md)"
+    return [ConfigProblem(key("gitops.path"), gitops.path, what)]
 
 
 def lost_host_warnings(nodes: list[Any], proxmox: Any) -> list[str]:
@@ -384,7 +408,9 @@ def cross_rules(parsed: dict[str, Any]) -> tuple[list[ConfigProblem], list[str]]
     if "talos_extensions" in parsed:
         problems += extension_rules(parsed["talos_extensions"])
     if "gitops" in parsed:
-        problems += gitops_rules(parsed["gitops"], parsed.get("environment"))
+        problems += gitops_rules(
+            parsed["gitops"], parsed.get("environment"), parsed.get("cluster_name")
+        )
     if "argocd_sso" in parsed:
         problems += sso_rules(
             parsed["argocd_sso"], parsed.get("environment"), parsed.get("cloudflare")

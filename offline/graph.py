@@ -46,6 +46,8 @@ def resource_entries(run: ProgramRun) -> list[dict[str, Any]]:
                 "inputs": r.inputs,
                 "secret_inputs": r.secret_inputs,
                 "secret_digests": r.secret_digests,
+                "id": r.id,
+                **({"read": True} if r.read_id else {}),
             }
         )
     return entries

@@ -26,18 +26,23 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
+import pulumi
 from pulumi_policy import EnforcementLevel
 
+from config.edge import validate_edge
 from config.errors import NAMESPACE, ConfigError, redact
 
 from . import prefetch
+from .edge import cluster_outputs, is_edge_values
 from .graph import plan_document
 from .plan_diff import PlanFileError, load_plan
 from .recorder import Registration
 from .render import RENDERERS
 from .run import run_program
-from .stackfile import StackFileError, read_stack_config
+from .stackfile import StackConfigValues, StackFileError, read_stack_config
+from .validators import edge as edge_check
 from .validators import gitops, helm_render
 from .validators.change_gate import AllowanceFileError, change_problems, read_allowances
 from .validators.checks import run_checks
@@ -79,15 +84,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def start_renders(values: dict[str, str]) -> None:
-    """Render the stack's GitOps environment in the background while the SDKs import and the
-    program runs (offline/prefetch.py): the checks find it done. A config the checks will refuse
-    starts nothing."""
+    """Render the stack's GitOps root (its environment's, or its cluster's overlay of it:
+    `gitops.path`) in the background while the SDKs import and the program runs
+    (offline/prefetch.py): the checks find it done. A config the checks will refuse starts
+    nothing."""
     try:
-        env = str(json.loads(values[f"{NAMESPACE}:gitops"])["path"]).rstrip("/").rsplit("/", 1)[-1]
+        path = str(json.loads(values[f"{NAMESPACE}:gitops"])["path"])
     except (KeyError, TypeError, ValueError, AttributeError):
         return
-    if env in gitops.ENVIRONMENTS:
-        gitops.prefetch_environment(env, values.get(f"{NAMESPACE}:kubernetes_version") or None)
+    root = gitops.root_of_path(path)
+    if root is not None:
+        gitops.prefetch_environment(root, values.get(f"{NAMESPACE}:kubernetes_version") or None)
 
 
 def prefetch_release(registration: Registration, kubernetes_version: str) -> None:
@@ -116,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         kind = "usage" if "no such file" in str(exc) or "cannot be read" in str(exc) else "invalid"
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE if kind == "usage" else EXIT_INVALID
+    if is_edge_values(values.values):
+        return plan_edge(args, values, baseline, allowed)
     kubernetes_version = values.values.get(f"{NAMESPACE}:kubernetes_version", "")
     start_renders(values.values)
     try:
@@ -164,6 +173,62 @@ def main(argv: list[str] | None = None) -> int:
         print(line, file=sys.stderr)
     failed = bool(checks.problems) or any(v.mandatory for v in violations)
     print(checks_line(checks.ran, violations, baseline is not None, failed), file=sys.stderr)
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def plan_edge(
+    args: argparse.Namespace,
+    values: StackConfigValues,
+    baseline: dict[str, Any] | None,
+    allowed: list[str],
+) -> int:
+    """The plan of an edge stack: its cluster stacks run first (their outputs are what its
+    StackReferences read), then the edge; the checks are the edge's, the fleet's and the
+    policies' (an edge has no cluster to place, render or schedule)."""
+    problems = validate_edge(values.values, values.secret_keys).problems
+    if problems:
+        print(str(ConfigError(problems)), file=sys.stderr)
+        return EXIT_INVALID
+    clusters = cluster_outputs(values.values)
+    if clusters.problems:
+        print("the edge's cluster stacks do not plan:", file=sys.stderr)
+        for problem in clusters.problems:
+            print(f"  - {redact(problem, REPORT_LIMIT)}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        run = run_program(
+            values.values, values.secret_keys, args.stack, stack_outputs=clusters.outputs
+        )
+    except pulumi.RunError as exc:  # a cluster's outputs the edge cannot use (stacks/edge.py)
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    if values.placeholders:
+        print(
+            "note: offline placeholders stand in for secrets: " + ", ".join(values.placeholders),
+            file=sys.stderr,
+        )
+    doc = plan_document(run)
+    sys.stdout.write(RENDERERS[args.format](doc))
+    edge = edge_check.evaluate(doc)
+    fleet = plan_check(args.stack, values)
+    problems = edge.problems + fleet.problems
+    if args.format == "text" and edge.table:
+        sys.stdout.write("\n" + edge.table)
+    for note in fleet.notes:
+        print(f"note: {redact(note, REPORT_LIMIT)}", file=sys.stderr)
+    if baseline is not None:
+        problems += change_problems(baseline, doc, allowed)
+    if problems:
+        print(f"plan checks failed ({len(problems)} problem(s)):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {redact(problem, REPORT_LIMIT)}", file=sys.stderr)
+    environment = values.values.get(f"{NAMESPACE}:environment", args.stack)
+    violations = policy_violations(doc, environment)
+    for line in report_lines(violations):
+        print(line, file=sys.stderr)
+    failed = bool(problems) or any(v.mandatory for v in violations)
+    ran = [edge.ran or "edge 0 load balancers", fleet.ran]
+    print(checks_line(ran, violations, baseline is not None, failed), file=sys.stderr)
     return EXIT_INVALID if failed else EXIT_OK
 
 

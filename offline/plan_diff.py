@@ -164,7 +164,10 @@ def value_changes(old: Any, new: Any, path: str = "") -> list[ValueChange]:
 
 
 def _index(doc: Document) -> dict[str, Document]:
-    return {r["urn"]: r for r in doc["resources"]}
+    """The resources the stack manages, by URN. A read resource (`read`: an edge stack's
+    StackReference) is left out: the engine only reads it, and reading another stack, or no
+    longer reading it, creates, changes or deletes nothing."""
+    return {r["urn"]: r for r in doc["resources"] if not r.get("read")}
 
 
 def _ref(entry: Document) -> ResourceRef:

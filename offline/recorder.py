@@ -63,6 +63,12 @@ class Registration:
     deleted_with: str = ""
     aliases: list[str] = field(default_factory=list)
     """The URNs this resource was known by (its `aliases` option); children inherit a parent's."""
+    id: str = ""
+    """The id the offline runtime answered (`offline/answers`): what other resources' inputs
+    hold when they refer to this one (a pool id in a load balancer's `default_pools`)."""
+    read_id: str = ""
+    """The id a read resource reads (a StackReference's stack, a `get`): the engine reads it
+    and never creates, updates or deletes it. Empty for a resource the program manages."""
 
 
 @dataclass
@@ -201,10 +207,35 @@ class RecordingMonitor(MockMonitor):
                 replace_with=list(request.replace_with),
                 deleted_with=request.deletedWith,
                 aliases=_alias_urns(request, response.urn),
+                id=response.id,
             )
         )
         if self.on_register is not None:
             self.on_register(self.registrations[-1])
+        return response
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().ReadResource(request)
+        inputs, secret_inputs = clean_struct(request.properties)
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=True,
+                parent=request.parent,
+                dependencies=list(request.dependencies),
+                property_dependencies={},
+                provider=request.provider,
+                protect=False,
+                ignore_changes=[],
+                additional_secret_outputs=list(request.additionalSecretOutputs),
+                inputs=inputs,
+                secret_inputs=secret_inputs,
+                id=request.id,
+                read_id=request.id,
+            )
+        )
         return response
 
     def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)

@@ -22,6 +22,8 @@ from .paths import REPO_ROOT
 from .recorder import SECRET, InvokeRecord, RecordingMonitor, Registration
 
 PROJECT = "talos-platform"
+ORGANIZATION = "organization"
+"""The Pulumi organization of an offline run (the mock runtime's default name)."""
 
 
 @dataclass
@@ -61,18 +63,27 @@ def run_program(
     program: Path | None = None,
     project: str = PROJECT,
     on_register: Callable[[Registration], None] | None = None,
+    stack_outputs: dict[str, dict[str, Any]] | None = None,
 ) -> ProgramRun:
-    """Run the Pulumi program once with `config`; raises what the program raises."""
+    """Run the Pulumi program once with `config`; raises what the program raises.
+    `stack_outputs` are what a StackReference may read, by `organization/project/stack`."""
     program = program or REPO_ROOT / "__main__.py"
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     # The SDKs leave some 400k long-lived objects behind; keep the collector from rescanning them
     # on every run (about 40 % of a large plan's time).
     gc.freeze()
-    mocks = PlanMocks()
+    mocks = PlanMocks(stack_outputs)
     monitor = RecordingMonitor(mocks, on_register)
     settings.ROOT.set(None)
-    set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    set_mocks(
+        mocks,
+        project=project,
+        stack=stack,
+        preview=False,
+        monitor=monitor,
+        organization=ORGANIZATION,
+    )
     set_all_config(dict(config), sorted(secret_keys))
     root = settings.get_root_resource()
 

@@ -36,6 +36,7 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from config.edge import EDGE_SECRETS
 from config.errors import NAMESPACE, redact
 from config.models import StorageConfig, required_secrets
 
@@ -374,7 +375,13 @@ def read_stack_config(
             placeholders.append(name)
             value = _placeholder(name)
         merged[name] = value
-    for name in _required_secrets(merged.get(f"{NAMESPACE}:storage")):
+    # An edge stack (config/edge.py) needs only the Cloudflare token.
+    needed = (
+        EDGE_SECRETS
+        if f"{NAMESPACE}:edge" in merged
+        else _required_secrets(merged.get(f"{NAMESPACE}:storage"))
+    )
+    for name in needed:
         full = f"{NAMESPACE}:{name}"
         if full not in merged:
             merged[full] = _placeholder(full)

@@ -26,6 +26,13 @@ def validate_control_plane_quorum(args: StackValidationArgs, report: ReportViola
     environment = _stack_environment(args)
     if environment not in QUORUM_ENVIRONMENTS:
         return
+    # A stack with neither a VM nor a Talos resource builds no cluster: an edge stack
+    # (docs/multi-cluster.md), whose environment's clusters are checked in their own stacks. A
+    # cluster stack that lost its VMs still has its Talos machine secrets, and is reported.
+    if not any(
+        r.resource_type == VM or r.resource_type.startswith("talos:") for r in args.resources
+    ):
+        return
     control_planes = 0
     for vm in (r for r in args.resources if r.resource_type == VM):
         role = _role(vm)

@@ -90,7 +90,9 @@ class Tunnel(pulumi.ComponentResource):
             ),
         )
         self.cname_target = self.tunnel.id.apply(lambda tid: f"{tid}.cfargotunnel.com")
-        for entry in cf.hostnames:
+        # A hostname the edge stack serves (`edge: true`) gets its route above but no record:
+        # the edge stack's load balancer, with this tunnel as one pool, owns that name.
+        for entry in (h for h in cf.hostnames if not h.edge):
             cloudflare.DnsRecord(
                 f"{name}-dns-{entry.hostname.replace('*', 'wildcard')}",
                 zone_id=cf.zone_id,

@@ -17,6 +17,7 @@ from typing import Any
 
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
+from ..recorder import SECRET, SECRET_SIG, SIG
 from . import cloudflare
 from .cloudflare import tunnel_token
 from .fabricate import (
@@ -43,10 +44,41 @@ IMAGE_BYTES = 319_094_784
 nocloud disk is 1246 MiB raw (siderolabs/talos `pkg/imager/profile/default.go`), less as qcow2."""
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+class UnknownStackError(Exception):
+    """A StackReference to a stack whose outputs the offline run does not have."""
+
+
+def stack_reference(name: str, outputs: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """What the engine reads for a StackReference (pulumi `pkg/resource/deploy/builtins.go`,
+    readStackReference): the id is the stack's name; `outputs` are the stack's outputs and
+    `secretOutputNames` the names of the secret ones, sorted. A stack the backend does not
+    have is an error there ("no stack named ..."), and here."""
+    if name not in outputs:
+        raise UnknownStackError(f"no stack named {name!r} among {sorted(outputs)}")
+    stack_outputs = outputs[name]
+    secret_names = sorted(k for k, v in stack_outputs.items() if v == SECRET_OUTPUT)
+    # A secret output is a secret value in the engine's answer (the SDK's wire form of a secret).
+    values = {
+        k: {SIG: SECRET_SIG, "value": v} if k in secret_names else v
+        for k, v in stack_outputs.items()
+    }
+    return name, {"name": name, "outputs": values, "secretOutputNames": secret_names}
+
+
+SECRET_OUTPUT = SECRET
+"""How an offline run's outputs show a secret one."""
+
+
 class PlanMocks(Mocks):
     """Answers resource registrations and provider function calls of the whole program."""
 
-    def __init__(self) -> None:
+    def __init__(self, stack_outputs: dict[str, dict[str, Any]] | None = None) -> None:
+        self.stack_outputs = dict(stack_outputs or {})
+        """The outputs of the stacks a StackReference may read, by fully qualified name
+        (`organization/project/stack`), as the offline run of each stack exported them."""
         self.tunnel_secrets: dict[str, str] = {}
         self.configured_cluster = ("cluster", "https://0.0.0.0:6443")
         """The cluster name and endpoint the nodes' configuration was generated with: what
@@ -57,6 +89,8 @@ class PlanMocks(Mocks):
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
         typ, name = args.typ, args.name
+        if typ == STACK_REFERENCE:
+            return stack_reference(str(args.resource_id or inputs.get("name")), self.stack_outputs)
         if typ == "talos:machine/secrets:Secrets":
             # id: the constant "machine_secrets" (util.go, secretsBundleTomachineSecrets).
             return "machine_secrets", {

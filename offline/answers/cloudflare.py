@@ -150,7 +150,82 @@ def resource(
             "lastUsedOn": None,
             "value": api_token_value(token_id),
         }
+    if typ in LOAD_BALANCING:
+        return digest(typ, name)[:32], load_balancing(typ, inputs)
     return digest(typ, name)[:32], inputs
+
+
+LOAD_BALANCING = (
+    "cloudflare:index/loadBalancerMonitor:LoadBalancerMonitor",
+    "cloudflare:index/loadBalancerPool:LoadBalancerPool",
+    "cloudflare:index/loadBalancer:LoadBalancer",
+)
+
+
+def load_balancing(typ: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The outputs of a monitor, a pool or a load balancer: each has a 32-hex id, `created_on`
+    and `modified_on`, and the schema's defaults for what was not sent (`load_balancer_monitor/
+    schema.go`, `load_balancer_pool/schema.go`, `load_balancer/schema.go`, `Default:`)."""
+    stamps = {"createdOn": CREATED_AT, "modifiedOn": CREATED_AT}
+    if typ.endswith(":LoadBalancerMonitor"):
+        kind = str(inputs.get("type", "http"))
+        web = kind in ("http", "https")
+        return {
+            "allowInsecure": False,
+            "description": "",
+            "expectedBody": "",
+            "expectedCodes": "",
+            "followRedirects": False,
+            "interval": 60,
+            "probeZone": "",
+            "retries": 2,
+            "timeout": 5,
+            "type": kind,
+            # Computed by the API when not sent: GET for HTTP(S), `connection_established` for
+            # TCP (the schema's description of `method`), `/` as the path of an HTTP(S) check.
+            "method": "GET" if web else "connection_established",
+            **({"path": "/"} if web else {}),
+            **inputs,
+            **stamps,
+        }
+    if typ.endswith(":LoadBalancerPool"):
+        origins = [
+            {"enabled": True, "flattenCname": True, "port": 0, "weight": 1, **o}
+            for o in inputs.get("origins") or []
+            if isinstance(o, dict)
+        ]
+        return {
+            "description": "",
+            "enabled": True,
+            "minimumOrigins": 1,
+            "notificationEmail": "",
+            "loadShedding": {
+                "defaultPercent": 0,
+                "defaultPolicy": "random",
+                "sessionPercent": 0,
+                "sessionPolicy": "hash",
+            },
+            "originSteering": {"policy": "random"},
+            "checkRegions": None,
+            "networks": [],
+            "disabledAt": None,
+            **inputs,
+            "origins": origins,
+            **stamps,
+        }
+    # The load balancer: `zone_name` is the name of the zone of `zone_id` (here the hostname's
+    # last two labels, the zone of every shipped config); `ttl` is computed (it applies only
+    # when not proxied; the API answers 30).
+    return {
+        "enabled": True,
+        "proxied": False,
+        "sessionAffinity": "none",
+        "steeringPolicy": "",
+        "ttl": 30,
+        **inputs,
+        "zoneName": ".".join(str(inputs.get("name", "")).split(".")[-2:]),
+        **stamps,
+    }
 
 
 def call(token: str, args: dict[str, Any], tunnel_secrets: dict[str, str]) -> dict[str, Any] | None:

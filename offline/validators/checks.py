@@ -150,10 +150,12 @@ def gitops_tree(
             f"the GitOps tree names ({gitops.GITOPS_REPO_URL}, gitops/repository/repository.yaml)"
         )
     path = source["path"]
-    env = path.rsplit("/", 1)[-1]
-    if not path.startswith("gitops/envs/") or env not in gitops.ENVIRONMENTS:
+    # The environment's root, or a cluster's overlay of it (`prod/clusters/prod-b`).
+    env = gitops.root_of_path(path)
+    if env is None:
         result.problems.append(
-            f"talos-platform:gitops.path: got {path!r}; expected gitops/envs/<environment>"
+            f"talos-platform:gitops.path: got {path!r}; expected gitops/envs/<environment> or "
+            "gitops/envs/<environment>/clusters/<cluster> (a folder of the tree)"
         )
         return None
     try:
@@ -213,13 +215,15 @@ def run_checks(
 
 
 def _environment(doc: dict[str, Any]) -> str:
-    """The environment whose tree the root Application follows (`gitops/envs/<env>`); the
-    stack's name when there is none."""
+    """The environment whose tree the root Application follows (`gitops/envs/<env>`, or a
+    cluster's overlay of it); the stack's name when there is none."""
     for r in doc["resources"]:
         if r["type"] == "kubernetes:argoproj.io/v1alpha1:Application" and r["name"].endswith(
             "-root"
         ):
-            return str(r["inputs"]["spec"]["source"]["path"]).rsplit("/", 1)[-1]
+            path = str(r["inputs"]["spec"]["source"]["path"])
+            root = gitops.root_of_path(path)
+            return gitops.environment_of(root) if root else path.rsplit("/", 1)[-1]
     return str(doc.get("stack", ""))
 
 

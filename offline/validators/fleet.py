@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import validate
+from config.edge import EdgeStack, is_edge, validate_edge
 from config.fleet import fleet_problems, stack_problems
+from config.fleet_edge import cluster_edge_problems, edge_stack_notes, edge_stack_problems
 from config.models import StackConfig
 
 from ..paths import REPO_ROOT
@@ -26,7 +28,9 @@ from ..stackfile import StackConfigValues, StackFileError, read_stack_config
 @dataclass
 class FleetFiles:
     stacks: dict[str, StackConfig] = field(default_factory=dict)
-    """The stacks whose configuration validates."""
+    """The cluster stacks whose configuration validates."""
+    edges: dict[str, EdgeStack] = field(default_factory=dict)
+    """The edge stacks (config/edge.py) whose configuration validates."""
     unchecked: list[str] = field(default_factory=list)
     """Why each other stack file is not checked with them (its own plan lists its problems)."""
 
@@ -45,15 +49,41 @@ def read_fleet(root: Path = REPO_ROOT, skip: Iterable[str] = ()) -> FleetFiles:
         except StackFileError as exc:
             found.unchecked.append(f"{path.name}: not checked with the fleet: {exc}")
             continue
-        result = validate(values.values, values.secret_keys)
+        edge = is_edge(values.values)
+        result = (validate_edge if edge else validate)(values.values, values.secret_keys)
         if result.config is None:
             found.unchecked.append(
                 f"{path.name}: not checked with the fleet: its configuration does not validate "
                 f"({len(result.problems)} problem(s): python -m offline.plan --stack {name})"
             )
+        elif isinstance(result.config, EdgeStack):
+            found.edges[name] = result.config
         else:
             found.stacks[name] = result.config
     return found
+
+
+def edge_problems(fleet: FleetFiles, names: Iterable[str] | None = None) -> list[str]:
+    """The edge rules (config/fleet_edge.py) of the stacks `names` (default: all)."""
+    wanted = set(fleet.stacks) | set(fleet.edges) if names is None else set(names)
+    problems = []
+    for name in sorted(wanted):
+        if name in fleet.edges:
+            problems += edge_stack_problems(name, fleet.edges[name], fleet.stacks, fleet.edges)
+        elif name in fleet.stacks:
+            problems += cluster_edge_problems(name, fleet.stacks, fleet.edges)
+    return problems
+
+
+def edge_notes(fleet: FleetFiles, names: Iterable[str] | None = None) -> list[str]:
+    """Hostnames on their way to an edge stack of `names` (default: all), still published by a
+    cluster stack: not a problem, the next step of a migration."""
+    wanted = set(fleet.edges) if names is None else set(names) & set(fleet.edges)
+    return [
+        n
+        for name in sorted(wanted)
+        for n in edge_stack_notes(name, fleet.edges[name], fleet.stacks)
+    ]
 
 
 @dataclass
@@ -67,12 +97,20 @@ def plan_check(name: str, values: StackConfigValues, root: Path = REPO_ROOT) -> 
     """The fleet check of one stack's plan: its configuration (`values`, which may come from a
     --stack-file) against the repository's other stack files. Only problems of this stack's keys
     fail its plan; another stack file that does not validate is a note (its plan fails)."""
-    config = validate(values.values, values.secret_keys).config
+    edge = is_edge(values.values)
+    config = (validate_edge if edge else validate)(values.values, values.secret_keys).config
     if config is None:  # the plan reports the config's own problems
         return PlanCheck([], [], "fleet 0 stacks")
     fleet = read_fleet(root, skip={name})
-    stacks = {**fleet.stacks, name: config}
-    return PlanCheck(stack_problems(name, stacks), fleet.unchecked, f"fleet {len(stacks)} stacks")
+    if isinstance(config, EdgeStack):
+        fleet.edges[name] = config
+        problems = edge_problems(fleet, [name])
+        fleet.unchecked += edge_notes(fleet, [name])
+    else:
+        fleet.stacks[name] = config
+        problems = stack_problems(name, fleet.stacks) + edge_problems(fleet, [name])
+    count = len(fleet.stacks) + len(fleet.edges)
+    return PlanCheck(problems, fleet.unchecked, f"fleet {count} stacks")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,13 +126,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {args.root} is not a directory", file=sys.stderr)
         return 2
     fleet = read_fleet(args.root)
-    problems = fleet.unchecked + fleet_problems(fleet.stacks)
+    problems = fleet.unchecked + fleet_problems(fleet.stacks) + edge_problems(fleet)
+    for note in edge_notes(fleet):
+        print(f"note: {note}", file=sys.stderr)
     if problems:
         print(f"fleet: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    print(f"fleet: {len(fleet.stacks)} stacks checked together")
+    print(f"fleet: {len(fleet.stacks) + len(fleet.edges)} stacks checked together")
     return 0
 
 

@@ -9,7 +9,6 @@ VLAN and name), with one field changed.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from functools import cache
@@ -63,6 +62,7 @@ def prod_b_data(**changes: Any) -> dict[str, Any]:
     cfg[f"{NS}:backup"]["bucket"] = "talos-platform-prod-b-backups"
     for entry in cfg[f"{NS}:cloudflare"]["hostnames"]:
         entry["hostname"] = entry["hostname"].replace(".example.com", "-b.example.com")
+        entry.pop("edge", None)  # its own names, published by its own stack
     for path, value in changes.items():
         section, _, rest = path.partition(".")
         if not rest:
@@ -230,18 +230,28 @@ def test_an_untagged_or_shared_vlan_is_refused_on_a_bridge_name_any_stack_uses(
 
 def test_a_bucket_or_a_hostname_is_not_taken_twice_in_one_account_or_zone() -> None:
     prod = shipped()["prod"]
-    hostname = prod.cloudflare.hostnames[0].hostname
+    # prod's Argo CD hostname: each cluster's own, published by its stack.
+    hostname = prod.cloudflare.hostnames[1].hostname
     cloudflare = prod_b_data()["config"][f"{NS}:cloudflare"]
-    cloudflare["hostnames"][0]["hostname"] = hostname
+    cloudflare["hostnames"][1]["hostname"] = hostname
     found = problems_with(prod_b(**{"backup.bucket": prod.backup.bucket, "cloudflare": cloudflare}))
     assert found == [
         f"Pulumi.prod-b.yaml: talos-platform:backup.bucket: got '{prod.backup.bucket}'; expected "
         "a bucket of this stack's own: stack prod uses it in the same Cloudflare account "
         f"({prod.cloudflare.account_id}, jurisdiction {prod.backup.jurisdiction})",
-        f"Pulumi.prod-b.yaml: talos-platform:cloudflare.hostnames[0].hostname: got '{hostname}'; "
-        "expected a hostname of this stack's own: stack prod publishes it in the same zone (one "
-        "DNS record, one tunnel)",
+        f"Pulumi.prod-b.yaml: talos-platform:cloudflare.hostnames[1].hostname: got '{hostname}'; "
+        "expected a hostname of this stack's own: stack prod serves it in the same zone (one "
+        "DNS record, one tunnel); a hostname two clusters of one environment serve is published "
+        "by their edge stack, and `edge: true` in the cluster stacks",
     ]
+    # app.example.com: both prod clusters route it, neither publishes it (`edge: true`)...
+    shared = prod_b_data()["config"][f"{NS}:cloudflare"]
+    shared["hostnames"][0].update(hostname="app.example.com", edge=True)
+    assert problems_with(prod_b(cloudflare=shared)) == []
+    # ...which a cluster of another environment may not.
+    other_env = prod_b(cloudflare=shared).model_copy(update={"environment": "staging"})
+    [problem] = fleet_problems({"prod": prod, "prod-b": other_env})
+    assert "hostnames[0].hostname: got 'app.example.com'" in problem
 
 
 def test_one_environment_runs_one_talos_and_kubernetes_minor() -> None:
@@ -271,8 +281,11 @@ def test_each_clash_is_reported_once_on_the_later_stack_or_on_the_planned_one() 
 
 
 def _repo_copy(tmp_path: Path, **extra: dict[str, Any] | str) -> Path:
+    """dev, staging and prod as shipped, but prod publishing its own hostnames (no edge stack
+    here: tests/config/test_edge_config.py has those rules), and `extra` stack files."""
     for name in STACKS:
-        shutil.copy(REPO_ROOT / f"Pulumi.{name}.yaml", tmp_path)
+        text = (REPO_ROOT / f"Pulumi.{name}.yaml").read_text()
+        (tmp_path / f"Pulumi.{name}.yaml").write_text(text.replace("        edge: true\n", ""))
     for name, data in extra.items():
         text = data if isinstance(data, str) else yaml.safe_dump(data)
         (tmp_path / f"Pulumi.{name.replace('_', '-')}.yaml").write_text(text)
@@ -283,7 +296,9 @@ def test_the_cli_prints_every_problem_and_every_stack_it_could_not_check(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert fleet.main([]) == 0
-    assert capsys.readouterr().out == f"fleet: {len(read_fleet().stacks)} stacks checked together\n"
+    shipped_files = read_fleet()
+    count = len(shipped_files.stacks) + len(shipped_files.edges)
+    assert capsys.readouterr().out == f"fleet: {count} stacks checked together\n"
     assert fleet.main(["--root", str(_repo_copy(tmp_path, prod_b=prod_b_data()))]) == 0
     assert capsys.readouterr().out == "fleet: 4 stacks checked together\n"
     invalid = prod_b_data()
@@ -318,14 +333,18 @@ def test_the_plan_check_puts_the_stack_file_given_in_place_of_the_repositorys(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "Pulumi.prod.yaml"
-    path.write_text(yaml.safe_dump(prod_b_data(cluster_name="staging", **{"proxmox.pool": "p"})))
+    data = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
+    data["config"][f"{NS}:cluster_name"] = "staging"
+    data["config"][f"{NS}:proxmox"]["pool"] = "p"
+    path.write_text(yaml.safe_dump(data))
     checked = plan_check("prod", read_stack_config("prod", path))
-    assert checked.ran == "fleet 3 stacks" and checked.notes == []
+    # Every stack file of the repository: four clusters and the edge stack prod-edge.
+    assert checked.ran == "fleet 5 stacks" and checked.notes == []
     [problem] = checked.problems
     assert problem.startswith("Pulumi.prod.yaml: talos-platform:cluster_name: got 'staging'")
     assert plan_check("prod", read_stack_config("prod")).problems == []
     new = plan_check("prod-b", read_stack_config("prod-b", path))
-    assert new.ran == "fleet 4 stacks" and new.problems[0].startswith("Pulumi.prod-b.yaml: ")
+    assert new.ran == "fleet 5 stacks" and new.problems[0].startswith("Pulumi.prod-b.yaml: ")
 
 
 def test_the_plan_fails_on_a_fleet_problem(
@@ -345,7 +364,7 @@ def test_the_plan_fails_on_a_fleet_problem(
         "stack uses on this Proxmox cluster: stack staging (same Proxmox cluster: endpoint host "
         "pve1.example.com) has it for node staging-cp-1"
     ) in err.splitlines()
-    assert err.splitlines()[-1].startswith("checks ran: other checks, fleet 3 stacks, policies ")
+    assert err.splitlines()[-1].startswith("checks ran: other checks, fleet 5 stacks, policies ")
     # A clean plan passes with the check (tests/offline/test_plan_cli.py plans every stack).
 
 
@@ -354,7 +373,7 @@ def test_tools_proxmox_access_refuses_what_the_fleet_refuses(
 ) -> None:
     assert tools.proxmox_access.pool_clashes is fleet_rules.pool_clashes
     assert tools.proxmox_access.network_clashes is fleet_rules.network_clashes
-    assert set(tools.proxmox_access.other_stacks("prod")) == set(STACKS) - {"prod"}
+    assert set(tools.proxmox_access.other_stacks("prod")) == {*STACKS, "prod-b"} - {"prod"}
     nested = prod_b(**{"proxmox.pool": "talos-prod/b"})
     monkeypatch.setattr(tools.proxmox_access, "other_stacks", lambda name: {"prod-b": nested})
     assert tools.proxmox_access.main(["--stack", "prod"]) == 1

@@ -199,9 +199,9 @@ def test_a_merge_that_changes_only_main_leaves_prod_applications_where_they_were
     for env in REFS:
         overlay = repo.work / f"gitops/apps/podinfo/overlays/{env}/kustomization.yaml"
         overlay.write_text(re.sub(r"newTag: \S+", "newTag: 6.9.4", overlay.read_text()))
-        repo.edit(
-            f"gitops/envs/{env}/podinfo.yaml", "revisionHistoryLimit: 10", "revisionHistoryLimit: 9"
-        )
+        # prod keeps its Applications in base/, shared with its clusters' overlays.
+        folder = f"gitops/envs/{env}/base" if env == "prod" else f"gitops/envs/{env}"
+        repo.edit(f"{folder}/podinfo.yaml", "revisionHistoryLimit: 10", "revisionHistoryLimit: 9")
     merged = repo.commit("a merge to main")
     after = {env: argo_view(repo, env, tmp_path / "after") for env in REFS}
 

@@ -132,12 +132,13 @@ def test_image_tags(image: str, pinned: bool) -> None:
 
 
 def test_environment_rules_catch_a_cross_wired_application(gitops_copy: Path) -> None:
-    app = gitops_copy / "envs" / "prod" / "podinfo.yaml"
+    # prod's Applications and project are in base/, which its clusters' overlays share.
+    app = gitops_copy / "envs" / "prod" / "base" / "podinfo.yaml"
     _replace(
         app, "path: gitops/apps/podinfo/overlays/prod", "path: gitops/apps/podinfo/overlays/dev"
     )
     _replace(app, "project: prod", "project: dev")
-    project = gitops_copy / "envs" / "prod" / "appproject.yaml"
+    project = gitops_copy / "envs" / "prod" / "base" / "appproject.yaml"
     _replace(project, "      kind: NetworkPolicy\n", "      kind: NetworkPolicyX\n")
     rendered = {
         "gitops/envs/prod": gitops.render_with_origins(gitops_copy / "envs" / "prod"),

@@ -61,8 +61,10 @@ def test_json_plan_lists_the_graph(capsys: pytest.CaptureFixture[str], stack: st
         "inputs",
         "secret_inputs",
         "secret_digests",
+        "id",
     }
-    assert all(set(r) == resource_keys for r in doc["resources"])
+    # A read resource (an edge stack's StackReference) says so: `read`.
+    assert all(set(r) - {"read"} == resource_keys for r in doc["resources"])
     assert all(set(i) == {"token", "args"} for i in doc["invokes"])
     summary = doc["summary"]
     assert summary["resources"] == len(doc["resources"])

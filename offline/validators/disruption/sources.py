@@ -170,14 +170,16 @@ def _root_application(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 def stack_environment(doc: dict[str, Any]) -> tuple[str, str] | None:
     """(environment, namespace of the root's destination) the stack's root Application follows,
-    or None when it has none or follows no `gitops/envs/<env>` (checks.gitops_tree says so)."""
+    or None when it has none or follows no `gitops/envs/<env>` (checks.gitops_tree says so). The
+    environment is the tree's root: of a cluster's overlay, `<env>/clusters/<cluster>`
+    (`gitops._render_environment` renders either)."""
     root = _root_application(doc)
     if root is None:
         return None
     spec = root["inputs"].get("spec") or {}
     path = str((spec.get("source") or {}).get("path", ""))
-    env = path.rsplit("/", 1)[-1]
-    if not path.startswith("gitops/envs/") or env not in gitops.ENVIRONMENTS:
+    env = gitops.root_of_path(path)
+    if env is None:
         return None
     namespace = (spec.get("destination") or {}).get("namespace") or "default"
     return env, str(namespace)

@@ -21,7 +21,13 @@ checks every object:
   kind that argocd-cm's `resource.exclusions` (or `resource.inclusions`) leaves out, which Argo
   CD would silently drop from its Application's target.
 
-Run `python -m offline.validators.gitops --kubernetes-version v1.36.2` to check every environment.
+Where this package says `env`, it takes a *root* (tree.py): an environment (`prod`), or the
+overlay of one of the environment's other clusters (`prod/clusters/prod-b`: the root its stack's
+`gitops.path` names, `gitops/envs/prod/clusters/prod-b`), checked against that cluster's stack
+file (`Pulumi.prod-b.yaml`).
+
+Run `python -m offline.validators.gitops --kubernetes-version v1.36.2` to check every environment
+and overlay.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from .tree import (
     ARGOCD_API_VERSION,
     ARGOCD_KINDS,
     CLUSTER_SCOPED_KINDS,
+    CLUSTERS,
     ENVIRONMENTS,
     GITOPS_DIR,
     GITOPS_REPO_URL,
@@ -73,9 +80,17 @@ from .tree import (
     GitOpsError,
     Problem,
     RenderedObject,
+    cluster_of,
+    cluster_root,
+    cluster_roots,
+    environment_of,
     environment_revision,
     platform_path,
+    root_of_path,
+    root_path,
     root_project,
+    roots,
+    stack_of,
 )
 from .validate import chart_problems, validate_environment, validate_path
 from .versions import app_version_file, app_versions, set_app_version
@@ -83,6 +98,7 @@ from .versions import app_version_file, app_versions, set_app_version
 __all__ = [
     "ARGOCD_API_VERSION",
     "ARGOCD_KINDS",
+    "CLUSTERS",
     "CLUSTER_SCOPED_KINDS",
     "ENVIRONMENTS",
     "GITOPS_DIR",
@@ -108,9 +124,13 @@ __all__ = [
     "app_version_file",
     "app_versions",
     "chart_problems",
+    "cluster_of",
+    "cluster_root",
+    "cluster_roots",
     "crd_schema",
     "default_argocd_cm",
     "describe",
+    "environment_of",
     "environment_revision",
     "environment_rules",
     "exclusion_problems",
@@ -131,10 +151,14 @@ __all__ = [
     "render_environment",
     "render_with_origins",
     "revision_problems",
+    "root_of_path",
+    "root_path",
     "root_project",
+    "roots",
     "schema_version",
     "set_app_version",
     "stack_kubernetes_version",
+    "stack_of",
     "stack_platform",
     "stack_revision",
     "validate_environment",

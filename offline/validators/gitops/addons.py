@@ -39,8 +39,26 @@ SERVER_SIDE_APPLY = "ServerSideApply=true"
 
 def local_addon_path(env: str) -> str:
     """The folders of this repository a platform add-on may follow: `gitops/platform/<name>/
-    envs/<env>` (a regular expression), never the platform folder itself."""
-    return rf"gitops/platform/(?!envs/)[a-z0-9-]+/envs/{re.escape(env)}"
+    envs/<env>` (a regular expression), never the platform folder itself; of a cluster's overlay
+    root (tree.py) also the cluster's own, `gitops/platform/<name>/clusters/<env>/<cluster>`."""
+    name = rf"gitops/platform/(?!envs/|{tree.CLUSTERS}/)[a-z0-9-]+"
+    environment = re.escape(tree.environment_of(env))
+    cluster = tree.cluster_of(env)
+    if cluster is None:
+        return rf"{name}/envs/{environment}"
+    return rf"{name}/(envs/{environment}|{tree.CLUSTERS}/{environment}/{re.escape(cluster)})"
+
+
+def local_addon_paths(env: str) -> str:
+    """`local_addon_path` in words, for messages."""
+    environment = tree.environment_of(env)
+    cluster = tree.cluster_of(env)
+    if cluster is None:
+        return f"gitops/platform/<name>/envs/{environment}"
+    return (
+        f"gitops/platform/<name>/envs/{environment} or "
+        f"gitops/platform/<name>/{tree.CLUSTERS}/{environment}/{cluster}"
+    )
 
 
 def _crd_objects(source: charts.HelmSource) -> list[RenderedObject]:
@@ -137,20 +155,19 @@ def _addon_problems(
 
 
 def _local_source_problems(env: str, source: dict[str, Any], field: str) -> list[tuple[str, str]]:
-    """A folder of this repository: `gitops/platform/<name>/envs/<env>` at the environment's
-    ref (the ref the root and the platform Application follow, revisions.py)."""
+    """A folder of this repository: `gitops/platform/<name>/envs/<env>` (or the cluster's own,
+    `local_addon_path`) at the root's ref (the ref the root and the platform Application follow,
+    revisions.py: a cluster's overlay may follow one of its own)."""
     found = []
     path = str(source.get("path", "")).strip("/")
     if not re.fullmatch(local_addon_path(env), path):
-        found.append(
-            (f"{field}.path", f"must be gitops/platform/<name>/envs/{env}, found {path!r}")
-        )
+        found.append((f"{field}.path", f"must be {local_addon_paths(env)}, found {path!r}"))
     revision = environment_revision(env)
     if source.get("targetRevision") != revision:
         found.append(
             (
                 f"{field}.targetRevision",
-                f"must be {revision!r} (gitops/envs/{env}/revision.yaml), found "
+                f"must be {revision!r} ({tree.root_path(env)}/revision.yaml), found "
                 f"{source.get('targetRevision')!r} (set by the Application's patch in "
                 f"{tree.platform_path(env)})",
             )

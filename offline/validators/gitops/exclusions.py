@@ -261,10 +261,12 @@ def _to_string(value: Any) -> str:
 @lru_cache(maxsize=8)
 def default_argocd_cm(env: str) -> ArgoCdConfigMap:
     """`values_argocd_cm` of components/argocd/values.py for `env` (its resource settings do not
-    depend on the URL, the webhook, the notifications or the login)."""
+    depend on the URL, the webhook, the notifications or the login); of a cluster's overlay root,
+    for its environment."""
     from components.argocd.values import argocd_values
 
-    return values_argocd_cm(argocd_values(env, "https://argocd.invalid"))  # type: ignore[arg-type]
+    environment = tree.environment_of(env)
+    return values_argocd_cm(argocd_values(environment, "https://argocd.invalid"))  # type: ignore[arg-type]
 
 
 # --- The check ---------------------------------------------------------------------------------

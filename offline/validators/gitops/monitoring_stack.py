@@ -22,7 +22,11 @@ program provides, as platform.py checks the other add-ons (docs/monitoring.md):
 - Prometheus selects ServiceMonitors, PodMonitors, Probes, ScrapeConfigs and PrometheusRules of
   every namespace whatever their labels (the monitoring configuration of gitops/platform carries
   no Helm release label);
-- Grafana's admin password is not made up by the chart on every render.
+- Grafana's admin password is not made up by the chart on every render;
+- every Prometheus carries the external label `cluster: <cluster_name>` of its stack: it goes
+  on every series and alert that leaves Prometheus, so where the clusters of an environment
+  meet (a hostname they both serve, docs/multi-cluster.md) their SLO series are told apart and
+  sum over it, and each alert names its cluster.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from config.errors import NAMESPACE
 
 from . import charts
 from .schemas import describe
@@ -166,6 +172,8 @@ def monitoring_problems(
     for field, message in _alertmanager_problems(objects):
         add(f"{values}.{field}", message)
     for field, message in _prometheus_problems(objects):
+        add(f"{values}.{field}", message)
+    for field, message in _cluster_label_problems(objects, stack):
         add(f"{values}.{field}", message)
     for field, message in _grafana_problems(objects):
         add(f"{values}.{field}", message)
@@ -648,6 +656,34 @@ def _prometheus_problems(objects: list[RenderedObject]) -> list[tuple[str, str]]
                         "Prometheus reads its own namespace only",
                     )
                 )
+    return found
+
+
+#: The external label that names the cluster a Prometheus runs in (its stack's `cluster_name`).
+CLUSTER_LABEL = "cluster"
+
+
+def _cluster_label_problems(
+    objects: list[RenderedObject], stack: StackPlatform
+) -> list[tuple[str, str]]:
+    """Each Prometheus labels what leaves it with its stack's cluster (`externalLabels`,
+    prometheus-operator v0.93.0 pkg/apis/monitoring/v1/prometheus_types.go: added to every
+    series and alert sent out, by federation, remote write or to Alertmanager)."""
+    if stack.cluster is None:
+        return []
+    found = []
+    for prometheus in _of(objects, "Prometheus"):
+        labels = (prometheus.get("spec") or {}).get("externalLabels") or {}
+        if labels.get(CLUSTER_LABEL) != stack.cluster:
+            found.append(
+                (
+                    f"prometheus.prometheusSpec.externalLabels.{CLUSTER_LABEL}",
+                    f"{labels.get(CLUSTER_LABEL)!r}, but {NAMESPACE}:cluster_name of "
+                    f"{stack.file} is {stack.cluster!r}: the series and alerts this Prometheus "
+                    "sends would not say, or would mistake, which cluster they come from (a "
+                    "shared hostname's SLO sums its clusters' series over this label)",
+                )
+            )
     return found
 
 

@@ -20,7 +20,7 @@ from ... import parsed, prefetch
 from .. import helm_render  # which imports this package: its names are read at call time
 from . import charts, operator, tree, velero_pods
 from .stack import stack_kubernetes_version
-from .tree import GITOPS_REPO_URL, GitOpsError, RenderedObject, _check_environment, _relative
+from .tree import GITOPS_REPO_URL, GitOpsError, RenderedObject, _check_root, _relative
 
 _ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 #: Renders of one level of the tree run side by side (kubectl and helm are subprocesses).
@@ -140,7 +140,8 @@ def _tree_root() -> Path:
 
 
 def prefetch_environment(env: str, kubernetes_version: str | None = None) -> None:
-    """Start rendering `env` in the background (offline/prefetch.py)."""
+    """Start rendering `env` (an environment or a cluster's overlay root, tree.py) in the
+    background (offline/prefetch.py)."""
     version = kubernetes_version or stack_kubernetes_version(env)
     prefetch.start(_prefetch_key(env, version), _render_now, env, version)
 
@@ -154,9 +155,10 @@ def _render_environment(
 ) -> dict[str, list[RenderedObject]]:
     """`render_environment` with the file (or chart template) each object comes from.
 
+    `env` is an environment or a cluster's overlay root (`prod/clusters/prod-b`, tree.py).
     Charts render for `kubernetes_version`, by default the stack's (`kubernetes_version` of
-    `Pulumi.<env>.yaml`). A Helm source that does not render is left out: the validation
-    reports why (`charts.source_problems`).
+    `Pulumi.<env>.yaml`, of a cluster's overlay `Pulumi.<cluster>.yaml`). A Helm source that
+    does not render is left out: the validation reports why (`charts.source_problems`).
     """
     version = kubernetes_version or stack_kubernetes_version(env)
     pending = prefetch.take(_prefetch_key(env, version))
@@ -170,7 +172,7 @@ def _render_now(env: str, kubernetes_version: str) -> dict[str, list[RenderedObj
     follow, each level's renders in parallel (each is a subprocess: kubectl or helm); then the
     StatefulSets the Prometheus Operator would make (operator.py) and the pods Velero starts for
     its Schedules (velero_pods.py)."""
-    _check_environment(env)
+    _check_root(env)
     env_path = tree.GITOPS_DIR / "envs" / env
     rendered = {_relative(env_path): render_with_origins(env_path)}
     level = [_relative(env_path)]
@@ -226,8 +228,9 @@ def _render_chart(
 def render_environment(
     env: str, kubernetes_version: str | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """Render `gitops/envs/<env>`, every folder of this repository its Applications follow
-    (and theirs), and every Helm chart they install.
+    """Render `gitops/envs/<env>` (`env` an environment or a cluster's overlay root, tree.py),
+    every folder of this repository its Applications follow (and theirs), and every Helm chart
+    they install.
 
     Keys are repo-relative paths (`gitops/envs/dev`, `gitops/apps/podinfo/overlays/dev`), for
     a chart `chart <chart> <version> (Application <name>)`, and for what the Prometheus Operator

@@ -25,13 +25,15 @@ class StackRevision:
 
 
 def stack_revision(env: str) -> StackRevision | Problem:
-    """`gitops.revision` of `Pulumi.<env>.yaml` in `STACKS_DIR`, or the Problem that stops reading
-    it (no such file, no such key), read the way the offline plan reads a stack."""
-    path = tree.STACKS_DIR / f"Pulumi.{env}.yaml"
+    """`gitops.revision` of the root's stack file in `STACKS_DIR` (`Pulumi.<env>.yaml`, of a
+    cluster's overlay `Pulumi.<cluster>.yaml`), or the Problem that stops reading it (no such
+    file, no such key), read the way the offline plan reads a stack."""
+    stack = tree.stack_of(env)
+    path = tree.STACKS_DIR / f"Pulumi.{stack}.yaml"
     name = _relative(path)
-    object_name = f"stack {env}"
+    object_name = f"stack {stack}"
     try:
-        values = read_stack_config(env, path, tree.STACKS_DIR / "Pulumi.yaml").values
+        values = read_stack_config(stack, path, tree.STACKS_DIR / "Pulumi.yaml").values
     except StackFileError as exc:
         message = str(exc).replace(str(path), "").lstrip(": ")
         return Problem(name, object_name, STACK_REVISION_KEY, message)
@@ -51,7 +53,8 @@ def revision_problems(
     """Each Application of `gitops/envs/<env>` whose source in this repository follows another
     ref than the stack's root Application (`stack.value`): the root would sync one ref and the
     Applications it creates another, so a merge to main could reach an environment whose root
-    does not follow main, or the other way round."""
+    does not follow main, or the other way round. Of a cluster's overlay root
+    (`prod/clusters/prod-b`), its own Applications, which follow the overlay's revision.yaml."""
     env_key = _relative(tree.GITOPS_DIR / "envs" / env)
     source_file = _relative(revision_file(env, tree.GITOPS_DIR))
     problems = []

@@ -253,13 +253,18 @@ def environment_rules(env: str, rendered: dict[str, list[RenderedObject]]) -> li
     whitelisted, namespace among its destinations), as Argo CD would check at sync time. The
     Application that follows `gitops/platform/...` is the platform app-of-apps
     (`_platform_application_problems`); its add-ons have rules of their own (addons.py).
+    Of a cluster's overlay root (`prod/clusters/prod-b`), the same with its environment's project
+    and app overlays, at the overlay's ref.
     """
     env_key = _relative(tree.GITOPS_DIR / "envs" / env)
     env_objects = rendered.get(env_key, [])
     problems: list[Problem] = []
-    project = projects_of({env_key: env_objects}).get(env)
+    environment = tree.environment_of(env)
+    project = projects_of({env_key: env_objects}).get(environment)
     if project is None:
-        problems.append(Problem(env_key, f"AppProject argocd/{env}", "metadata.name", "missing"))
+        problems.append(
+            Problem(env_key, f"AppProject argocd/{environment}", "metadata.name", "missing")
+        )
     else:
         repos = (project.manifest.get("spec") or {}).get("sourceRepos") or []
         if repos != [GITOPS_REPO_URL]:
@@ -292,8 +297,9 @@ def _follows_platform(app: dict[str, Any]) -> bool:
 def _source_problems(
     env: str, app: dict[str, Any], pattern: str, expected: str, add: Callable[[str, str], None]
 ) -> list[dict[str, Any]]:
-    """Each source is this repository at the environment's ref, at a path matching `pattern`
-    (`expected` says it in words); returns the sources."""
+    """Each source is this repository at the root's ref (the environment's, or a cluster
+    overlay's), at a path matching `pattern` (`expected` says it in words); returns the
+    sources."""
     spec = app.get("spec") or {}
     revision = environment_revision(env)
     sources = _sources(app)
@@ -304,7 +310,7 @@ def _source_problems(
         if source.get("targetRevision") != revision:
             add(
                 f"{field}.targetRevision",
-                f"must be {revision!r} (gitops/envs/{env}/revision.yaml), "
+                f"must be {revision!r} ({tree.root_path(env)}/revision.yaml), "
                 f"found {source.get('targetRevision')!r}",
             )
         path = str(source.get("path", "")).strip("/")
@@ -341,8 +347,9 @@ def _platform_application_problems(
 ) -> list[Problem]:
     """The platform app-of-apps: in the root's project `<env>-root` (which admits only Argo CD
     objects in `argocd`, components/argocd/root_app.py), following `gitops/platform/envs/<env>`
-    of this repository at the environment's ref into `argocd`; everything in that folder must be
-    an Argo CD object in `argocd`, or the root's project refuses it at sync time."""
+    (of a cluster's overlay root, the cluster's add-on values: `tree.platform_path`) of this
+    repository at the root's ref into `argocd`; everything in that folder must be an Argo CD
+    object in `argocd`, or the root's project refuses it at sync time."""
     app = item.manifest
     spec, problems, add = application_checks(item, tree.root_project(env))
     destination = spec.get("destination") or {}
@@ -379,10 +386,12 @@ def _application_problems(
     rendered: dict[str, list[RenderedObject]],
 ) -> list[Problem]:
     app = item.manifest
-    spec, problems, add = application_checks(item, env)
+    environment = tree.environment_of(env)
+    spec, problems, add = application_checks(item, environment)
     destination = spec.get("destination") or {}
-    overlay = rf"gitops/apps/[a-z0-9-]+/overlays/{re.escape(env)}"
-    sources = _source_problems(env, app, overlay, f"gitops/apps/<app>/overlays/{env}", add)
+    overlay = rf"gitops/apps/[a-z0-9-]+/overlays/{re.escape(environment)}"
+    expected = f"gitops/apps/<app>/overlays/{environment}"
+    sources = _source_problems(env, app, overlay, expected, add)
     if project is None:
         return problems
     project_spec = project.manifest.get("spec") or {}

@@ -73,14 +73,20 @@ class StackPlatform:
     backup: StackBackup | None = None
     """`backup` and `cloudflare.account_id`: what Velero's BackupStorageLocation names (velero.py);
     None when the stack has no `backup` section (the plan's own config check says so)."""
+    cluster: str | None = None
+    """`cluster_name`: the `cluster` label Prometheus puts on what leaves it
+    (monitoring_stack.py); None when the stack sets none (the plan's config check says so)."""
 
 
 def _stack_file(env: str) -> Path:
-    return tree.STACKS_DIR / f"Pulumi.{env}.yaml"
+    """The stack file of a root (tree.py): `Pulumi.<env>.yaml`, of a cluster's overlay
+    `Pulumi.<cluster>.yaml`."""
+    return tree.STACKS_DIR / f"Pulumi.{tree.stack_of(env)}.yaml"
 
 
 def _values(env: str) -> dict[str, str]:
-    return read_stack_config(env, _stack_file(env), tree.STACKS_DIR / "Pulumi.yaml").values
+    stack = tree.stack_of(env)
+    return read_stack_config(stack, _stack_file(env), tree.STACKS_DIR / "Pulumi.yaml").values
 
 
 def stack_kubernetes_version(env: str) -> str:
@@ -114,7 +120,9 @@ def stack_platform(env: str) -> StackPlatform | Problem:
         values = _values(env)
     except StackFileError as exc:
         message = str(exc).replace(str(path), "").lstrip(": ")
-        return Problem(_relative(path), f"stack {env}", f"{NAMESPACE}:proxmox", message)
+        return Problem(
+            _relative(path), f"stack {tree.stack_of(env)}", f"{NAMESPACE}:proxmox", message
+        )
     return platform_from_values(values, _relative(path))
 
 
@@ -153,4 +161,5 @@ def platform_from_values(values: dict[str, str], file: str) -> StackPlatform | P
             if backup is not None and cloudflare is not None
             else None
         ),
+        cluster=values.get(f"{NAMESPACE}:cluster_name") or None,
     )

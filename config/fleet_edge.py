@@ -1,0 +1,143 @@
+"""The fleet rules of edge stacks (docs/multi-cluster.md, "The fleet rules"): an edge stack and
+the cluster stacks it balances over must agree, or a hostname is published by nobody, by two
+owners, or by a pool that cannot reach its tunnel.
+
+- `edge_stack_problems`: each cluster an edge stack names is a cluster stack of the repository,
+  of the edge's environment, Cloudflare account and zone, and its tunnel routes every hostname
+  of the edge, as a public (not admin) hostname; no two edge stacks share a hostname.
+- `edge_stack_notes`: a cluster stack that still publishes an edge hostname with its own DNS
+  record. The load balancer takes precedence over a record of its name
+  (`load_balancer/schema.go`, `name`), so this is the first step of moving a hostname to the
+  edge without downtime (docs/multi-cluster.md, "Adding a cluster"); the next sets `edge: true`.
+- `cluster_edge_problems`: each hostname a cluster stack marks `edge: true` is published by an
+  edge stack of its environment that names that cluster (else nothing publishes it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .edge import EdgeStack
+from .errors import ConfigProblem, key
+from .fleet import Stacks, stack_file
+
+Edges = Mapping[str, EdgeStack]
+
+
+def edge_stack_problems(me: str, edge: EdgeStack, stacks: Stacks, edges: Edges) -> list[str]:
+    """The problems of edge stack `me`'s keys against the cluster stacks and the other edges."""
+    found: list[ConfigProblem] = []
+    cf = edge.edge
+    for i, cluster in enumerate(cf.clusters):
+        where = key(f"edge.clusters[{i}].stack")
+        other = stacks.get(cluster.stack)
+        if other is None:
+            found.append(
+                ConfigProblem(
+                    where,
+                    cluster.stack,
+                    f"a cluster stack of this repository whose configuration validates "
+                    f"({stack_file(cluster.stack)}; python -m offline.plan --stack "
+                    f"{cluster.stack})",
+                )
+            )
+            continue
+        if other.environment != edge.environment:
+            found.append(
+                ConfigProblem(
+                    where,
+                    cluster.stack,
+                    f"a cluster of environment {edge.environment}: stack {cluster.stack} is "
+                    f"{other.environment}'s",
+                )
+            )
+        if (other.cloudflare.account_id, other.cloudflare.zone_id) != (cf.account_id, cf.zone_id):
+            found.append(
+                ConfigProblem(
+                    where,
+                    cluster.stack,
+                    "a cluster in this edge's Cloudflare account and zone: a tunnel serves only "
+                    f"load balancer pools of its own account, and stack {cluster.stack} has "
+                    f"account {other.cloudflare.account_id}, zone {other.cloudflare.zone_id}",
+                )
+            )
+        routed = {h.hostname: h for h in other.cloudflare.hostnames}
+        for j, entry in enumerate(cf.hostnames):
+            route = routed.get(entry.hostname)
+            if route is None:
+                found.append(
+                    ConfigProblem(
+                        key(f"edge.hostnames[{j}].hostname"),
+                        entry.hostname,
+                        f"a hostname stack {cluster.stack} routes: add it to its "
+                        "cloudflare.hostnames with `edge: true` (else its tunnel answers 404)",
+                    )
+                )
+            elif route.admin:
+                found.append(
+                    ConfigProblem(
+                        key(f"edge.hostnames[{j}].hostname"),
+                        entry.hostname,
+                        f"a public hostname: stack {cluster.stack} routes it as an admin UI, "
+                        "which is each cluster's own, behind Cloudflare Access",
+                    )
+                )
+    for j, entry in enumerate(cf.hostnames):
+        for name in sorted(n for n in edges if n != me):
+            theirs = edges[name].edge
+            if theirs.zone_id == cf.zone_id and entry.hostname in {
+                h.hostname for h in theirs.hostnames
+            }:
+                found.append(
+                    ConfigProblem(
+                        key(f"edge.hostnames[{j}].hostname"),
+                        entry.hostname,
+                        f"a hostname of this edge's own: edge stack {name} balances it too",
+                    )
+                )
+    return [f"{stack_file(me)}: {p}" for p in found]
+
+
+def edge_stack_notes(me: str, edge: EdgeStack, stacks: Stacks) -> list[str]:
+    """Cluster stacks that still publish one of edge stack `me`'s hostnames themselves."""
+    notes = []
+    for entry in edge.edge.hostnames:
+        for name in sorted(stacks):
+            other = stacks[name]
+            if other.cloudflare.zone_id != edge.edge.zone_id:
+                continue
+            if any(h.hostname == entry.hostname and not h.edge for h in other.cloudflare.hostnames):
+                notes.append(
+                    f"{stack_file(name)}: {entry.hostname} still has this stack's own DNS "
+                    f"record; {stack_file(me)}'s load balancer takes precedence over it once "
+                    "created, so set `edge: true` for it next (docs/multi-cluster.md, "
+                    '"Adding a cluster")'
+                )
+    return notes
+
+
+def cluster_edge_problems(me: str, stack: Stacks, edges: Edges) -> list[str]:
+    """The problems of cluster stack `me`'s `edge: true` hostnames: each needs an edge stack of
+    its environment that names this cluster and publishes the hostname."""
+    mine = stack[me]
+    found = []
+    for i, entry in enumerate(mine.cloudflare.hostnames):
+        if not entry.edge:
+            continue
+        served = any(
+            edge.environment == mine.environment
+            and me in edge.edge.stack_names()
+            and entry.hostname in {h.hostname for h in edge.edge.hostnames}
+            for edge in edges.values()
+        )
+        if not served:
+            found.append(
+                ConfigProblem(
+                    key(f"cloudflare.hostnames[{i}].edge"),
+                    entry.edge,
+                    f"false, or an edge stack of environment {mine.environment} that lists this "
+                    f"stack in edge.clusters and {entry.hostname} in edge.hostnames: with "
+                    "`edge: true` this stack creates no DNS record, so nothing would publish it",
+                )
+            )
+    return [f"{stack_file(me)}: {p}" for p in found]
