@@ -6,9 +6,10 @@
     python -m tools.github_settings DIR
 
 One more rule comes from the stack files: when the dev stack shares its Cloudflare account with
-staging or prod, `preview-dev` must require reviewers too. Cloudflare API tokens are account-wide
-for tunnels, Access and R2, so dev's token (which an unreviewed preview decrypts) could edit
-prod's Access applications, Argo CD's login among them (docs/delivery.md, "Threat model").
+any other stack (staging, prod, prod's second cluster or its edge stack), `preview-dev` must
+require reviewers too. Cloudflare API tokens are account-wide for tunnels, Access, load balancers
+and R2, so dev's token (which an unreviewed preview decrypts) could edit prod's Access
+applications, Argo CD's login among them (docs/delivery.md, "Threat model").
 
 The workflows only *name* environments; their protection lives in the repository's settings,
 which no pull request can change and no file here can show. docs/delivery.md ("Threat model",
@@ -29,15 +30,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: The environments pull-request previews run in, and whether each must require a reviewer.
+#: The environments pull-request previews run in (`preview-<stack>`, one per stack file), and
+#: whether each must require a reviewer: every stack but dev (prod-edge's token also reads prod's
+#: and prod-b's state through its StackReferences: docs/delivery.md, "Credentials").
 PREVIEW_ENVIRONMENTS: dict[str, bool] = {
     "preview-dev": False,
     "preview-staging": True,
     "preview-prod": True,
+    "preview-prod-b": True,
+    "preview-prod-edge": True,
 }
-#: The deploy environments (pulumi-up.yml), and whether each must require a reviewer. All of
-#: them admit `main` only: their OIDC claim gets Stack Write.
-DEPLOY_ENVIRONMENTS: dict[str, bool] = {"dev": False, "staging": True, "prod": True}
+#: The deploy environments (pulumi-up.yml), named like their stacks, in deploy.yml's order (each
+#: cluster stack before the edge stack that reads it), and whether each must require a reviewer.
+#: All of them admit `main` only: their OIDC claim gets Stack Write.
+DEPLOY_ENVIRONMENTS: dict[str, bool] = {
+    "dev": False,
+    "staging": True,
+    "prod": True,
+    "prod-b": True,
+    "prod-edge": True,
+}
 DEPLOY_BRANCH = "main"
 
 
@@ -82,22 +94,28 @@ def branch_problems(name: str, environment: dict[str, Any], policies: dict[str, 
 
 
 def dev_shares_cloudflare(accounts: dict[str, str]) -> bool:
-    """Whether the dev stack's Cloudflare account (`cloudflare.account_id` per stack) is also
-    staging's or prod's."""
+    """Whether the dev stack's Cloudflare account (one per stack) is also another stack's."""
     dev = accounts.get("dev")
-    return dev is not None and dev in (accounts.get("staging"), accounts.get("prod"))
+    return dev is not None and dev in {v for k, v in accounts.items() if k != "dev"}
 
 
-def stack_accounts() -> dict[str, str]:
-    """Each shipped stack's `cloudflare.account_id`, from its Pulumi.<stack>.yaml."""
+def stack_accounts(root: Path | None = None) -> dict[str, str]:
+    """Each stack file's Cloudflare account: `cloudflare.account_id` of a cluster stack,
+    `edge.account_id` of an edge stack (config/edge.py), for every Pulumi.<stack>.yaml of the
+    repository, not only the ones named above: a stack added without its environments still
+    counts."""
+    from offline.paths import REPO_ROOT
     from offline.stackfile import read_stack_config
 
+    root = root or REPO_ROOT
     found = {}
-    for stack in DEPLOY_ENVIRONMENTS:
-        values = read_stack_config(stack).values
-        cloudflare = json.loads(values.get("talos-platform:cloudflare") or "{}")
-        if cloudflare.get("account_id"):
-            found[stack] = str(cloudflare["account_id"])
+    for path in sorted(root.glob("Pulumi.*.yaml")):
+        stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        values = read_stack_config(stack, path, root / "Pulumi.yaml").values
+        for section in ("talos-platform:cloudflare", "talos-platform:edge"):
+            account = json.loads(values.get(section) or "{}").get("account_id")
+            if account:
+                found[stack] = str(account)
     return found
 
 
@@ -119,7 +137,7 @@ def problems(
             continue
         if reviewed:
             found += [
-                p + (" (dev shares its Cloudflare account with staging or prod)")
+                p + (" (dev shares its Cloudflare account with another stack)")
                 if name == "preview-dev"
                 else p
                 for p in review_problems(name, environment)

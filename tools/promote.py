@@ -9,11 +9,14 @@ A merge to main changes staging and prod only when their ref moves.
 
 Without `--revision`, it copies, from the source environment to the next one:
 
-Copies, from the source environment to the next one:
-
-- the platform pins of the stack file (`talos-platform:talos_version`, `kubernetes_version`,
-  `argocd_chart_version`, `cloudflared_version`); a key the source stack file does not set takes
-  the project default from Pulumi.yaml's `config:`;
+- the platform pins of the stack files (`talos-platform:talos_version`, `kubernetes_version`,
+  `argocd_chart_version`, `cloudflared_version`); a key a stack file does not set takes the
+  project default from Pulumi.yaml's `config:`. An environment's stack files are all its cluster
+  stacks (`Pulumi.<stack>.yaml` whose `talos-platform:environment` is it, like `prod` and its
+  second cluster `prod-b`; an edge stack, which sets `talos-platform:edge`, pins nothing): each
+  target stack gets the pins, and the source's stacks must agree on each one (the fleet check
+  wants one Talos and Kubernetes minor per environment; a source halfway through a rollout is
+  refused);
 - each application's image tag (`images[].newTag` of `gitops/apps/<app>/overlays/<env>/
   kustomization.yaml`), matched by image name.
 
@@ -22,8 +25,9 @@ Files are edited in place, keeping comments and layout. Each change is printed a
 
 Exit status: 0 promoted (or nothing to promote; with --revision: the gate passed, ref printed or
 pushed, or nothing to move); 1 a missing or malformed file, a downgrade without --allow-downgrade,
-or with --revision a refused gate, a missing ref, no git repository or a failed push; 2 a usage
-error (unknown environment, skipping one, going backwards, options that do not go together).
+source stacks that differ, or with --revision a refused gate, a missing ref, no git repository or
+a failed push; 2 a usage error (unknown environment, skipping one, going backwards, options that
+do not go together).
 """
 
 from __future__ import annotations
@@ -236,11 +240,66 @@ def _set_key(config: Any, key: str, value: Any) -> None:
     config.insert(max(placed) + 1 if placed else len(keys), key, value)
 
 
+def environment_stacks(root: Path, env: str) -> list[Document]:
+    """The cluster stacks of environment `env`: `Pulumi.<env>.yaml`, which must exist, then every
+    other `Pulumi.<stack>.yaml` whose `talos-platform:environment` is `env`, by name; edge stacks
+    (`talos-platform:edge`) left out. A stack file without an environment is an error (its own
+    plan refuses it too): which versions it should run is unknown."""
+    own = root / f"Pulumi.{env}.yaml"
+    others = sorted(p for p in root.glob("Pulumi.*.yaml") if p.name != own.name)
+    found: list[Document] = []
+    for path in [own, *others]:
+        document = load(path, root)
+        config = stack_config(document, root)
+        if f"{NAMESPACE}:edge" in config:
+            continue
+        environment = config.get(f"{NAMESPACE}:environment")
+        if environment is None:
+            raise PromoteError(
+                f"{_relative(path, root)}: {NAMESPACE}:environment is not set: which "
+                "environment's versions the stack runs is unknown"
+            )
+        if str(environment) == env:
+            found.append(document)
+    if not found:
+        raise PromoteError(f"{own.name}: its {NAMESPACE}:environment is not {env}")
+    return found
+
+
+def _source_versions(promotion: Promotion, root: Path, defaults: dict[str, str]) -> dict[str, str]:
+    """The pins of the source environment, which all its cluster stacks must share."""
+    pins = {
+        _relative(document.path, root): pinned_versions(document, root, defaults)
+        for document in environment_stacks(root, promotion.source)
+    }
+    wanted: dict[str, str] = {}
+    for key in VERSION_KEYS:
+        values = {name: versions[key] for name, versions in pins.items()}
+        if len(set(values.values())) > 1:
+            each = ", ".join(f"{name} {value}" for name, value in values.items())
+            raise PromoteError(
+                f"the stacks of {promotion.source} differ in {NAMESPACE}:{key} ({each}): promote "
+                f"once every cluster of {promotion.source} runs the same version"
+            )
+        wanted[key] = next(iter(values.values()))
+    return wanted
+
+
 def _plan_stack(promotion: Promotion, root: Path, allow_downgrade: bool) -> None:
     defaults = project_defaults(root)
-    source = load(root / f"Pulumi.{promotion.source}.yaml", root)
-    target = load(root / f"Pulumi.{promotion.target}.yaml", root)
-    wanted = pinned_versions(source, root, defaults)
+    wanted = _source_versions(promotion, root, defaults)
+    for target in environment_stacks(root, promotion.target):
+        _plan_target_stack(promotion, root, target, wanted, defaults, allow_downgrade)
+
+
+def _plan_target_stack(
+    promotion: Promotion,
+    root: Path,
+    target: Document,
+    wanted: dict[str, str],
+    defaults: dict[str, str],
+    allow_downgrade: bool,
+) -> None:
     current = pinned_versions(target, root, defaults)
     config = stack_config(target, root)
     name = _relative(target.path, root)

@@ -191,9 +191,15 @@ def test_an_unknown_environment_is_a_usage_error(repo: Path) -> None:
         ("Pulumi.staging.yaml", "config: 3\n", "Pulumi.staging.yaml: expected a `config:` mapping"),
         (
             "Pulumi.dev.yaml",
-            "config:\n  talos-platform:kubernetes_version: 1.36\n",
+            "config:\n  talos-platform:environment: dev\n"
+            "  talos-platform:kubernetes_version: 1.36\n",
             "Pulumi.dev.yaml: talos-platform:kubernetes_version: expected a version string, "
             "found 1.36 (quote it)",
+        ),
+        (
+            "Pulumi.staging-b.yaml",
+            "config:\n  talos-platform:cluster_name: staging-b\n",
+            "Pulumi.staging-b.yaml: talos-platform:environment is not set",
         ),
         (
             OVERLAY.format(env="staging"),
@@ -228,3 +234,80 @@ def test_round_trip_keeps_every_shipped_file_byte_for_byte() -> None:
     for path in files:
         document = load(path, REPO_ROOT)
         assert dump(document) == document.text, path
+
+
+# --- Several clusters in one environment (docs/multi-cluster.md) ---------------------------------
+
+
+@pytest.fixture
+def fleet(repo: Path) -> Path:
+    """The repository's prod with its second cluster and its edge stack."""
+    for name in ("Pulumi.prod-b.yaml", "Pulumi.prod-edge.yaml"):
+        shutil.copy(REPO_ROOT / name, repo / name)
+    return repo
+
+
+def test_every_cluster_of_the_target_environment_gets_the_pins(
+    fleet: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """prod and prod-b move together (one Talos and Kubernetes minor per environment, the fleet
+    check); the edge stack pins nothing and is left alone."""
+    pin(fleet, "staging", "kubernetes_version", "v1.36.3")
+    edge_before = (fleet / "Pulumi.prod-edge.yaml").read_text()
+    assert promote(fleet, "--from", "staging", "--to", "prod", "--dry-run") == 0
+    out = capsys.readouterr().out.splitlines()
+    # File by file, the environment's own stack first.
+    changes = [line for line in out if line.startswith(("Pulumi.", "  kubernetes_version"))]
+    assert changes == [
+        "Pulumi.prod.yaml",
+        "  kubernetes_version: v1.36.2 (project default) -> v1.36.3",
+        "Pulumi.prod-b.yaml",
+        "  kubernetes_version: v1.36.2 (project default) -> v1.36.3",
+    ]
+    assert promote(fleet, "--from", "staging", "--to", "prod") == 0
+    assert "Pulumi.prod.yaml, Pulumi.prod-b.yaml" in capsys.readouterr().out
+    for stack in ("prod", "prod-b"):
+        values = read_stack_config(stack, fleet / f"Pulumi.{stack}.yaml", fleet / "Pulumi.yaml")
+        assert values.values["talos-platform:kubernetes_version"] == "v1.36.3", stack
+    assert (fleet / "Pulumi.prod-edge.yaml").read_text() == edge_before
+
+
+def test_a_target_cluster_ahead_is_a_downgrade_refused_for_all(
+    fleet: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """prod-b upgraded by hand ahead of staging: nothing is written, prod included."""
+    pin(fleet, "staging", "talos_version", "v1.13.10")
+    set_line(
+        fleet / "Pulumi.prod-b.yaml",
+        "  talos-platform:cluster_name: prod-b\n",
+        "  talos-platform:cluster_name: prod-b\n  talos-platform:talos_version: v1.13.11\n",
+    )
+    before = (fleet / "Pulumi.prod.yaml").read_text()
+    assert promote(fleet, "--from", "staging", "--to", "prod") == 1
+    err = capsys.readouterr().err
+    assert "Pulumi.prod-b.yaml: talos-platform:talos_version: v1.13.10 in staging is older" in err
+    assert (fleet / "Pulumi.prod.yaml").read_text() == before
+
+
+def test_a_source_environment_whose_clusters_differ_is_refused(
+    fleet: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An environment halfway through a rollout: which of its versions has run everywhere?"""
+    shutil.copy(fleet / "Pulumi.prod-b.yaml", fleet / "Pulumi.staging-b.yaml")
+    set_line(
+        fleet / "Pulumi.staging-b.yaml",
+        "  talos-platform:environment: prod\n",
+        "  talos-platform:environment: staging\n  talos-platform:talos_version: v1.13.10\n",
+    )
+    before = (fleet / "Pulumi.prod.yaml").read_text()
+    assert promote(fleet, "--from", "staging", "--to", "prod") == 1
+    err = capsys.readouterr().err
+    assert (
+        "error: the stacks of staging differ in talos-platform:talos_version "
+        "(Pulumi.staging.yaml v1.13.9, Pulumi.staging-b.yaml v1.13.10)" in err
+    )
+    assert (fleet / "Pulumi.prod.yaml").read_text() == before
+    # Once both run it, the promotion goes through, to prod and prod-b.
+    pin(fleet, "staging", "talos_version", "v1.13.10")
+    assert promote(fleet, "--from", "staging", "--to", "prod") == 0
+    assert "Pulumi.prod.yaml, Pulumi.prod-b.yaml" in capsys.readouterr().out

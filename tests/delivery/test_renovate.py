@@ -15,9 +15,9 @@ A new pin in a form no manager reads fails it. Renovate's extraction (`--platfor
 `engines.node` (`^24.11.0`): skipped elsewhere, failed under CI (the pull-request workflow's
 `test` job installs that Node.js with actions/setup-node).
 
-What the packageRules make of an update (disabled in staging's and prod's files, held for approval,
-grouped with the vendored chart's refresh, digest only) is asked of Renovate's own rule engine
-(tools/renovate/rules.mjs) for a set of dependencies (`RULE_CASES`).
+What the packageRules make of an update (disabled in the files of staging's and prod's stacks
+and overlays, held for approval, grouped with the vendored chart's refresh, digest only) is asked
+of Renovate's own rule engine (tools/renovate/rules.mjs) for a set of dependencies (`RULE_CASES`).
 """
 
 from __future__ import annotations
@@ -536,22 +536,51 @@ def test_regexes_are_re2() -> None:
     assert [p for p in patterns if not_re2(p)] == []
 
 
-def test_staging_and_prod_are_left_to_promotion() -> None:
-    """Every pin in staging's or prod's own files (stack file, overlays, environment folders) is
-    disabled by a rule that matches on the file alone: `python -m tools.promote` moves them."""
-    own = re.compile(r"Pulumi\.(staging|prod)\.yaml|gitops/(.+/)?(staging|prod)/.+")
-    disabling = [
+def promoted_files() -> list[list[str]]:
+    """The `matchFileNames` of the rules that disable Renovate on the file alone."""
+    return [
         rule["matchFileNames"]
         for rule in config()["packageRules"]
         if rule.get("enabled") is False
         and set(rule) <= {"description", "matchFileNames", "enabled"}
     ]
+
+
+def stack_environments() -> dict[str, str]:
+    """Each stack file of the repository (`Pulumi.<stack>.yaml`): its `environment`."""
+    return {
+        path.name: str(
+            (yaml.safe_load(path.read_text()).get("config") or {}).get("talos-platform:environment")
+        )
+        for path in sorted(REPO_ROOT.glob("Pulumi.*.yaml"))
+    }
+
+
+def test_staging_and_prod_are_left_to_promotion() -> None:
+    """Every pin in staging's or prod's own files (stack file, overlays, environment folders) is
+    disabled by a rule that matches on the file alone: `python -m tools.promote` moves them."""
+    own = re.compile(r"Pulumi\.(staging|prod)\.yaml|gitops/(.+/)?(staging|prod)/.+")
+    disabling = promoted_files()
     staged = [pin for pin in pins() if own.fullmatch(pin.file)]
     assert any(pin.kind == "kustomize-image" for pin in staged)
     for pin in staged:
         assert any(file_matches(globs, pin.file) for globs in disabling), pin
     dev = [pin for pin in pins() if "/dev/" in pin.file or pin.file == "Pulumi.dev.yaml"]
     assert dev and not any(file_matches(g, p.file) for g in disabling for p in dev)
+
+
+def test_every_stack_file_of_staging_and_prod_is_left_to_promotion() -> None:
+    """Whatever it pins today: prod's second cluster pins nothing of its own yet, but a promotion
+    that meets a pin in Pulumi.prod.yaml writes it into Pulumi.prod-b.yaml too (tools/promote.py),
+    and from then on Renovate must not move it. Read by environment, not by name."""
+    environments = stack_environments()
+    assert {"Pulumi.prod-b.yaml", "Pulumi.prod-edge.yaml"} <= set(environments)
+    for file, environment in environments.items():
+        disabled = any(file_matches(globs, file) for globs in promoted_files())
+        assert disabled == (environment in ("staging", "prod")), (file, environment)
+    # A third cluster of prod or a second of dev, by the naming the rule relies on.
+    assert any(file_matches(g, "Pulumi.prod-c.yaml") for g in promoted_files())
+    assert not any(file_matches(g, "Pulumi.dev-b.yaml") for g in promoted_files())
 
 
 def test_the_refresh_venv_pins_what_the_program_pins() -> None:
@@ -670,6 +699,11 @@ RULE_CASES: list[tuple[dict[str, str], dict[str, Any]]] = [
     (
         {"packageFile": "Pulumi.staging.yaml", "depName": "talos", "depType": "stack-config"}
         | {"packageName": "siderolabs/talos", "datasource": "github-releases"},
+        {"enabled": False},
+    ),
+    (
+        {"packageFile": "Pulumi.prod-b.yaml", "depName": "kubernetes", "depType": "stack-config"}
+        | {"packageName": "kubernetes/kubernetes", "datasource": "github-releases"},
         {"enabled": False},
     ),
     (

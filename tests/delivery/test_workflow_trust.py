@@ -14,6 +14,7 @@ from offline.paths import REPO_ROOT
 
 from .test_workflows import WORKFLOWS, workflow
 from .workflow_trust import (
+    DEPLOY_REVIEWS,
     DEPLOY_RUNNER_GROUP,
     PREVIEW_ENVIRONMENTS,
     PREVIEW_RUNNER_GROUP,
@@ -130,6 +131,27 @@ def the_update_cancelling_itself(wfs: Workflows) -> None:
     up["concurrency"]["cancel-in-progress"] = True
 
 
+def a_stack_without_its_environments(wfs: Workflows) -> None:
+    """A third prod cluster added to the preview, but not to tools/github_settings.py: no one
+    checks that its environment requires a reviewer."""
+    preview(wfs)["strategy"]["matrix"]["stack"].append("prod-c")
+
+
+def the_edge_logs_in_as_a_cluster_too(wfs: Workflows) -> None:
+    """The edge stack reads prod's outputs, so someone adds prod's preview token to its job: the
+    edge's own team is given read on the cluster stacks instead (docs/delivery.md)."""
+    auth_step = next(
+        s for s in preview(wfs)["steps"] if "pulumi/auth-actions@" in s.get("uses", "")
+    )
+    preview(wfs)["steps"].append(
+        copy.deepcopy(auth_step) | {"with": {**auth_step["with"], "scope": "team:preview-prod"}}
+    )
+
+
+def the_edge_deployed_from_a_pull_request(wfs: Workflows) -> None:
+    wfs["pull-request.yml"]["jobs"]["edge"] = copy.deepcopy(wfs["deploy.yml"]["jobs"]["prod-edge"])
+
+
 def drift_with_an_organization_token(wfs: Workflows) -> None:
     auth(wfs["drift.yml"]["jobs"]["drift"])["requested-token-type"] = (
         "urn:pulumi:token-type:access_token:organization"
@@ -156,6 +178,15 @@ BREAKAGES: dict[Callable[[Workflows], None], str] = {
     a_push_workflow_in_the_prod_group: r"scan.yml:checkov: joins a stack's update group",
     the_update_cancelling_itself: r"pulumi-up.yml:up: cancels in the stack's update group",
     merge_queue_preview_of_prod_without_the_guard: r"OIDC token without the fork guard",
+    a_stack_without_its_environments: r"unknown environment 'preview-prod-c'",
+    the_edge_logs_in_as_a_cluster_too: (
+        r"preview \{'stack': 'prod-edge'\}: Pulumi token scope 'team:preview-prod', "
+        r"not 'team:preview-prod-edge'"
+    ),
+    the_edge_deployed_from_a_pull_request: (
+        r"pull-request.yml:edge -> pulumi-up.yml:up: runs pull-request code in the deploy "
+        r"environment 'prod-edge'"
+    ),
 }
 
 
@@ -171,7 +202,11 @@ def test_a_workflow_that_hands_pull_requests_more_fails(
 
 def test_the_docs_name_the_same_environments_runner_groups_and_approvals() -> None:
     docs = (REPO_ROOT / "docs" / "delivery.md").read_text()
-    for name, reviewed in PREVIEW_ENVIRONMENTS.items():
+    for name, reviewed in {**PREVIEW_ENVIRONMENTS, **DEPLOY_REVIEWS}.items():
         [row] = [line for line in docs.splitlines() if line.startswith(f"| `{name}` |")]
         assert ("none" not in row.split("|")[2]) == reviewed, row
     assert f"`{PREVIEW_RUNNER_GROUP}`" in docs and f"`{DEPLOY_RUNNER_GROUP}`" in docs
+    # Every stack's two teams in the Credentials table (the first column of a row).
+    teams = " ".join(line.split("|")[1] for line in docs.splitlines() if line.startswith("   | `"))
+    for stack in DEPLOY_REVIEWS:
+        assert f"`preview-{stack}`" in teams and f"`deploy-{stack}`" in teams, stack

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -14,12 +15,15 @@ import pytest
 import yaml
 
 from offline.paths import REPO_ROOT
+from tools.github_settings import DEPLOY_ENVIRONMENTS
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 ZIZMOR_CONFIG = REPO_ROOT / ".github" / "zizmor.yml"
 ACTIONLINT = Path(sys.executable).parent / "actionlint"
 ZIZMOR = Path(sys.executable).parent / "zizmor"
-STACKS = ["dev", "staging", "prod"]
+#: Every stack, in deploy order: the deploy environments of tools/github_settings.py.
+STACKS = list(DEPLOY_ENVIRONMENTS)
+EDGE_KEY = "talos-platform:edge"
 
 
 def workflow(name: str) -> dict[str, Any]:
@@ -280,14 +284,82 @@ def test_pull_request_tests_plans_and_previews_every_stack() -> None:
     assert pulumi["comment-on-pr"] is True
 
 
-def test_deploy_goes_dev_then_staging_then_prod_through_environments() -> None:
+def stack_files() -> dict[str, dict[str, Any]]:
+    """Each `Pulumi.<stack>.yaml` of the repository: its `config:`."""
+    return {
+        path.name.removeprefix("Pulumi.").removesuffix(".yaml"): (
+            yaml.safe_load(path.read_text()).get("config") or {}
+        )
+        for path in sorted(REPO_ROOT.glob("Pulumi.*.yaml"))
+    }
+
+
+def test_every_stack_file_is_delivered_by_every_workflow() -> None:
+    """A stack file the workflows do not name would be planned, previewed, deployed and checked
+    for drift by nobody; a stack they name without a file fails every run."""
+    assert set(stack_files()) == set(STACKS)
+    jobs = workflow("pull-request.yml")["jobs"]
+    for job in (jobs["plan"], jobs["preview"], workflow("drift.yml")["jobs"]["drift"]):
+        assert job["strategy"]["matrix"]["stack"] == STACKS
+    assert [j["with"]["stack"] for j in workflow("deploy.yml")["jobs"].values()] == STACKS
+    # The settings job reads the branch rules of every deploy environment.
+    settings = scripts(workflow("drift.yml")["jobs"]["settings"])
+    assert f"for env in {' '.join(STACKS)}; do" in settings
+
+
+def needed(jobs: dict[str, Any], name: str) -> set[str]:
+    """Every job `name` waits for, directly or through another."""
+    direct = jobs[name].get("needs") or []
+    found = {direct} if isinstance(direct, str) else set(direct)
+    for job in list(found):
+        found |= needed(jobs, job)
+    return found
+
+
+def deploy_order_problems(jobs: dict[str, Any], stacks: dict[str, dict[str, Any]]) -> list[str]:
+    """An edge stack deploys after every cluster stack it reads (`edge.clusters[].stack`), and no
+    cluster waits for an edge: a StackReference to a stack not yet updated reads its old outputs,
+    and to one not created yet fails."""
+    problems = []
+    by_stack = {job["with"]["stack"]: name for name, job in jobs.items()}
+    for stack, config in stacks.items():
+        edge = config.get(EDGE_KEY)
+        if edge is None:
+            continue
+        before = {jobs[job]["with"]["stack"] for job in needed(jobs, by_stack[stack])}
+        for cluster in edge.get("clusters") or []:
+            if cluster["stack"] not in before:
+                problems.append(f"{stack} deploys without waiting for {cluster['stack']}")
+        for other in stacks:
+            if other != stack and stack in {
+                jobs[job]["with"]["stack"] for job in needed(jobs, by_stack[other])
+            }:
+                problems.append(f"{other} waits for the edge stack {stack}")
+    return problems
+
+
+def test_deploy_goes_stack_by_stack_through_environments_clusters_before_the_edge() -> None:
     wf = workflow("deploy.yml")
     assert wf["on"]["push"] == {"branches": ["main"]}
     jobs = wf["jobs"]
     assert [jobs[s]["with"]["stack"] for s in STACKS] == STACKS
     assert "needs" not in jobs["dev"]
     assert jobs["staging"]["needs"] == "dev" and jobs["prod"]["needs"] == "staging"
+    assert jobs["prod-b"]["needs"] == "prod"
+    assert jobs["prod-edge"]["needs"] == ["prod", "prod-b"]
     assert {j["uses"] for j in jobs.values()} == {"./.github/workflows/pulumi-up.yml"}
+    stacks = stack_files()
+    assert [s for s, c in stacks.items() if EDGE_KEY in c] == ["prod-edge"]
+    assert deploy_order_problems(jobs, stacks) == []
+    # The check fails on an edge that could run before one of its clusters...
+    early = copy.deepcopy(jobs)
+    early["prod-edge"]["needs"] = "prod"
+    assert deploy_order_problems(early, stacks) == ["prod-edge deploys without waiting for prod-b"]
+    # ... and on a cluster that waits for the edge.
+    late = copy.deepcopy(jobs)
+    late["prod-edge"]["needs"] = ["prod"]
+    late["prod-b"]["needs"] = "prod-edge"
+    assert "prod-b waits for the edge stack prod-edge" in deploy_order_problems(late, stacks)
 
     [up] = workflow("pulumi-up.yml")["jobs"].values()
     assert up["environment"] == "${{ inputs.stack }}"

@@ -40,9 +40,10 @@ REFUSED_EVENTS = {
     "issue_comment": "lets any commenter trigger a run with the base repository's token",
 }
 #: PREVIEW_ENVIRONMENTS (tools/github_settings.py, which drift.yml checks against the
-#: repository's settings daily): the environments pull-request previews run in, and whether each
-#: requires a reviewer's approval of the run.
-#: The stack an unreviewed pull request may preview.
+#: repository's settings daily): the environments pull-request previews run in, one per stack
+#: (`preview-<stack>`: prod's second cluster and its edge stack too), and whether each requires a
+#: reviewer's approval of the run. A stack without one there is an unknown environment here.
+#: The stack an unreviewed pull request may preview; every other one waits for an approval.
 UNREVIEWED_STACK = "dev"
 #: The deploy environments: only main reaches them, and their claims get Stack Write.
 DEPLOY_ENVIRONMENTS = frozenset(DEPLOY_REVIEWS)
