@@ -8,7 +8,7 @@ owners, or by a pool that cannot reach its tunnel.
 - `edge_stack_notes`: a cluster stack that still publishes an edge hostname with its own DNS
   record. The load balancer takes precedence over a record of its name
   (`load_balancer/schema.go`, `name`), so this is the first step of moving a hostname to the
-  edge without downtime (docs/multi-cluster.md, "Adding a cluster"); the next sets `edge: true`.
+  edge without downtime (docs/multi-cluster.md); the next sets `edge: true`.
 - `cluster_edge_problems`: each hostname a cluster stack marks `edge: true` is published by an
   edge stack of its environment that names that cluster (else nothing publishes it).
 """
@@ -110,8 +110,8 @@ def edge_stack_notes(me: str, edge: EdgeStack, stacks: Stacks) -> list[str]:
                 notes.append(
                     f"{stack_file(name)}: {entry.hostname} still has this stack's own DNS "
                     f"record; {stack_file(me)}'s load balancer takes precedence over it once "
-                    "created, so set `edge: true` for it next (docs/multi-cluster.md, "
-                    '"Adding a cluster")'
+                    "created, so set `edge: true` for it there next (docs/multi-cluster.md, "
+                    '"Moving a hostname to the edge without downtime")'
                 )
     return notes
 

@@ -20,7 +20,7 @@ from offline.recorder import SECRET_SIG, SIG
 from offline.run import ProgramRun, run_program
 from offline.validators import edge as edge_check
 from stacks.edge import origin_problems
-from tests.conftest import NS, by_type, recorded, stack_values, structured
+from tests.conftest import NS, by_type, recorded, stack_values, structured, with_key
 
 EDGE = "prod-edge"
 CLUSTERS = ("prod", "prod-b")
@@ -135,8 +135,14 @@ def test_the_edge_check_fails_a_pool_whose_host_header_misses_the_tunnels_route(
 
 
 def test_a_cluster_routes_an_edge_hostname_but_publishes_no_record_and_exports_its_origin() -> None:
-    for stack in CLUSTERS:
-        run = recorded(stack)
+    prod_values, _ = stack_values("prod")
+    cloudflare = structured(prod_values, "cloudflare")
+    cloudflare["hostnames"][0]["edge"] = True  # prod after the second step of the move
+    runs = {
+        "prod": recorded("prod", with_key(prod_values, "cloudflare", cloudflare)),
+        "prod-b": recorded("prod-b"),
+    }
+    for stack, run in runs.items():
         [config] = by_type(run, TUNNEL_CONFIG)
         routed = [rule.get("hostname") for rule in config.inputs["config"]["ingresses"]]
         assert "app.example.com" in routed
@@ -148,6 +154,8 @@ def test_a_cluster_routes_an_edge_hostname_but_publishes_no_record_and_exports_i
             "tunnel_id": tunnel_id(stack),
             "hostnames": ["app.example.com"],
         }
+    # The shipped prod is at the first step: its record stays while the edge takes over.
+    assert "app.example.com" in [r.inputs["name"] for r in by_type(recorded("prod"), DNS)]
 
 
 def test_the_edge_refuses_a_cluster_that_does_not_serve_it() -> None:

@@ -154,19 +154,28 @@ def test_an_edge_must_name_cluster_stacks_of_its_environment_account_and_zone() 
 def test_a_hostname_moves_to_the_edge_in_two_steps_and_is_never_published_by_nobody() -> None:
     fleet = shipped_fleet()
     prod = fleet.stacks["prod"]
-    hostnames = [h.model_copy(update={"edge": False}) for h in prod.cloudflare.hostnames]
-    published = prod.model_copy(
-        update={"cloudflare": prod.cloudflare.model_copy(update={"hostnames": hostnames})}
-    )
-    stacks = {**fleet.stacks, "prod": published}
-    # First step: prod still publishes its record, the edge's balancer takes precedence.
-    assert edge_stack_problems("prod-edge", fleet.edges["prod-edge"], stacks, fleet.edges) == []
-    assert edge_stack_notes("prod-edge", fleet.edges["prod-edge"], stacks) == [
+    # The shipped prod is at the first step: it still publishes its record, the edge's balancer
+    # takes precedence. A note, not a problem.
+    assert edge_problems(fleet) == []
+    assert edge_stack_notes("prod-edge", fleet.edges["prod-edge"], fleet.stacks) == [
         "Pulumi.prod.yaml: app.example.com still has this stack's own DNS record; "
         "Pulumi.prod-edge.yaml's load balancer takes precedence over it once created, so set "
-        '`edge: true` for it next (docs/multi-cluster.md, "Adding a cluster")'
+        '`edge: true` for it there next (docs/multi-cluster.md, "Moving a hostname to the edge '
+        'without downtime")'
     ]
-    assert edge_stack_notes("prod-edge", fleet.edges["prod-edge"], fleet.stacks) == []
+    # The second step: `edge: true`, no note.
+    moved = [
+        h.model_copy(update={"edge": h.hostname == "app.example.com"})
+        for h in prod.cloudflare.hostnames
+    ]
+    stacks = {
+        **fleet.stacks,
+        "prod": prod.model_copy(
+            update={"cloudflare": prod.cloudflare.model_copy(update={"hostnames": moved})}
+        ),
+    }
+    assert edge_stack_problems("prod-edge", fleet.edges["prod-edge"], stacks, fleet.edges) == []
+    assert edge_stack_notes("prod-edge", fleet.edges["prod-edge"], stacks) == []
     # An admin UI is each cluster's own: never behind the edge.
     admin = [h.model_copy(update={"admin": True}) for h in prod.cloudflare.hostnames]
     stacks["prod"] = prod.model_copy(
