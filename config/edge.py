@@ -77,6 +77,13 @@ class EdgeMonitor(Model):
     """Passed checks in a row before it is taken back."""
 
 
+CheckRegion = Literal[
+    "WNAM", "ENAM", "WEU", "EEU", "NSAM", "SSAM", "OC", "ME", "NAF", "SAF", "SAS", "SEAS", "NEAS"
+]
+"""Cloudflare's health-check regions (`load_balancer_pool/schema.go`, `check_regions`; its
+`ALL_REGIONS` is left out: every region probes from three data centres, through each tunnel)."""
+
+
 class EdgeHostname(Model):
     hostname: str
     """A public name in the zone that every cluster's stack routes with `edge: true`."""
@@ -95,6 +102,10 @@ class EdgeConfig(Model):
     proportion to its weight."""
     clusters: list[EdgeCluster] = Field(min_length=1)
     hostnames: list[EdgeHostname] = Field(min_length=1)
+    check_regions: list[CheckRegion] = Field(default_factory=lambda: ["WEU", "ENAM"], min_length=1)
+    """Where Cloudflare runs the health checks from, each region from three data centres: near
+    the clusters. Unset in Cloudflare means every data centre, an Enterprise option, so it is
+    always sent."""
     advanced_certificate: bool = False
     """As `cloudflare.advanced_certificate` of a cluster stack: names deeper than one label."""
 

@@ -4,7 +4,9 @@ owners, or by a pool that cannot reach its tunnel.
 
 - `edge_stack_problems`: each cluster an edge stack names is a cluster stack of the repository,
   of the edge's environment, Cloudflare account and zone, and its tunnel routes every hostname
-  of the edge, as a public (not admin) hostname; no two edge stacks share a hostname.
+  of the edge, as a public (not admin) hostname whose `path` (if any) the monitor's path
+  matches; no stack the edge does not list publishes one of its hostnames; no two edge stacks
+  share a hostname.
 - `edge_stack_notes`: a cluster stack that still publishes an edge hostname with its own DNS
   record. The load balancer takes precedence over a record of its name
   (`load_balancer/schema.go`, `name`), so this is the first step of moving a hostname to the
@@ -15,6 +17,7 @@ owners, or by a pool that cannot reach its tunnel.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from .edge import EdgeStack
@@ -82,7 +85,36 @@ def edge_stack_problems(me: str, edge: EdgeStack, stacks: Stacks, edges: Edges) 
                         "which is each cluster's own, behind Cloudflare Access",
                     )
                 )
+            elif route.path and not _path_matches(route.path, entry.monitor.path):
+                # cloudflared matches the rule's `path` regex against the request's path and
+                # sends anything else to the catch-all 404 (cloudflared `ingress/rule.go`,
+                # `Matches`): the health check would never pass through this cluster.
+                found.append(
+                    ConfigProblem(
+                        key(f"edge.hostnames[{j}].monitor.path"),
+                        entry.monitor.path,
+                        f"a path that stack {cluster.stack}'s route of {entry.hostname} matches "
+                        f"(its `path` is {route.path!r}): else its tunnel answers the health "
+                        "check with 404 and its pool is never healthy",
+                    )
+                )
+    listed = set(cf.stack_names())
     for j, entry in enumerate(cf.hostnames):
+        for name in sorted(set(stacks) - listed):
+            other = stacks[name]
+            publishes = any(
+                h.hostname == entry.hostname and not h.edge for h in other.cloudflare.hostnames
+            )
+            if publishes and other.cloudflare.zone_id == cf.zone_id:
+                found.append(
+                    ConfigProblem(
+                        key(f"edge.hostnames[{j}].hostname"),
+                        entry.hostname,
+                        f"a hostname no other stack publishes: stack {name}, which this edge "
+                        "does not list in edge.clusters, has a DNS record for it that the load "
+                        "balancer would silently override",
+                    )
+                )
         for name in sorted(n for n in edges if n != me):
             theirs = edges[name].edge
             if theirs.zone_id == cf.zone_id and entry.hostname in {
@@ -98,11 +130,20 @@ def edge_stack_problems(me: str, edge: EdgeStack, stacks: Stacks, edges: Edges) 
     return [f"{stack_file(me)}: {p}" for p in found]
 
 
+def _path_matches(pattern: str, path: str) -> bool:
+    """cloudflared's `path` rule: a Go regular expression searched in the URL path. Python's
+    `re` reads the patterns the config accepts the same way (config/ingress.py checks them)."""
+    try:
+        return re.search(pattern, path) is not None
+    except re.error:  # the cluster's own validation reports the pattern
+        return True
+
+
 def edge_stack_notes(me: str, edge: EdgeStack, stacks: Stacks) -> list[str]:
-    """Cluster stacks that still publish one of edge stack `me`'s hostnames themselves."""
+    """Clusters of edge stack `me` that still publish one of its hostnames themselves."""
     notes = []
     for entry in edge.edge.hostnames:
-        for name in sorted(stacks):
+        for name in sorted(n for n in stacks if n in edge.edge.stack_names()):
             other = stacks[name]
             if other.cloudflare.zone_id != edge.edge.zone_id:
                 continue

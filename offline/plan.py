@@ -158,21 +158,36 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write("\n" + checks.node_table.rstrip("\n") + "\n")
     if args.format == "text" and checks.backup_table:
         sys.stdout.write("\n" + checks.backup_table)
+    return finish(args, values, doc, checks.problems, checks.notes, checks.ran, baseline, allowed)
+
+
+def finish(
+    args: argparse.Namespace,
+    values: StackConfigValues,
+    doc: dict[str, Any],
+    problems: list[str],
+    notes: list[str],
+    ran: list[str],
+    baseline: dict[str, Any] | None,
+    allowed: list[str],
+) -> int:
+    """The end of every plan: its notes and problems (with the change gate's, given a
+    baseline), the policy pack, the `checks ...` line, and the exit status."""
     # The checks quote what they found (a values path, a revision, a URL): never a credential.
-    for note in checks.notes:
+    for note in notes:
         print(f"note: {redact(note, REPORT_LIMIT)}", file=sys.stderr)
     if baseline is not None:
-        checks.problems += change_problems(baseline, doc, allowed)
-    if checks.problems:
-        print(f"plan checks failed ({len(checks.problems)} problem(s)):", file=sys.stderr)
-        for problem in checks.problems:
+        problems = problems + change_problems(baseline, doc, allowed)
+    if problems:
+        print(f"plan checks failed ({len(problems)} problem(s)):", file=sys.stderr)
+        for problem in problems:
             print(f"  - {redact(problem, REPORT_LIMIT)}", file=sys.stderr)
     environment = values.values.get(f"{NAMESPACE}:environment", args.stack)
     violations = policy_violations(doc, environment)
     for line in report_lines(violations):
         print(line, file=sys.stderr)
-    failed = bool(checks.problems) or any(v.mandatory for v in violations)
-    print(checks_line(checks.ran, violations, baseline is not None, failed), file=sys.stderr)
+    failed = bool(problems) or any(v.mandatory for v in violations)
+    print(checks_line(ran, violations, baseline is not None, failed), file=sys.stderr)
     return EXIT_INVALID if failed else EXIT_OK
 
 
@@ -211,25 +226,11 @@ def plan_edge(
     sys.stdout.write(RENDERERS[args.format](doc))
     edge = edge_check.evaluate(doc)
     fleet = plan_check(args.stack, values)
-    problems = edge.problems + fleet.problems
     if args.format == "text" and edge.table:
         sys.stdout.write("\n" + edge.table)
-    for note in fleet.notes:
-        print(f"note: {redact(note, REPORT_LIMIT)}", file=sys.stderr)
-    if baseline is not None:
-        problems += change_problems(baseline, doc, allowed)
-    if problems:
-        print(f"plan checks failed ({len(problems)} problem(s)):", file=sys.stderr)
-        for problem in problems:
-            print(f"  - {redact(problem, REPORT_LIMIT)}", file=sys.stderr)
-    environment = values.values.get(f"{NAMESPACE}:environment", args.stack)
-    violations = policy_violations(doc, environment)
-    for line in report_lines(violations):
-        print(line, file=sys.stderr)
-    failed = bool(problems) or any(v.mandatory for v in violations)
     ran = [edge.ran or "edge 0 load balancers", fleet.ran]
-    print(checks_line(ran, violations, baseline is not None, failed), file=sys.stderr)
-    return EXIT_INVALID if failed else EXIT_OK
+    problems = edge.problems + fleet.problems
+    return finish(args, values, doc, problems, fleet.notes, ran, baseline, allowed)
 
 
 def checks_line(ran: list[str], violations: list[Violation], baseline: bool, failed: bool) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import runpy
 import sys
@@ -56,6 +58,21 @@ def _resolve_outputs(outputs: dict[str, Any]) -> tuple[dict[str, Any], list[str]
     return resolved, secret
 
 
+def _drop_leftovers() -> None:
+    """A run that failed halfway leaves its tasks behind: on the event loop, and in the
+    settings' set of outputs to wait for, which `set_mocks` does not reset. The next run in this
+    process would wait for them and report their errors as its own: cancel and forget them."""
+    loop = asyncio.get_event_loop()
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    with settings.SETTINGS.lock:
+        settings.SETTINGS.outputs.clear()
+
+
 def run_program(
     config: dict[str, str],
     secret_keys: set[str],
@@ -90,7 +107,11 @@ def run_program(
     def body() -> None:
         runpy.run_path(str(program), run_name="__main__")
 
-    _sync_await(run_pulumi_func(body))
+    try:
+        _sync_await(run_pulumi_func(body))
+    except BaseException:
+        _drop_leftovers()
+        raise
     raw_outputs = dict(getattr(root, "outputs", {}) or {})
     outputs, secret_outputs = _resolve_outputs(raw_outputs)
     return ProgramRun(

@@ -33,24 +33,43 @@ def origin_problems(edge: EdgeStack, stack: str, origin: Any) -> list[str]:
             f"stack {stack}'s tunnel is in Cloudflare account {origin.get('account_id')}: a "
             f"tunnel serves only load balancer pools of its own account ({edge.edge.account_id})"
         )
-    routed = set(origin.get("hostnames") or [])
-    for entry in edge.edge.hostnames:
-        if entry.hostname not in routed:
-            problems.append(
-                f"stack {stack}'s tunnel does not route {entry.hostname} as a public hostname: "
-                "add it to its cloudflare.hostnames with `edge: true`, and `pulumi up` it first"
-            )
     return problems
 
 
-def _tunnel_id(edge: EdgeStack, stack: str, origin: Any) -> str:
-    problems = origin_problems(edge, stack, origin)
+def pending_routes(edge: EdgeStack, stack: str, origin: Any) -> list[str]:
+    """The edge hostnames cluster stack `stack`'s deployed tunnel does not route yet. A pull
+    request that adds a hostname to a cluster and to the edge together previews the edge
+    against the cluster as deployed, without the route; the deploy updates the cluster first."""
+    if not isinstance(origin, dict):
+        return []
+    routed = set(origin.get("hostnames") or [])
+    return [
+        f"stack {stack}'s tunnel does not route {entry.hostname} as a public hostname: add it to "
+        "its cloudflare.hostnames with `edge: true`, and `pulumi up` it first"
+        for entry in edge.edge.hostnames
+        if entry.hostname not in routed
+    ]
+
+
+def _checked_tunnels(edge: EdgeStack, origins: list[Any]) -> dict[str, str]:
+    """Every cluster's tunnel id, by stack, once every cluster's `edge_origin` was checked; one
+    error listing the problems of all of them otherwise. A route not deployed yet is an error in
+    `pulumi up` and a warning in a preview (the cluster's own update comes first)."""
+    names = edge.edge.stack_names()
+    pairs = list(zip(names, origins, strict=True))
+    problems = [p for name, origin in pairs for p in origin_problems(edge, name, origin)]
+    pending = [p for name, origin in pairs for p in pending_routes(edge, name, origin)]
+    if pulumi.runtime.is_dry_run():
+        for note in pending:
+            pulumi.log.warn(f"{note} (before this edge stack's `pulumi up`)")
+    else:
+        problems += pending
     if problems:
         raise pulumi.RunError(
-            f"the edge cannot use cluster stack {stack} ({len(problems)} problem(s)):\n"
+            f"the edge cannot use its cluster stacks ({len(problems)} problem(s)):\n"
             + "\n".join(f"  - {p}" for p in problems)
         )
-    return str(origin["tunnel_id"])
+    return {name: str(origin["tunnel_id"]) for name, origin in pairs}
 
 
 def build() -> None:
@@ -58,13 +77,22 @@ def build() -> None:
     edge, secrets = load_edge()
     organization, project = pulumi.get_organization(), pulumi.get_project()
     provider = cloudflare_provider(secrets.cloudflare_api_token)
-    origins = []
-    for cluster in edge.edge.clusters:
-        reference = pulumi.StackReference(f"{organization}/{project}/{cluster.stack}")
-        tunnel_id = reference.get_output(ORIGIN_OUTPUT).apply(
-            lambda origin, name=cluster.stack: _tunnel_id(edge, name, origin)
+    references = [
+        pulumi.StackReference(f"{organization}/{project}/{cluster.stack}")
+        for cluster in edge.edge.clusters
+    ]
+    # All clusters checked together, before the first resource of the edge is created.
+    tunnels = pulumi.Output.all(*[r.get_output(ORIGIN_OUTPUT) for r in references]).apply(
+        lambda origins: _checked_tunnels(edge, list(origins))
+    )
+    origins = [
+        ClusterOrigin(
+            cluster.stack,
+            cluster.weight,
+            tunnels.apply(lambda ids, name=cluster.stack: ids[name]),
         )
-        origins.append(ClusterOrigin(cluster.stack, cluster.weight, tunnel_id))
+        for cluster in edge.edge.clusters
+    ]
     public = PublicEdge(
         "edge",
         PublicEdgeArgs(
@@ -74,6 +102,7 @@ def build() -> None:
             project=project,
             stack=pulumi.get_stack(),
             cloudflare_provider=provider,
+            checked=tunnels,
         ),
     )
     # Which cluster serves each hostname: with `failover` the first, the next when it is down.

@@ -61,6 +61,9 @@ class PublicEdgeArgs:
     project: str
     stack: str
     cloudflare_provider: pulumi.ProviderResource
+    checked: pulumi.Output[object] | None = None
+    """Resolves once every cluster's origin was checked (stacks/edge.py): the monitors wait for
+    it, so a cluster that cannot serve stops the update before anything is created."""
 
 
 class PublicEdge(pulumi.ComponentResource):
@@ -91,10 +94,13 @@ class PublicEdge(pulumi.ComponentResource):
         on_cloudflare = pulumi.ResourceOptions(parent=self, provider=args.cloudflare_provider)
         managed = f"{args.project}/{args.stack}; managed by Pulumi"
         check = entry.monitor
+        description = f"{hostname} through each cluster's tunnel ({managed})"
         monitor = cloudflare.LoadBalancerMonitor(
             f"{name}-monitor-{slug}",
             account_id=edge.account_id,
-            description=f"{hostname} through each cluster's tunnel ({managed})",
+            description=(
+                args.checked.apply(lambda _: description) if args.checked else description
+            ),
             # HTTPS to the tunnel's edge address: cloudflared answers there, and the ingress
             # rule of this Host sends the check on to the application.
             type="https",
@@ -118,16 +124,19 @@ class PublicEdge(pulumi.ComponentResource):
                 account_id=edge.account_id,
                 name=pool_name(args.environment, origin.stack, hostname),
                 description=f"{hostname} served by cluster stack {origin.stack} ({managed})",
+                # Typed arguments: a misspelt key of a plain dict would be dropped without a
+                # word by the bridge (the SDK names the origin's Host header `hosts`).
                 origins=[
-                    {
-                        "name": origin.stack,
-                        "address": pulumi.Output.concat(origin.tunnel_id, ".cfargotunnel.com"),
-                        "enabled": True,
-                        "weight": 1,
-                        "header": {"host": [hostname]},
-                    }
+                    cloudflare.LoadBalancerPoolOriginArgs(
+                        name=origin.stack,
+                        address=pulumi.Output.concat(origin.tunnel_id, ".cfargotunnel.com"),
+                        enabled=True,
+                        weight=1,
+                        header=cloudflare.LoadBalancerPoolOriginHeaderArgs(hosts=[hostname]),
+                    )
                 ],
                 monitor=monitor.id,
+                check_regions=list(edge.check_regions),
                 minimum_origins=1,
                 enabled=True,
                 opts=on_cloudflare,
@@ -142,18 +151,20 @@ class PublicEdge(pulumi.ComponentResource):
             description=f"{hostname}: {edge.steering} over {', '.join(edge.stack_names())} "
             f"({managed})",
             default_pools=[p.id for p in pools],
-            # Every pool down: the last one still gets the traffic (and its error page).
-            fallback_pool=pools[-1].id,
+            # Every pool unhealthy, the cluster that serves first still gets the traffic: what
+            # one cluster alone does, also when the health check itself is what is wrong (a
+            # renamed path, a wrong code) rather than every cluster.
+            fallback_pool=pools[0].id,
             steering_policy=STEERING[edge.steering],
             random_steering=(
-                {
-                    "default_weight": 1,
-                    "pool_weights": pulumi.Output.all(*[p.id for p in pools]).apply(
+                cloudflare.LoadBalancerRandomSteeringArgs(
+                    default_weight=1,
+                    pool_weights=pulumi.Output.all(*[p.id for p in pools]).apply(
                         lambda ids: {
                             pid: o.weight for pid, o in zip(ids, args.origins, strict=True)
                         }
                     ),
-                }
+                )
                 if random
                 else None
             ),

@@ -4,8 +4,9 @@ serves each public hostname.
 What Cloudflare needs for a tunnel behind a load balancer (provider paths under
 cloudflare/terraform-provider-cloudflare `internal/services/`):
 - a pool's origin is a tunnel's `<uuid>.cfargotunnel.com`, with the public hostname as its
-  Host header (`load_balancer_pool/schema.go`, `origins[].header.host`), else the tunnel's
-  ingress rules match nothing and answer 404;
+  Host header (`load_balancer_pool/schema.go`, `origins[].header.host`; `hosts` in the Pulumi
+  SDK, which drops a key it does not know), else the tunnel's ingress rules match nothing and
+  answer 404;
 - the pool's monitor sends the same Host (`load_balancer_monitor/schema.go`, `header`), else
   the health check fails the same way and the pool is never healthy;
 - a pool's name has only letters, digits, `-` and `_`;
@@ -17,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from .monitoring.central import edge_rule_problems
 
 MONITOR = "cloudflare:index/loadBalancerMonitor:LoadBalancerMonitor"
 POOL = "cloudflare:index/loadBalancerPool:LoadBalancerPool"
@@ -73,20 +76,27 @@ def evaluate(doc: dict[str, Any]) -> EdgeCheck:
             assert pool is not None
             result.problems += _pool_problems(hostname, pool, monitors)
             for origin in pool["inputs"].get("origins") or []:
-                served_by.append((str(origin.get("name")), str(origin.get("address"))))
+                served_by.append((str(origin.get("name")), str(origin.get("address")), pool))
                 clusters.add(str(origin.get("name")))
         steering = inputs.get("steeringPolicy", "")
-        for rank, (cluster, address) in enumerate(served_by, start=1):
+        weights = (inputs.get("randomSteering") or {}).get("poolWeights") or {}
+        for rank, (cluster, address, pool) in enumerate(served_by, start=1):
             if steering == "random":
-                role = "serves (random, weighted)"
+                role = f"serves (weight {weights.get(pool['id'], 1)})"
             else:
                 role = "serves" if rank == 1 else f"takes over ({rank})"
+            if pool is fallback:
+                role += ", fallback"
             rows.append((hostname if rank == 1 else "", cluster, role, address))
     result.ran = f"edge {len(balancers)} load balancers over {len(clusters)} clusters"
-    width = [
-        max(len(r[i]) for r in [("HOSTNAME", "CLUSTER", "ROLE", "ORIGIN"), *rows]) for i in range(4)
-    ]
-    lines = [("HOSTNAME", "CLUSTER", "ROLE", "ORIGIN"), *rows]
+    # The edge's shared SLO rules (gitops/platform/monitoring/rules/slos/<stack>, tools/slo)
+    # load, and read what the SLO rules of its clusters (origins, by stack) record.
+    result.problems += edge_rule_problems(str(doc.get("stack", "")), sorted(clusters))
+    # The tunnel ids are the offline runs' (`pulumi stack output edge_origin -s <stack>` has
+    # the deployed one).
+    header = ("HOSTNAME", "CLUSTER", "ROLE", "ORIGIN (offline tunnel id)")
+    width = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    lines = [header, *rows]
     result.table = "".join(
         "  ".join(cell.ljust(width[i]) for i, cell in enumerate(line)).rstrip() + "\n"
         for line in lines
@@ -108,7 +118,7 @@ def _pool_problems(
             problems.append(
                 f"pool {name}: origin {address!r} is not a tunnel's <uuid>.cfargotunnel.com"
             )
-        host = (origin.get("header") or {}).get("host") or []
+        host = (origin.get("header") or {}).get("hosts") or []
         if host != [hostname]:
             problems.append(
                 f"pool {name}: origin {origin.get('name')} sends Host {host}, not [{hostname!r}]: "

@@ -10,8 +10,10 @@ import json
 from functools import cache
 from typing import Any
 
+import pulumi
 import pytest
 
+from config.edge import validate_edge
 from offline.answers import UnknownStackError, stack_reference
 from offline.edge import cluster_outputs, reference_name
 from offline.graph import plan_document
@@ -19,7 +21,7 @@ from offline.plan_diff import diff_plans
 from offline.recorder import SECRET_SIG, SIG
 from offline.run import ProgramRun, run_program
 from offline.validators import edge as edge_check
-from stacks.edge import origin_problems
+from stacks.edge import _checked_tunnels, origin_problems, pending_routes
 from tests.conftest import NS, by_type, recorded, stack_values, structured, with_key
 
 EDGE = "prod-edge"
@@ -78,10 +80,13 @@ def test_each_shared_hostname_gets_a_load_balancer_over_every_clusters_tunnel_in
     for pool, stack in zip(ordered, CLUSTERS, strict=True):
         [origin] = pool.inputs["origins"]
         assert origin["address"] == f"{tunnel_id(stack)}.cfargotunnel.com"
-        assert origin["header"] == {"host": ["app.example.com"]}
+        # `hosts`: the SDK's name of the origin's Host header (a `host` key would be dropped).
+        assert origin["header"] == {"hosts": ["app.example.com"]}
+        assert pool.inputs["checkRegions"] == ["WEU", "ENAM"]
         assert pool.inputs["monitor"] == monitor.id
         assert pool.inputs["name"] == f"prod-{stack}-app_example_com"
-    assert lb.inputs["fallbackPool"] == ordered[-1].id
+    # Every pool unhealthy (a wrong health check as likely as every cluster down): the first.
+    assert lb.inputs["fallbackPool"] == ordered[0].id
     assert monitor.inputs["header"] == {"Host": ["app.example.com"]}
     assert monitor.inputs["type"] == "https" and monitor.inputs["path"] == "/readyz"
 
@@ -117,7 +122,7 @@ def test_the_plan_table_names_who_serves_and_who_takes_over() -> None:
     check = edge_check.evaluate(plan_document(shipped_edge()))
     assert check.problems == []
     rows = [line.split() for line in check.table.splitlines()[1:]]
-    assert rows[0][:3] == ["app.example.com", "prod", "serves"]
+    assert rows[0][:4] == ["app.example.com", "prod", "serves,", "fallback"]
     assert rows[1][:3] == ["prod-b", "takes", "over"]
     assert check.ran == "edge 1 load balancers over 2 clusters"
 
@@ -126,7 +131,7 @@ def test_the_edge_check_fails_a_pool_whose_host_header_misses_the_tunnels_route(
     doc = copy.deepcopy(plan_document(shipped_edge()))  # the run is cached: edit a copy
     for r in doc["resources"]:
         if r["type"] == POOL:
-            r["inputs"]["origins"][0]["header"] = {"host": ["www.example.com"]}
+            r["inputs"]["origins"][0]["header"] = {"hosts": ["www.example.com"]}
         if r["type"] == MONITOR:
             r["inputs"]["header"] = {}
     problems = edge_check.evaluate(doc).problems
@@ -158,10 +163,21 @@ def test_a_cluster_routes_an_edge_hostname_but_publishes_no_record_and_exports_i
     assert "app.example.com" in [r.inputs["name"] for r in by_type(recorded("prod"), DNS)]
 
 
-def test_the_edge_refuses_a_cluster_that_does_not_serve_it() -> None:
-    values, _ = stack_values(EDGE)
-    from config.edge import validate_edge
+def test_the_edge_checks_every_cluster_before_it_creates_anything() -> None:
+    """One error for all clusters, raised before the monitor (the edge's first resource) is
+    registered: the monitor's description waits for the check."""
+    values, secrets = stack_values(EDGE)
+    outputs = {k: dict(v) for k, v in _outputs().items()}
+    for name in outputs:
+        outputs[name]["edge_origin"] = {**outputs[name]["edge_origin"], "environment": "staging"}
+    with pytest.raises(Exception, match=r"cannot use its cluster stacks \(2 problem\(s\)\)"):
+        run_program(values, set(secrets), EDGE, stack_outputs=outputs)
 
+
+def test_the_edge_refuses_a_cluster_that_does_not_serve_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values, _ = stack_values(EDGE)
     edge = validate_edge(values, {f"{NS}:cloudflare_api_token"}).config
     assert edge is not None
     origin = {
@@ -174,12 +190,27 @@ def test_the_edge_refuses_a_cluster_that_does_not_serve_it() -> None:
         "stack prod-b is a cluster of environment staging, not prod",
         f"stack prod-b's tunnel is in Cloudflare account {'f' * 32}: a tunnel serves only load "
         "balancer pools of its own account (0123456789abcdef0123456789abcdef)",
-        "stack prod-b's tunnel does not route app.example.com as a public hostname: add it to "
-        "its cloudflare.hostnames with `edge: true`, and `pulumi up` it first",
     ]
+    unrouted = "stack prod-b's tunnel does not route app.example.com as a public hostname"
+    assert [p.split(":")[0] for p in pending_routes(edge, "prod-b", origin)] == [unrouted]
     assert origin_problems(edge, "prod-b", None)[0].startswith(
         "stack prod-b has no output edge_origin: run `pulumi up` on it first"
     )
+    # A route not deployed yet: an error in `pulumi up`, a warning in a preview (the pull
+    # request that adds the hostname to the cluster and the edge; the deploy runs the cluster
+    # first).
+    prod = {**origin, "environment": "prod", "account_id": edge.edge.account_id}
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warnings.append(message))
+    monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: False)
+    with pytest.raises(pulumi.RunError, match=unrouted):
+        _checked_tunnels(edge, [prod, prod])
+    monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: True)
+    assert _checked_tunnels(edge, [prod, prod]) == {
+        "prod": prod["tunnel_id"],
+        "prod-b": prod["tunnel_id"],
+    }
+    assert len(warnings) == 2 and warnings[0].startswith("stack prod's tunnel does not route")
 
 
 def test_a_stack_reference_answers_what_the_engine_reads() -> None:

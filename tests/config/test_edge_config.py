@@ -145,10 +145,14 @@ def test_an_edge_must_name_cluster_stacks_of_its_environment_account_and_zone() 
     missing = staging.model_copy(
         update={"clusters": [staging.clusters[0].model_copy(update={"stack": "prod-c"})]}
     )
-    [problem] = edge_stack_problems(
+    found = edge_stack_problems(
         "prod-edge", type(edge)(environment="prod", edge=missing), fleet.stacks, fleet.edges
     )
-    assert "expected a cluster stack of this repository whose configuration validates" in problem
+    assert "expected a cluster stack of this repository whose configuration validates" in found[0]
+    # ...and prod, no longer listed, still publishes the hostname itself.
+    assert [p.split("expected ")[1][:40] for p in found[1:]] == [
+        "a hostname no other stack publishes: sta"
+    ]
 
 
 def test_a_hostname_moves_to_the_edge_in_two_steps_and_is_never_published_by_nobody() -> None:
@@ -198,3 +202,50 @@ def test_a_hostname_moves_to_the_edge_in_two_steps_and_is_never_published_by_nob
         f"Pulumi.prod-edge.yaml: {NS}:edge.hostnames[0].hostname: got 'app.example.com'; "
         "expected a hostname of this edge's own: edge stack prod-edge-2 balances it too"
     ]
+
+
+def test_the_health_check_path_must_reach_each_clusters_route() -> None:
+    """cloudflared sends a path its rule's `path` regex does not match to the 404 catch-all
+    (`ingress/rule.go`, `Rule.Matches`): the pool would never be healthy."""
+    fleet = shipped_fleet()
+    prod_b = fleet.stacks["prod-b"]
+    routed = [
+        h.model_copy(update={"path": "^/api"}) if h.hostname == "app.example.com" else h
+        for h in prod_b.cloudflare.hostnames
+    ]
+    stacks = {
+        **fleet.stacks,
+        "prod-b": prod_b.model_copy(
+            update={"cloudflare": prod_b.cloudflare.model_copy(update={"hostnames": routed})}
+        ),
+    }
+    [problem] = edge_stack_problems("prod-edge", fleet.edges["prod-edge"], stacks, fleet.edges)
+    assert problem == (
+        f"Pulumi.prod-edge.yaml: {NS}:edge.hostnames[0].monitor.path: got '/readyz'; expected a "
+        "path that stack prod-b's route of app.example.com matches (its `path` is '^/api'): else "
+        "its tunnel answers the health check with 404 and its pool is never healthy"
+    )
+    edge = fleet.edges["prod-edge"]
+    monitor = edge.edge.hostnames[0].monitor.model_copy(update={"path": "/api/readyz"})
+    hostnames = [edge.edge.hostnames[0].model_copy(update={"monitor": monitor})]
+    fixed = type(edge)(
+        environment="prod", edge=edge.edge.model_copy(update={"hostnames": hostnames})
+    )
+    assert edge_stack_problems("prod-edge", fixed, stacks, fleet.edges) == []
+
+
+def test_a_stack_the_edge_does_not_list_may_not_publish_its_hostname() -> None:
+    fleet = shipped_fleet()
+    prod_c = fleet.stacks["prod"].model_copy(update={"cluster_name": "prod-c"})
+    stacks = {**fleet.stacks, "prod-c": prod_c}
+    [problem] = edge_stack_problems("prod-edge", fleet.edges["prod-edge"], stacks, fleet.edges)
+    assert problem == (
+        f"Pulumi.prod-edge.yaml: {NS}:edge.hostnames[0].hostname: got 'app.example.com'; "
+        "expected a hostname no other stack publishes: stack prod-c, which this edge does not "
+        "list in edge.clusters, has a DNS record for it that the load balancer would silently "
+        "override"
+    )
+    # A listed cluster publishing it is the first step of a move: a note, not a problem.
+    assert edge_stack_notes("prod-edge", fleet.edges["prod-edge"], stacks)[0].startswith(
+        "Pulumi.prod.yaml: app.example.com still has this stack's own DNS record"
+    )

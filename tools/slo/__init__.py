@@ -2,8 +2,11 @@
 
     python -m tools.slo --stack dev            # write gitops/platform/monitoring/rules/slos/dev/
     python -m tools.slo --stack dev --check    # exit 1 when the files there are stale
+    python -m tools.slo --stack prod-edge      # an edge stack: the shared hostnames' SLO
 
-Every hostname of `cloudflare.hostnames[]` in `Pulumi.<stack>.yaml` gets the SLO "99.9 % of its
+Each stack has its folder, `rules/slos/<stack>/`: the clusters of one environment (prod, prod-b)
+each load their own. Every hostname of `cloudflare.hostnames[]` in a cluster stack's
+`Pulumi.<stack>.yaml` gets the SLO "99.9 % of its
 requests succeed, over 30 days". A request fails when the service behind the hostname answers it
 with a server error. Which metric counts that depends on the service (`SOURCES`, keyed by the
 namespace and name of the Service of the hostname's `service` URL); a hostname whose Service has
@@ -56,13 +59,32 @@ days (Google, "The Site Reliability Workbook", ch. 5 "Alerting on SLOs", table 5
 no available pod (the service's metrics then vanish and the ratio sees nothing), and its SLI's
 metric is missing.
 
-Modules: `sources` (SOURCES, RequestMetric, Workload), `rules` (the PrometheusRules), `files`
-(the stack's files, staleness), `__main__` (the command line).
+An edge stack (`talos-platform:edge`, docs/multi-cluster.md) gets the SLO of each hostname of
+`edge.hostnames` over its clusters (`edge`): their `slo:sli_requests:rate5m` and
+`slo:sli_errors:rate5m` summed, one value per cluster, recorded as `slo_edge:*`, with the same
+burn-rate alerts and an alert for a cluster that stops reporting. Those rules need every
+cluster's series with its `cluster` label: they are for a central Prometheus, and no cluster
+loads them.
+
+Modules: `sources` (SOURCES, RequestMetric, Workload), `rules` (the PrometheusRules), `edge` (an
+edge stack's), `files` (the stack's files, staleness), `__main__` (the command line).
 """
 
 from __future__ import annotations
 
-from .files import KUSTOMIZATION, RULES_DIR, SLO_FILE, render, stack_hostnames, stale
+from .edge import EdgeSlo, edge_objects, edge_slo
+from .files import (
+    KUSTOMIZATION,
+    README,
+    RULE_FILE,
+    RULES_DIR,
+    SLO_FILE,
+    edge_of,
+    render,
+    slo_dir,
+    stack_hostnames,
+    stale,
+)
 from .rules import (
     BURN_RATE_ALERTS,
     ERRORS_RATE,
@@ -104,23 +126,30 @@ __all__ = [
     "PERIOD",
     "PROBES_AND_SCRAPES",
     "RATE_RECORDS",
+    "README",
     "REQUESTS_RATE",
     "RULES_DIR",
+    "RULE_FILE",
     "SLO_FILE",
     "SOURCES",
     "STATEFULSET",
     "WINDOWS",
     "BurnRate",
     "BurnRateAlert",
+    "EdgeSlo",
     "RequestMetric",
     "SloError",
     "Workload",
     "burn_rate_expr",
     "burn_rate_rule",
+    "edge_objects",
+    "edge_of",
+    "edge_slo",
     "hostname_rule",
     "render",
     "runbook_url",
     "service_of",
+    "slo_dir",
     "slo_objects",
     "source_of",
     "stack_hostnames",

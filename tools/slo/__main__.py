@@ -17,7 +17,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.slo", description=(package_doc or "").split("\n\n")[0]
     )
-    parser.add_argument("--stack", required=True, help="dev, staging, prod")
+    parser.add_argument(
+        "--stack",
+        required=True,
+        help="a stack file's name: a cluster's (dev, prod-b) or an edge's (prod-edge)",
+    )
     parser.add_argument(
         "--check", action="store_true", help="only check; exit 1 when a file is stale"
     )

@@ -93,7 +93,8 @@ def runbook_url(alert: str) -> str:
     return anchor
 
 
-def _slug(hostname: str) -> str:
+def slug(hostname: str) -> str:
+    """The hostname as part of a rule or group name: `*.example.com` -> `wildcard-example-com`."""
     return re.sub(r"[^a-z0-9]+", "-", hostname.lower().replace("*", "wildcard")).strip("-")
 
 
@@ -114,13 +115,22 @@ def _ratio(source: RequestMetric, window: str) -> str:
     )
 
 
-def _long_ratio(labels: dict[str, str], window: str) -> str:
-    """Failed / all requests over a long window, from the recorded 5-minute rates: the sums of
-    both over the same evaluations, so each moment weighs as much as its traffic."""
-    matchers = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+def matchers(labels: dict[str, str]) -> str:
+    """`k="v", ...`: the equality matchers of these labels."""
+    return ", ".join(f'{k}="{v}"' for k, v in labels.items())
+
+
+def long_ratio(
+    labels: dict[str, str], window: str, rates: tuple[str, str] = (REQUESTS_RATE, ERRORS_RATE)
+) -> str:
+    """Failed / all requests over a long window, from the recorded 5-minute rates (`rates`:
+    requests, errors): the sums of both over the same evaluations, so each moment weighs as much
+    as its traffic."""
+    requests, errors = rates
+    m = matchers(labels)
     return (
-        f"sum_over_time({ERRORS_RATE}{{{matchers}}}[{window}])\n"
-        f"/\n(sum_over_time({REQUESTS_RATE}{{{matchers}}}[{window}]) > 0)"
+        f"sum_over_time({errors}{{{m}}}[{window}])\n"
+        f"/\n(sum_over_time({requests}{{{m}}}[{window}]) > 0)"
     )
 
 
@@ -132,7 +142,7 @@ def _rates(source: RequestMetric) -> tuple[str, str]:
     return total, f"{errors}\nor on ()\n0 * {total}"
 
 
-def _meta(name: str, component: str) -> dict[str, Any]:
+def rule_meta(name: str, component: str) -> dict[str, Any]:
     return {
         "name": name,
         "labels": {
@@ -146,7 +156,7 @@ def hostname_rule(entry: PublicHostname, source: RequestMetric) -> dict[str, Any
     """The PrometheusRule of one hostname: its rates, error ratios, objective and origin
     alerts."""
     labels = _labels(entry)
-    slug = _slug(entry.hostname)
+    name = slug(entry.hostname)
     total, errors = _rates(source)
     short: list[dict[str, Any]] = [
         {"record": "slo:objective:ratio", "expr": f"vector({OBJECTIVE})", "labels": labels},
@@ -159,7 +169,7 @@ def hostname_rule(entry: PublicHostname, source: RequestMetric) -> dict[str, Any
             long.append(
                 {
                     "record": f"slo:sli_error:ratio_rate{window}",
-                    "expr": _long_ratio(labels, window),
+                    "expr": long_ratio(labels, window),
                     "labels": labels,
                 }
             )
@@ -208,21 +218,21 @@ def hostname_rule(entry: PublicHostname, source: RequestMetric) -> dict[str, Any
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": _meta(f"slo-{slug}", "slo"),
+        "metadata": rule_meta(f"slo-{name}", "slo"),
         "spec": {
             "groups": [
-                {"name": f"slo-{slug}", "rules": short},
-                {"name": f"slo-{slug}-long", "interval": LONG_WINDOW_INTERVAL, "rules": long},
-                {"name": f"slo-{slug}-origin", "rules": origin},
+                {"name": f"slo-{name}", "rules": short},
+                {"name": f"slo-{name}-long", "interval": LONG_WINDOW_INTERVAL, "rules": long},
+                {"name": f"slo-{name}-origin", "rules": origin},
             ]
         },
     }
 
 
-def _over(window: str, factor: float) -> str:
+def _over(window: str, factor: float, level: str) -> str:
     return (
-        f"slo:sli_error:ratio_rate{window}\n"
-        f"  > on (slo_hostname, slo_service) ({factor:g} * (1 - slo:objective:ratio))"
+        f"{level}:sli_error:ratio_rate{window}\n"
+        f"  > on (slo_hostname, slo_service) ({factor:g} * (1 - {level}:objective:ratio))"
     )
 
 
@@ -230,10 +240,12 @@ def _indent(text: str) -> str:
     return "\n".join(f"  {line}" for line in text.splitlines())
 
 
-def burn_rate_expr(alert: BurnRateAlert) -> str:
+def burn_rate_expr(alert: BurnRateAlert, level: str = "slo") -> str:
+    """The alert's condition over the ratios and objective recorded as `<level>:...` (`slo`
+    per cluster, `slo_edge` over an edge's clusters: tools/slo/edge.py)."""
     pairs = [
-        f"(\n{_indent(_over(r.long, r.factor))}\n  and on (slo_hostname, slo_service)\n"
-        f"{_indent(_over(r.short, r.factor))}\n)"
+        f"(\n{_indent(_over(r.long, r.factor, level))}\n  and on (slo_hostname, slo_service)\n"
+        f"{_indent(_over(r.short, r.factor, level))}\n)"
         for r in alert.rates
     ]
     return "\nor on (slo_hostname, slo_service)\n".join(pairs)
@@ -271,7 +283,7 @@ def burn_rate_rule() -> dict[str, Any]:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": _meta("slo-burn-rate", "slo"),
+        "metadata": rule_meta("slo-burn-rate", "slo"),
         "spec": {
             "groups": [
                 {"name": "slo-budget", "interval": LONG_WINDOW_INTERVAL, "rules": [budget]},

@@ -180,13 +180,17 @@ def _record_problems(where: str, rule: dict[str, Any]) -> list[str]:
     return out
 
 
-def rule_problems(objects: Iterable[Any], docs: Path = ALERTS_DOC) -> list[str]:
+def rule_problems(
+    objects: Iterable[Any], docs: Path = ALERTS_DOC, *, recorded_elsewhere: Iterable[str] = ()
+) -> list[str]:
     """Every problem of the PrometheusRule objects among `objects` (other kinds are ignored).
 
     Pass every rule the Prometheus will load (this repository's and the charts' rendered ones)
-    so that a recording rule read by an alert is found wherever it is recorded."""
+    so that a recording rule read by an alert is found wherever it is recorded; or name in
+    `recorded_elsewhere` what reaches that Prometheus recorded by another (the clusters' `slo:*`
+    series, for an edge's rules: central.py)."""
     objects = list(objects)
-    recorded = recorded_names(objects)
+    recorded = recorded_names(objects) | set(recorded_elsewhere)
     anchors = doc_anchors(docs)
     out: list[str] = []
     group_owner: dict[str, str] = {}
@@ -240,12 +244,20 @@ ALERT_HEADING = re.compile(r"^`([A-Za-z][A-Za-z0-9_]*)`$")
 (its anchor is the name lower-cased)."""
 
 
-def coverage_problems(objects: Iterable[Any], docs: Path = ALERTS_DOC) -> list[str]:
+def coverage_problems(
+    objects: Iterable[Any], docs: Path = ALERTS_DOC, also_defined: Iterable[str] | None = None
+) -> list[str]:
     """Each alert docs/alerts.md has a section for (`ALERT_HEADING`) exists among the rules, under
     that exact name: a section whose alert is gone (its rule renamed, or a chart's default rule
     group turned off) is reported. Meaningful only over everything Prometheus loads (this
-    repository's rules and the rendered charts')."""
-    names = {str(rule["alert"]) for _, rule in alerts(objects)}
+    repository's rules and the rendered charts'). The alerts of `also_defined` count as defined
+    too; by default those of the rules this repository ships for a central Prometheus (an edge
+    stack's shared SLOs: central.py), which no cluster's render holds."""
+    if also_defined is None:
+        from .central import central_alert_names  # here: central.py imports this module
+
+        also_defined = central_alert_names()
+    names = {str(rule["alert"]) for _, rule in alerts(objects)} | set(also_defined)
     try:
         headings = anchors_of(docs.read_text(encoding="utf-8"))
     except FileNotFoundError:
