@@ -7,6 +7,14 @@ The first edits files, for a pull request; the second, once that is merged, move
 target environment's Applications follow (`env/staging`, `env/prod`): see `tools/revision.py`.
 A merge to main changes staging and prod only when their ref moves.
 
+A cluster stack of an environment other than its own (`prod-b`, `talos-platform:environment:
+prod`) that follows a Git ref of its own (`env/prod-b`) is one more step, after its environment:
+`--from prod --to prod-b --revision` moves `env/prod-b` to what prod runs (tools/revision.py).
+Without `--revision` that step copies nothing: a cluster's pins are its environment's, written by
+`--to prod` into every cluster stack of prod, and its apps' image tags are prod's overlays. A
+cluster is only ever a target, and only from its own environment; there is no environment after
+prod, whatever clusters it has.
+
 Without `--revision`, it copies, from the source environment to the next one:
 
 - the platform pins of the stack files (`talos-platform:talos_version`, `kubernetes_version`,
@@ -25,15 +33,17 @@ Files are edited in place, keeping comments and layout. Each change is printed a
 
 Exit status: 0 promoted (or nothing to promote; with --revision: the gate passed, ref printed or
 pushed, or nothing to move); 1 a missing or malformed file, a downgrade without --allow-downgrade,
-source stacks that differ, or with --revision a refused gate, a missing ref, no git repository or
-a failed push; 2 a usage error (unknown environment, skipping one, going backwards, options that
-do not go together).
+source stacks that differ, or with --revision a refused gate, a missing ref, no git repository,
+a cluster without a ref of its own, or a failed push; 2 a usage error (unknown environment or
+cluster, skipping one, going backwards, a cluster as source, an edge stack, options that do not
+go together).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -356,7 +366,41 @@ def _plan_apps(promotion: Promotion, root: Path, allow_downgrade: bool) -> None:
         promotion.documents[name] = target
 
 
-def check_route(source: str, target: str) -> None:
+_STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def cluster_environment(root: Path, stack: str) -> str:
+    """The environment of `stack`, a cluster stack that is not an environment's own stack
+    (`prod-b` -> `prod`); PromoteError (usage) for an unknown name or an edge stack."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not _STACK_NAME.fullmatch(stack) or not path.is_file():
+        raise PromoteError(
+            f"unknown environment or cluster {stack!r} (no Pulumi.{stack}.yaml): expected one "
+            f"of {', '.join(ENVIRONMENTS)}, or a cluster stack of one",
+            EXIT_USAGE,
+        )
+    config = stack_config(load(path, root), root)
+    if f"{NAMESPACE}:edge" in config:
+        raise PromoteError(
+            f"{stack} is an edge stack (Pulumi.{stack}.yaml sets {NAMESPACE}:edge): it pins no "
+            "version and follows no Git ref; nothing is promoted to or from it",
+            EXIT_USAGE,
+        )
+    environment = config.get(f"{NAMESPACE}:environment")
+    if environment not in ENVIRONMENTS:
+        raise PromoteError(
+            f"Pulumi.{stack}.yaml: {NAMESPACE}:environment is {environment!r}, expected one of "
+            f"{', '.join(ENVIRONMENTS)}"
+        )
+    return str(environment)
+
+
+def check_route(source: str, target: str, root: Path | None = None) -> str | None:
+    """Refuse anything but one step forward: dev -> staging -> prod, then (given `root`, where
+    the stack files are) from an environment to one of its other cluster stacks. Returns the
+    environment when `target` is such a cluster, None when it is an environment."""
+    if root is not None and not {source, target} <= set(ENVIRONMENTS):
+        return _check_cluster_route(source, target, root)
     for env in (source, target):
         if env not in ENVIRONMENTS:
             raise PromoteError(
@@ -371,6 +415,32 @@ def check_route(source: str, target: str) -> None:
             f"--from {source} --to {target} {what}: promote one step at a time ({route})",
             EXIT_USAGE,
         )
+    return None
+
+
+def _check_cluster_route(source: str, target: str, root: Path) -> str:
+    """`--from <env> --to <cluster of env>`, the one route to a cluster; the environment."""
+    if source not in ENVIRONMENTS:
+        env = cluster_environment(root, source)
+        raise PromoteError(
+            f"--from {source}: {source} is a cluster of {env} and takes what {env} runs: "
+            f"nothing is promoted from a cluster; promote from {env}",
+            EXIT_USAGE,
+        )
+    env = cluster_environment(root, target)
+    if env != source:
+        index = ENVIRONMENTS.index(env)
+        first = (
+            f"promote to {env} first (--from {ENVIRONMENTS[index - 1]} --to {env}), then"
+            if index
+            else "promote it"
+        )
+        raise PromoteError(
+            f"--from {source} --to {target}: {target} is a cluster of {env}, not of {source}: "
+            f"{first} from {env} (--from {env} --to {target} --revision)",
+            EXIT_USAGE,
+        )
+    return env
 
 
 def plan_promotion(
@@ -418,8 +488,15 @@ def main(argv: list[str] | None = None) -> int:
         description="Promote pinned versions (stack pins and app image tags) one environment up; "
         "with --revision, move the target environment's Git ref instead.",
     )
-    parser.add_argument("--from", dest="source", required=True, choices=ENVIRONMENTS)
-    parser.add_argument("--to", dest="target", required=True, choices=ENVIRONMENTS)
+    parser.add_argument(
+        "--from", dest="source", required=True, help=f"one of {', '.join(ENVIRONMENTS)}"
+    )
+    parser.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        help=f"the next of {', '.join(ENVIRONMENTS)}, or a cluster stack of --from (prod-b)",
+    )
     parser.add_argument(
         "--allow-downgrade", action="store_true", help="copy versions older than the target's"
     )
@@ -447,6 +524,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.push:
         parser.error("--push moves a Git ref: it needs --revision")
     try:
+        cluster_of = check_route(args.source, args.target, args.root)
+        if cluster_of is not None:
+            print(_nothing_to_copy(args.target, cluster_of))
+            return EXIT_OK
         promotion = plan_promotion(args.source, args.target, args.root, args.allow_downgrade)
         if promotion.refusals:
             raise PromoteError("\n".join([*promotion.refusals, "nothing written"]))
@@ -468,6 +549,15 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(written)
     )
     return EXIT_OK
+
+
+def _nothing_to_copy(cluster: str, env: str) -> str:
+    return (
+        f"{cluster} is a cluster of {env}: its pins are {env}'s (--to {env} writes them into "
+        f"every cluster stack of {env}, Pulumi.{cluster}.yaml included; the deploy applies "
+        f"{cluster}'s after {env}'s) and its apps' image tags are gitops/apps/*/overlays/{env}: "
+        f"nothing to copy. A Git ref of its own moves with --revision"
+    )
 
 
 def _move_revision(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

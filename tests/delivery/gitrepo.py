@@ -1,6 +1,6 @@
 """A throw-away Git repository holding this project's stack files and GitOps tree, with a bare
-`origin` beside it that has `main`, `env/staging` and `env/prod`: what Argo CD and
-`python -m tools.promote --revision` see."""
+`origin` beside it that has `main`, `env/staging`, `env/prod` and prod-b's `env/prod-b`: what Argo
+CD and `python -m tools.promote --revision` see."""
 
 from __future__ import annotations
 
@@ -14,8 +14,15 @@ import pytest
 
 from offline.paths import REPO_ROOT
 
-STACK_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml")
-ENV_BRANCHES = ("env/staging", "env/prod")
+STACK_FILES = (
+    "Pulumi.yaml",
+    "Pulumi.dev.yaml",
+    "Pulumi.staging.yaml",
+    "Pulumi.prod.yaml",
+    "Pulumi.prod-b.yaml",
+    "Pulumi.prod-edge.yaml",
+)
+ENV_BRANCHES = ("env/staging", "env/prod", "env/prod-b")
 
 
 def isolate_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

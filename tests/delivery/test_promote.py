@@ -177,10 +177,16 @@ def test_environments_are_promoted_one_step_at_a_time(
     assert message in err and "(dev -> staging -> prod)" in err
 
 
-def test_an_unknown_environment_is_a_usage_error(repo: Path) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        promote(repo, "--from", "dev", "--to", "qa")
-    assert exit_.value.code == 2
+@pytest.mark.parametrize("argv", [("--from", "dev", "--to", "qa"), ("--from", "qa", "--to", "dev")])
+def test_an_unknown_environment_is_a_usage_error(
+    repo: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    assert promote(repo, *argv) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: unknown environment or cluster 'qa' (no Pulumi.qa.yaml): expected one of dev, "
+        "staging, prod, or a cluster stack of one\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -60,12 +60,12 @@ def test_the_roots_of_the_tree_are_the_environments_and_their_clusters_overlays(
 def test_prod_b_renders_prod_with_its_own_values_and_passes_its_checks(prod_b: Rendered) -> None:
     root = prod_b[gitops.root_path(ROOT)]
     apps = {o.manifest["metadata"]["name"]: o.manifest["spec"] for o in root}
-    # prod's Applications and project, from gitops/envs/prod/base, at prod's ref.
+    # prod's Applications and project, from gitops/envs/prod/base, at prod-b's own ref.
     assert sorted(o.manifest["kind"] for o in root) == ["AppProject", "Application", "Application"]
     assert apps["podinfo"]["source"]["path"] == "gitops/apps/podinfo/overlays/prod"
     assert apps["platform"]["source"]["path"] == "gitops/platform/clusters/prod/prod-b"
     assert {spec["source"]["targetRevision"] for spec in apps.values() if "source" in spec} == {
-        "env/prod"
+        "env/prod-b"
     }
     # The values where prod-b differs from prod (Pulumi.prod-b.yaml).
     (storage_class,) = _all(prod_b, "StorageClass")
@@ -122,7 +122,7 @@ def test_a_wrong_overlay_value_fails_the_plan_naming_the_stack_key(
     patch = tree / "platform" / "clusters" / "prod" / "prod-b" / "proxmox-csi-plugin.yaml"
     patch.write_text(patch.read_text().replace("- site-b", "- datacentre"))
     revision = tree / "envs" / "prod" / "clusters" / "prod-b" / "revision.yaml"
-    revision.write_text(revision.read_text().replace("revision: env/prod", "revision: env/prod-b"))
+    revision.write_text(revision.read_text().replace("revision: env/prod-b", "revision: env/prod"))
     monkeypatch.setattr(gitops.tree, "GITOPS_DIR", tree)
     problems = run_checks(document("prod-b"), K8S).problems
     region = [p for p in problems if "allowedTopologies: regions ['datacentre']" in p]
@@ -130,16 +130,16 @@ def test_a_wrong_overlay_value_fails_the_plan_naming_the_stack_key(
         problems
     )
     # The overlay's own ref is what the stack's gitops.revision must match: its Applications,
-    # and the add-ons that follow this repository, would follow env/prod-b.
+    # and the add-ons that follow this repository, would follow env/prod.
     assert any(
         p.startswith(
             f"{revision}: Application argocd/podinfo: spec.source.targetRevision: follows "
-            "'env/prod-b', but talos-platform:gitops.revision in the stack file"
+            "'env/prod', but talos-platform:gitops.revision in the stack file"
         )
         for p in problems
     ), problems
     assert any(
-        "monitoring-config: spec.source.targetRevision: must be 'env/prod-b' "
+        "monitoring-config: spec.source.targetRevision: must be 'env/prod' "
         "(gitops/envs/prod/clusters/prod-b/revision.yaml)" in p
         for p in problems
     ), problems
