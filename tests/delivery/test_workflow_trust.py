@@ -152,6 +152,11 @@ def the_edge_deployed_from_a_pull_request(wfs: Workflows) -> None:
     wfs["pull-request.yml"]["jobs"]["edge"] = copy.deepcopy(wfs["deploy.yml"]["jobs"]["prod-edge"])
 
 
+def the_deploy_on_pull_requests_too(wfs: Workflows) -> None:
+    """deploy.yml can be run on demand; someone adds pull requests to its triggers as well."""
+    wfs["deploy.yml"]["on"]["pull_request"] = None
+
+
 def drift_with_an_organization_token(wfs: Workflows) -> None:
     auth(wfs["drift.yml"]["jobs"]["drift"])["requested-token-type"] = (
         "urn:pulumi:token-type:access_token:organization"
@@ -173,6 +178,10 @@ BREAKAGES: dict[Callable[[Workflows], None], str] = {
     deploy_called_from_a_pull_request: r"pull-request.yml:up -> pulumi-up.yml:up.*'prod'",
     deploy_token_outside_its_environment: r"deploy token 'team:deploy-staging' outside",
     drift_with_an_organization_token: r"drift.yml:drift .*organization token",
+    the_deploy_on_pull_requests_too: (
+        r"deploy.yml:prod-edge -> pulumi-up.yml:up: runs pull-request code in the deploy "
+        r"environment 'prod-edge'"
+    ),
     cancels_a_prod_update: r"joins the stack's update group 'pulumi-stack-prod'",
     cancels_every_update: r"pull-request.yml \(workflow\): joins the stack's update group",
     a_push_workflow_in_the_prod_group: r"scan.yml:checkov: joins a stack's update group",

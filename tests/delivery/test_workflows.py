@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ import yaml
 
 from offline.paths import REPO_ROOT
 from tools.github_settings import DEPLOY_ENVIRONMENTS
+
+from .workflow_run import ancestors, order, ran, run
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 ZIZMOR_CONFIG = REPO_ROOT / ".github" / "zizmor.yml"
@@ -301,7 +305,10 @@ def test_every_stack_file_is_delivered_by_every_workflow() -> None:
     jobs = workflow("pull-request.yml")["jobs"]
     for job in (jobs["plan"], jobs["preview"], workflow("drift.yml")["jobs"]["drift"]):
         assert job["strategy"]["matrix"]["stack"] == STACKS
-    assert [j["with"]["stack"] for j in workflow("deploy.yml")["jobs"].values()] == STACKS
+    deploy = workflow("deploy.yml")
+    assert [j["with"]["stack"] for j in deploy["jobs"].values()] == STACKS
+    # ... and one of them can be deployed alone (docs/delivery.md, "Deploying one stack").
+    assert deploy["on"]["workflow_dispatch"]["inputs"]["stack"]["options"] == ["all", *STACKS]
     # The settings job reads the branch rules of every deploy environment.
     settings = scripts(workflow("drift.yml")["jobs"]["settings"])
     assert f"for env in {' '.join(STACKS)}; do" in settings
@@ -371,6 +378,157 @@ def test_deploy_goes_stack_by_stack_through_environments_clusters_before_the_edg
     assert "outputs" not in up
     run = scripts(up)
     assert "pulumi up" in run and "--policy-pack policy" in run and "--suppress-outputs" in run
+
+
+#: A branch a dispatch may name ("Use workflow from"): the deploy runs from main only.
+BRANCH = "refs/heads/feature"
+
+
+def deploy_run_problems(wf: dict[str, Any]) -> list[str]:
+    """What deploy.yml's conditions do (workflow_run.py evaluates them as GitHub does), against
+    docs/delivery.md: on a push, and on a dispatch of `all`, every stack in the chain's order, each
+    only after the one before it succeeded, and nothing more once one fails or the run is
+    cancelled; a dispatch of one stack runs that stack's job alone; nothing from another branch."""
+    jobs = wf["jobs"]
+    names = list(jobs)
+    options = wf["on"]["workflow_dispatch"]["inputs"]["stack"]["options"]
+    problems = []
+    for before, job in itertools.pairwise(names):
+        if before not in ancestors(jobs, job):
+            problems.append(f"{job} does not wait for {before}")
+    chains = {"push": ("push", {}), "dispatch all": ("workflow_dispatch", {"stack": "all"})}
+    for label, (event, inputs) in chains.items():
+        if (started := ran(run(wf, event, inputs=inputs))) != order(jobs):
+            problems.append(f"{label}: runs {started}, not every job")
+        for stopped, outcome in itertools.product(names, ["failure", "cancelled"]):
+            results = run(wf, event, inputs=inputs, outcomes={stopped: outcome})
+            later = names[names.index(stopped) + 1 :]
+            after = [j for j in later if stopped in ancestors(jobs, j) or outcome == "cancelled"]
+            for job in names:
+                if job in after and results[job] != "skipped":
+                    problems.append(f"{label}, {stopped} {outcome}: {job} runs anyway")
+                if job not in after and job != stopped and results[job] == "skipped":
+                    problems.append(f"{label}, {stopped} {outcome}: {job} does not run")
+    by_stack = {job["with"]["stack"]: name for name, job in jobs.items()}
+    for stack in sorted(set(by_stack) - set(options)):
+        problems.append(f"{by_stack[stack]}: its stack {stack!r} is no option of the dispatch")
+    for stack in options:
+        if stack == "all":
+            continue
+        started = ran(run(wf, "workflow_dispatch", inputs={"stack": stack}))
+        if started != [by_stack.get(stack)]:
+            problems.append(f"dispatch {stack}: runs {started}, not [{by_stack.get(stack)!r}]")
+    for stack in options:
+        started = ran(run(wf, "workflow_dispatch", inputs={"stack": stack}, ref=BRANCH))
+        if started:
+            problems.append(f"dispatch {stack} from {BRANCH}: runs {started}")
+    return problems
+
+
+def test_deploy_runs_the_chain_on_a_push_and_one_stack_on_demand() -> None:
+    wf = workflow("deploy.yml")
+    assert set(wf["on"]) == {"push", "workflow_dispatch"}
+    stack = wf["on"]["workflow_dispatch"]["inputs"]["stack"]
+    assert (stack["type"], stack["default"]) == ("choice", "all")
+    assert deploy_run_problems(wf) == []
+    # The input picks jobs and nothing else: no job passes it on, so every job applies main's
+    # commit as reviewed (the reason of deploy.yml's inline skip of checkov's CKV_GHA_7).
+    for name, job in wf["jobs"].items():
+        assert "inputs." not in str({k: v for k, v in job.items() if k != "if"}), name
+    # What the checker reads, spelled out once: prod's failure stops the push before prod-b and
+    # the edge; a dispatch of the edge runs the edge alone, whatever it needs.
+    assert run(wf, "push", outcomes={"prod": "failure"}) == {
+        "dev": "success",
+        "staging": "success",
+        "prod": "failure",
+        "prod-b": "skipped",
+        "prod-edge": "skipped",
+    }
+    assert ran(run(wf, "workflow_dispatch", inputs={"stack": "prod-edge"})) == ["prod-edge"]
+
+
+Change = Callable[[dict[str, Any]], None]
+
+
+def _condition(job: str, text: str) -> Change:
+    def change(wf: dict[str, Any]) -> None:
+        wf["jobs"][job]["if"] = text
+
+    return change
+
+
+def _prod_b_needs_staging(wf: dict[str, Any]) -> None:
+    wf["jobs"]["prod-b"]["needs"] = "staging"
+    wf["jobs"]["prod-b"]["if"] = wf["jobs"]["prod-b"]["if"].replace("needs.prod.", "needs.staging.")
+
+
+def _no_option_for_prod_b(wf: dict[str, Any]) -> None:
+    wf["on"]["workflow_dispatch"]["inputs"]["stack"]["options"].remove("prod-b")
+
+
+CHAIN = "(github.event_name == 'push' || inputs.stack == 'all')"
+DEPLOY_BREAKAGES = [
+    pytest.param(
+        _condition("prod-b", "${{ !cancelled() }}"),
+        "push, prod failure: prod-b runs anyway",
+        id="runs-after-a-failure",
+    ),
+    pytest.param(
+        # `!= 'failure'` also passes a skipped prod: a push whose staging failed deploys prod-b.
+        _condition(
+            "prod-b",
+            "${{ !cancelled() && (inputs.stack == 'prod-b' || needs.prod.result != 'failure') }}",
+        ),
+        "push, staging failure: prod-b runs anyway",
+        id="runs-after-a-skip",
+    ),
+    pytest.param(
+        _condition("prod-b", "${{ always() }}"),
+        "push, prod cancelled: prod-b runs anyway",
+        id="runs-after-a-cancel",
+    ),
+    pytest.param(
+        # No status function: the implicit success() skips the edge when its needs were skipped.
+        _condition(
+            "prod-edge",
+            f"${{{{ inputs.stack == 'prod-edge' || {CHAIN} "
+            "&& needs.prod-b.result == 'success' }}",
+        ),
+        "dispatch prod-edge: runs [], not ['prod-edge']",
+        id="implicit-success",
+    ),
+    pytest.param(
+        _condition("prod-edge", "${{ !cancelled() && inputs.stack == 'prod-b' }}"),
+        "dispatch prod-b: runs ['prod-b', 'prod-edge'], not ['prod-b']",
+        id="another-stacks-name",
+    ),
+    pytest.param(
+        # inputs.stack is null on a push: without the event, a push deploys nothing.
+        _condition("dev", "${{ inputs.stack == 'dev' || inputs.stack == 'all' }}"),
+        "push: runs [], not every job",
+        id="no-push",
+    ),
+    pytest.param(
+        _condition("dev", "${{ github.event_name == 'push' || inputs.stack == 'all' }}"),
+        f"dispatch all from {BRANCH}: runs ['dev']",
+        id="any-branch",
+    ),
+    pytest.param(_prod_b_needs_staging, "prod-b does not wait for prod", id="out-of-order"),
+    pytest.param(
+        _no_option_for_prod_b,
+        "prod-b: its stack 'prod-b' is no option of the dispatch",
+        id="no-option",
+    ),
+]
+
+
+@pytest.mark.parametrize(("breakage", "problem"), DEPLOY_BREAKAGES)
+def test_the_deploy_checker_fails_on_conditions_that_break_the_chain(
+    breakage: Change, problem: str
+) -> None:
+    wf = workflow("deploy.yml")
+    breakage(wf)
+    assert problem in deploy_run_problems(wf)
 
 
 def test_drift_runs_daily_opens_an_issue_and_fails() -> None:

@@ -13,8 +13,9 @@ non-zero exit fails the job before its first step):
     TALOS_PLATFORM_REPOSITORY=<owner>/<repo>  # the one repository these runners serve
 
 - `deploy` (the `talos-platform` group): only main, and only its own events and workflows: a
-  push to main (deploy.yml and the pulumi-up.yml it calls: a called workflow's job sees its
-  caller's `GITHUB_WORKFLOW_REF`), the daily schedule and a dispatch (drift.yml).
+  push to main or a dispatch on main (deploy.yml and the pulumi-up.yml it calls: a called
+  workflow's job sees its caller's `GITHUB_WORKFLOW_REF`; a dispatch may deploy one stack
+  alone), the daily schedule and a dispatch (drift.yml).
 - `preview` (the `talos-platform-preview` group): only `pull_request` events whose head is a
   branch of this repository, never a fork.
 
