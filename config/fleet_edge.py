@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from .edge import EdgeStack
 from .errors import ConfigProblem, key
@@ -131,10 +132,11 @@ def edge_stack_problems(me: str, edge: EdgeStack, stacks: Stacks, edges: Edges) 
 
 
 def _path_matches(pattern: str, path: str) -> bool:
-    """cloudflared's `path` rule: a Go regular expression searched in the URL path. Python's
-    `re` reads the patterns the config accepts the same way (config/ingress.py checks them)."""
+    """cloudflared's `path` rule: a Go regular expression searched in the URL's path, without
+    its query (`proxy/proxy.go`, `req.URL.Path`). Python's `re` reads the patterns the config
+    accepts the same way (config/ingress.py checks them)."""
     try:
-        return re.search(pattern, path) is not None
+        return re.search(pattern, urlsplit(path).path) is not None
     except re.error:  # the cluster's own validation reports the pattern
         return True
 

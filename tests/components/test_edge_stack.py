@@ -25,7 +25,9 @@ from stacks.edge import _checked_tunnels, origin_problems, pending_routes
 from tests.conftest import NS, by_type, recorded, stack_values, structured, with_key
 
 EDGE = "prod-edge"
-CLUSTERS = ("prod", "prod-b")
+CLUSTERS = tuple(c["stack"] for c in structured(stack_values(EDGE)[0], "edge")["clusters"])
+"""The edge's clusters in its failover order, as shipped (prod, prod-b), so a reordering of
+`edge.clusters` (docs/multi-cluster.md, "When a site is down") passes these tests."""
 MONITOR = edge_check.MONITOR
 POOL = edge_check.POOL
 LB = edge_check.LOAD_BALANCER
@@ -122,8 +124,8 @@ def test_the_plan_table_names_who_serves_and_who_takes_over() -> None:
     check = edge_check.evaluate(plan_document(shipped_edge()))
     assert check.problems == []
     rows = [line.split() for line in check.table.splitlines()[1:]]
-    assert rows[0][:4] == ["app.example.com", "prod", "serves,", "fallback"]
-    assert rows[1][:3] == ["prod-b", "takes", "over"]
+    assert rows[0][:4] == ["app.example.com", CLUSTERS[0], "serves,", "fallback"]
+    assert rows[1][:3] == [CLUSTERS[1], "takes", "over"]
     assert check.ran == "edge 1 load balancers over 2 clusters"
 
 
@@ -164,14 +166,24 @@ def test_a_cluster_routes_an_edge_hostname_but_publishes_no_record_and_exports_i
 
 
 def test_the_edge_checks_every_cluster_before_it_creates_anything() -> None:
-    """One error for all clusters, raised before the monitor (the edge's first resource) is
-    registered: the monitor's description waits for the check."""
+    """One error for all clusters, raised before any Cloudflare resource is registered: the
+    monitors (the edge's first resources) wait for the check, and the pools for the tunnel ids
+    it returns."""
     values, secrets = stack_values(EDGE)
     outputs = {k: dict(v) for k, v in _outputs().items()}
     for name in outputs:
         outputs[name]["edge_origin"] = {**outputs[name]["edge_origin"], "environment": "staging"}
+    registered: list[str] = []
     with pytest.raises(Exception, match=r"cannot use its cluster stacks \(2 problem\(s\)\)"):
-        run_program(values, set(secrets), EDGE, stack_outputs=outputs)
+        run_program(
+            values,
+            set(secrets),
+            EDGE,
+            stack_outputs=outputs,
+            on_register=lambda reg: registered.append(reg.type),
+        )
+    assert "talos-platform:edge:PublicEdge" in registered
+    assert [t for t in registered if t.startswith("cloudflare:")] == []
 
 
 def test_the_edge_refuses_a_cluster_that_does_not_serve_it(
@@ -204,13 +216,12 @@ def test_the_edge_refuses_a_cluster_that_does_not_serve_it(
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warnings.append(message))
     monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: False)
     with pytest.raises(pulumi.RunError, match=unrouted):
-        _checked_tunnels(edge, [prod, prod])
+        _checked_tunnels(edge, [prod] * len(CLUSTERS))
     monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: True)
-    assert _checked_tunnels(edge, [prod, prod]) == {
-        "prod": prod["tunnel_id"],
-        "prod-b": prod["tunnel_id"],
-    }
-    assert len(warnings) == 2 and warnings[0].startswith("stack prod's tunnel does not route")
+    origins = [prod] * len(CLUSTERS)
+    assert _checked_tunnels(edge, origins) == dict.fromkeys(CLUSTERS, prod["tunnel_id"])
+    assert len(warnings) == len(CLUSTERS)
+    assert warnings[0].startswith(f"stack {CLUSTERS[0]}'s tunnel does not route")
 
 
 def test_a_stack_reference_answers_what_the_engine_reads() -> None:
@@ -235,9 +246,10 @@ def test_removing_a_cluster_touches_no_resource_of_the_other() -> None:
     pool and updates the balancer's pool list; prod's pool and the monitor are untouched, and
     prod's own plan does not depend on prod-b at all."""
     before = plan_document(shipped_edge())
-    after = plan_document(edge_run(edge_values(clusters=[{"stack": "prod"}])))
+    kept, removed = CLUSTERS[:-1], CLUSTERS[-1]
+    after = plan_document(edge_run(edge_values(clusters=[{"stack": s} for s in kept])))
     diff = diff_plans(before, after)
-    assert [d.name for d in diff.deleted] == ["edge-pool-prod-b-app-example-com"]
+    assert [d.name for d in diff.deleted] == [f"edge-pool-{removed}-app-example-com"]
     assert diff.created == []
     [change] = diff.changed
     assert (change.name, change.operation) == ("edge-lb-app-example-com", "update")

@@ -232,6 +232,20 @@ def test_the_health_check_path_must_reach_each_clusters_route() -> None:
         environment="prod", edge=edge.edge.model_copy(update={"hostnames": hostnames})
     )
     assert edge_stack_problems("prod-edge", fixed, stacks, fleet.edges) == []
+    # cloudflared matches the path without its query.
+    query = monitor.model_copy(update={"path": "/api/readyz?full=1"})
+    hostnames = [edge.edge.hostnames[0].model_copy(update={"monitor": query})]
+    with_query = type(edge)(
+        environment="prod", edge=edge.edge.model_copy(update={"hostnames": hostnames})
+    )
+    routed_exact = [
+        h.model_copy(update={"path": "^/api/readyz$"}) if h.hostname == "app.example.com" else h
+        for h in prod_b.cloudflare.hostnames
+    ]
+    stacks["prod-b"] = prod_b.model_copy(
+        update={"cloudflare": prod_b.cloudflare.model_copy(update={"hostnames": routed_exact})}
+    )
+    assert edge_stack_problems("prod-edge", with_query, stacks, fleet.edges) == []
 
 
 def test_a_stack_the_edge_does_not_list_may_not_publish_its_hostname() -> None:

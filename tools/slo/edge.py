@@ -134,7 +134,10 @@ def edge_slo(stack: str, edge: EdgeStack, clusters: Mapping[str, Mapping[str, st
     members = []
     routes: dict[str, dict[str, str]] = {h.hostname: {} for h in edge.edge.hostnames}
     problems = []
-    for entry in edge.edge.clusters:
+    # In stack-name order, not the edge's failover order: the SLO does not depend on which
+    # cluster serves first, and reordering `edge.clusters` (docs/multi-cluster.md, "When a site
+    # is down") leaves these files as they are.
+    for entry in sorted(edge.edge.clusters, key=lambda c: c.stack):
         values = clusters[entry.stack]
         name = values.get(f"{NAMESPACE}:cluster_name")
         if not name:
