@@ -40,7 +40,7 @@ from .graph import plan_document
 from .plan_diff import PlanFileError, load_plan
 from .recorder import Registration
 from .render import RENDERERS
-from .run import run_program
+from .run import ProgramRun, run_program
 from .stackfile import StackConfigValues, StackFileError, read_stack_config
 from .validators import edge as edge_check
 from .validators import gitops, helm_render
@@ -137,13 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_INVALID
-    if values.placeholders:
-        print(
-            "note: offline placeholders stand in for secrets: " + ", ".join(values.placeholders),
-            file=sys.stderr,
-        )
-    doc = plan_document(run)
-    sys.stdout.write(RENDERERS[args.format](doc))
+    doc = show(args, values, run)
     # The add-ons are checked against this plan's stack values (a --stack-file included).
     platform = gitops.platform_from_values(
         values.values, str(args.stack_file or f"Pulumi.{args.stack}.yaml")
@@ -159,6 +153,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.format == "text" and checks.backup_table:
         sys.stdout.write("\n" + checks.backup_table)
     return finish(args, values, doc, checks.problems, checks.notes, checks.ran, baseline, allowed)
+
+
+def show(args: argparse.Namespace, values: StackConfigValues, run: ProgramRun) -> dict[str, Any]:
+    """Print the plan of `run` in the chosen format (and which secrets are placeholders)."""
+    if values.placeholders:
+        print(
+            "note: offline placeholders stand in for secrets: " + ", ".join(values.placeholders),
+            file=sys.stderr,
+        )
+    doc = plan_document(run)
+    sys.stdout.write(RENDERERS[args.format](doc))
+    return doc
 
 
 def finish(
@@ -217,13 +223,7 @@ def plan_edge(
     except pulumi.RunError as exc:  # a cluster's outputs the edge cannot use (stacks/edge.py)
         print(str(exc), file=sys.stderr)
         return EXIT_INVALID
-    if values.placeholders:
-        print(
-            "note: offline placeholders stand in for secrets: " + ", ".join(values.placeholders),
-            file=sys.stderr,
-        )
-    doc = plan_document(run)
-    sys.stdout.write(RENDERERS[args.format](doc))
+    doc = show(args, values, run)
     edge = edge_check.evaluate(doc)
     fleet = plan_check(args.stack, values)
     if args.format == "text" and edge.table:

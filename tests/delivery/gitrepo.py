@@ -99,3 +99,20 @@ class GitRepo:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(into, filter="data")
         return into
+
+
+BASE = "gitops/apps/podinfo/base/frontend.yaml"
+"""The podinfo base every environment and cluster runs: a change there is shared."""
+
+
+def promote_in(repo: GitRepo, *argv: str) -> int:
+    """`python -m tools.promote ARGV` against the repository `repo`."""
+    from tools.promote import main
+
+    return main([*argv, "--root", str(repo.work)])
+
+
+def base_change(repo: GitRepo) -> str:
+    """A merge to main that changes what every environment (and cluster) runs."""
+    repo.edit(BASE, "imagePullPolicy: IfNotPresent", "imagePullPolicy: Always")
+    return repo.commit("base: always pull")

@@ -12,9 +12,8 @@ import pytest
 from offline.paths import REPO_ROOT
 from tools.promote import main
 
-from .gitrepo import STACK_FILES, GitRepo, isolate_git
+from .gitrepo import BASE, STACK_FILES, GitRepo, base_change, isolate_git, promote_in
 
-BASE = "gitops/apps/podinfo/base/frontend.yaml"
 PROD_OVERLAY = "gitops/apps/podinfo/overlays/prod/kustomization.yaml"
 PROD_B_ROOT = "gitops/envs/prod/clusters/prod-b"
 PROD_B_PLATFORM = "gitops/platform/clusters/prod/prod-b/kube-prometheus-stack.yaml"
@@ -35,14 +34,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
     return GitRepo(tmp_path)
 
 
-def promote(repo: GitRepo, *argv: str) -> int:
-    return main([*argv, "--root", str(repo.work)])
-
-
-def base_change(repo: GitRepo) -> str:
-    """A merge to main that changes what every environment and cluster runs."""
-    repo.edit(BASE, "imagePullPolicy: IfNotPresent", "imagePullPolicy: Always")
-    return repo.commit("base: always pull")
+promote = promote_in
 
 
 def test_prod_b_takes_what_prod_runs_one_step_after_prod(

@@ -9,9 +9,8 @@ import pytest
 
 from tools.promote import main
 
-from .gitrepo import GitRepo, isolate_git
+from .gitrepo import BASE, GitRepo, base_change, isolate_git, promote_in
 
-BASE = "gitops/apps/podinfo/base/frontend.yaml"
 OVERLAY = "gitops/apps/podinfo/overlays/{env}/kustomization.yaml"
 SCALING = "gitops/apps/podinfo/overlays/{env}/scaling.yaml"
 
@@ -22,14 +21,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
     return GitRepo(tmp_path)
 
 
-def promote(repo: GitRepo, *argv: str) -> int:
-    return main([*argv, "--root", str(repo.work)])
-
-
-def base_change(repo: GitRepo) -> str:
-    """A merge to main that changes what every environment runs (the shared base)."""
-    repo.edit(BASE, "imagePullPolicy: IfNotPresent", "imagePullPolicy: Always")
-    return repo.commit("base: always pull")
+promote = promote_in
 
 
 def prod_change(repo: GitRepo) -> str:
