@@ -14,9 +14,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 import pulumi
+import yaml
 from pydantic import Field, TypeAdapter, ValidationError
 
 from .errors import HIDDEN, NAMESPACE, ConfigError, ConfigProblem, key
@@ -28,19 +31,16 @@ from .types import CloudflareId, Domain
 EDGE_KEY = "edge"
 EDGE_SECRETS = ("cloudflare_api_token",)
 EDGE_KEYS = frozenset({"environment", EDGE_KEY, *EDGE_SECRETS})
-PROJECT_DEFAULTS = frozenset(
-    {
-        "talos_version",
-        "kubernetes_version",
-        "argocd_chart_version",
-        "cloudflared_version",
-        "cloudflared_replicas",
-        "install_disk",
-        "talos_extensions",
-    }
-)
-"""Keys `Pulumi.yaml` gives every stack a default for: present in an edge stack's config too,
-and meaningless there."""
+PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
+
+
+@cache
+def project_defaults() -> frozenset[str]:
+    """The keys `Pulumi.yaml` gives every stack a default for (versions, replicas, ...): in an
+    edge stack's config too, and meaningless there."""
+    config = (yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8")) or {}).get("config") or {}
+    return frozenset(str(k).removeprefix(f"{NAMESPACE}:") for k in config)
+
 
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 """A stack of this project, in the edge stack's organization, by name (`prod-b`): letters,
@@ -170,7 +170,7 @@ def _validate_edge(raw: dict[str, Any], secret_keys: set[str]) -> EdgeValidated:
     problems: list[ConfigProblem] = []
     for full in sorted(raw, key=str):
         namespace, _, name = str(full).partition(":")
-        if namespace != NAMESPACE or name in EDGE_KEYS or name in PROJECT_DEFAULTS:
+        if namespace != NAMESPACE or name in EDGE_KEYS or name in project_defaults():
             continue
         problems.append(
             ConfigProblem(

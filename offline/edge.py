@@ -4,12 +4,11 @@ export is what the edge's StackReferences read (`offline/answers`, `stack_refere
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.edge import STACK_NAME
-from config.errors import NAMESPACE, ConfigError
+from config.edge import is_edge
+from config.errors import ConfigError
 
 from .run import ORGANIZATION, PROJECT, run_program
 from .stackfile import StackFileError, read_stack_config
@@ -22,36 +21,22 @@ class ClusterOutputs:
     problems: list[str] = field(default_factory=list)
 
 
-def is_edge_values(values: dict[str, str]) -> bool:
-    return f"{NAMESPACE}:edge" in values
-
-
-def referenced_stacks(values: dict[str, str]) -> list[str]:
-    """The cluster stacks the edge config names (well-formed names only: the config's own
-    validation reports the rest)."""
-    try:
-        clusters = json.loads(values[f"{NAMESPACE}:edge"]).get("clusters") or []
-    except (KeyError, ValueError, AttributeError, TypeError):
-        return []
-    names = [c.get("stack") for c in clusters if isinstance(c, dict)]
-    return [n for n in names if isinstance(n, str) and STACK_NAME.fullmatch(n)]
-
-
 def reference_name(stack: str) -> str:
     """The fully qualified name the edge's StackReference reads (stacks/edge.py)."""
     return f"{ORGANIZATION}/{PROJECT}/{stack}"
 
 
-def cluster_outputs(values: dict[str, str]) -> ClusterOutputs:
-    """Run each cluster stack the edge names, offline, and keep its outputs."""
+def cluster_outputs(stacks: list[str]) -> ClusterOutputs:
+    """Run each cluster stack the edge names (`edge.clusters`, validated), offline, and keep
+    its outputs."""
     found = ClusterOutputs()
-    for stack in referenced_stacks(values):
+    for stack in stacks:
         try:
             cluster = read_stack_config(stack)
         except StackFileError as exc:
             found.problems.append(f"cluster stack {stack}: {exc}")
             continue
-        if is_edge_values(cluster.values):
+        if is_edge(cluster.values):
             found.problems.append(f"cluster stack {stack}: an edge stack, not a cluster's")
             continue
         try:

@@ -31,11 +31,11 @@ from typing import Any
 import pulumi
 from pulumi_policy import EnforcementLevel
 
-from config.edge import validate_edge
+from config.edge import is_edge, validate_edge
 from config.errors import NAMESPACE, ConfigError, redact
 
 from . import prefetch
-from .edge import cluster_outputs, is_edge_values
+from .edge import cluster_outputs
 from .graph import plan_document
 from .plan_diff import PlanFileError, load_plan
 from .recorder import Registration
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         kind = "usage" if "no such file" in str(exc) or "cannot be read" in str(exc) else "invalid"
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE if kind == "usage" else EXIT_INVALID
-    if is_edge_values(values.values):
+    if is_edge(values.values):
         return plan_edge(args, values, baseline, allowed)
     kubernetes_version = values.values.get(f"{NAMESPACE}:kubernetes_version", "")
     start_renders(values.values)
@@ -206,11 +206,11 @@ def plan_edge(
     """The plan of an edge stack: its cluster stacks run first (their outputs are what its
     StackReferences read), then the edge; the checks are the edge's, the fleet's and the
     policies' (an edge has no cluster to place, render or schedule)."""
-    problems = validate_edge(values.values, values.secret_keys).problems
-    if problems:
-        print(str(ConfigError(problems)), file=sys.stderr)
+    edge_config = validate_edge(values.values, values.secret_keys)
+    if edge_config.config is None:
+        print(str(ConfigError(edge_config.problems)), file=sys.stderr)
         return EXIT_INVALID
-    clusters = cluster_outputs(values.values)
+    clusters = cluster_outputs(edge_config.config.edge.stack_names())
     if clusters.problems:
         print("the edge's cluster stacks do not plan:", file=sys.stderr)
         for problem in clusters.problems:

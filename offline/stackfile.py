@@ -36,7 +36,7 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from config.edge import EDGE_SECRETS
+from config.edge import EDGE_SECRETS, is_edge
 from config.errors import NAMESPACE, redact
 from config.models import StorageConfig, required_secrets
 
@@ -377,9 +377,7 @@ def read_stack_config(
         merged[name] = value
     # An edge stack (config/edge.py) needs only the Cloudflare token.
     needed = (
-        EDGE_SECRETS
-        if f"{NAMESPACE}:edge" in merged
-        else _required_secrets(merged.get(f"{NAMESPACE}:storage"))
+        EDGE_SECRETS if is_edge(merged) else _required_secrets(merged.get(f"{NAMESPACE}:storage"))
     )
     for name in needed:
         full = f"{NAMESPACE}:{name}"

@@ -215,7 +215,8 @@ def load_balancing(typ: str, inputs: dict[str, Any]) -> dict[str, Any]:
         }
     # The load balancer: `zone_name` is the name of the zone of `zone_id` (here the hostname's
     # last two labels, the zone of every shipped config); `ttl` is computed (it applies only
-    # when not proxied; the API answers 30).
+    # when not proxied): 30, as the provider's own configurations set it
+    # (`load_balancer/migration/v500/testdata/v5_basic.tf`).
     return {
         "enabled": True,
         "proxied": False,

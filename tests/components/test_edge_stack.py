@@ -46,7 +46,7 @@ def edge_values(**changes: Any) -> dict[str, str]:
 
 @cache
 def _outputs() -> dict[str, dict[str, Any]]:
-    found = cluster_outputs(stack_values(EDGE)[0])
+    found = cluster_outputs(list(CLUSTERS))
     assert found.problems == []
     return found.outputs
 
